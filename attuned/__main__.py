@@ -1,0 +1,3 @@
+from attuned.cli import main
+
+main()

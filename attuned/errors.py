@@ -1,0 +1,83 @@
+"""One exception hierarchy. Every message is written for the person reading it.
+
+The CLI catches `AttunedError` once and prints `str(error)`; nothing else is shown,
+so each message must say what went wrong, where, and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class AttunedError(Exception):
+    """Base of every error attuned reports to a person."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a schedule file, located as precisely as we can."""
+
+    file: str
+    message: str
+    line: int | None = None
+    practice: str | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        parts = [where]
+        if self.practice is not None:
+            parts.append(f'practice "{self.practice}"')
+        head = ": ".join(parts)
+        body = self.message if self.key is None else f"{self.key}: {self.message}"
+        return f"{head}: {body}"
+
+
+class ScheduleError(AttunedError):
+    """A schedule file that cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        n = len(self.problems)
+        lines = [str(p) for p in self.problems]
+        if n > 1:
+            lines.append(f"{n} problems found; nothing was changed.")
+        return "\n".join(lines)
+
+
+class ConfigNotFound(AttunedError):
+    pass
+
+
+class EditConflict(AttunedError):
+    """The file changed on disk between reading it and writing our edit."""
+
+
+class PracticeNotFound(AttunedError):
+    pass
+
+
+class DaemonNotRunning(AttunedError):
+    pass
+
+
+class AlreadyRunning(AttunedError):
+    pass
+
+
+class ControlError(AttunedError):
+    """The daemon answered a control request with an error."""
+
+
+class StoreError(AttunedError):
+    pass
+
+
+class NotifyError(AttunedError):
+    """No notification backend could deliver a nudge."""

@@ -1,0 +1,177 @@
+"""The schedule as data: frozen dataclasses, no I/O.
+
+Conventions used everywhere:
+- weekdays are Python's `date.weekday()` numbers: 0 = Monday ... 6 = Sunday;
+- clock times (`time`) and `OnceRule.moment` are naive wall times in the schedule's zone;
+- an `Occurrence.at` is an aware datetime in the schedule's zone;
+- a `Window` is half-open, [start, end): "22:30-07:00" holds 22:30 but not 07:00;
+  end <= start means it crosses midnight; start == end means the whole day.
+- per-practice values (quiet_hours, grace, snooze) are already resolved against
+  [settings] by the parser: the model holds the effective value.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+ALL_DAYS: frozenset[int] = frozenset(range(7))
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: time
+    end: time
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+    @property
+    def length(self) -> timedelta:
+        s = self.start.hour * 60 + self.start.minute
+        e = self.end.hour * 60 + self.end.minute
+        minutes = (e - s) % (24 * 60) or 24 * 60
+        return timedelta(minutes=minutes)
+
+    def contains(self, t: time) -> bool:
+        """Is wall time `t` inside the window (half-open)?"""
+        t = t.replace(tzinfo=None, fold=0)
+        if self.start == self.end:
+            return True
+        if self.start < self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class AtRule:
+    """Fixed clock times on chosen days."""
+
+    times: tuple[time, ...]
+    days: frozenset[int] = ALL_DAYS
+
+
+@dataclass(frozen=True)
+class EveryRule:
+    """Every `interval` from the window's start, while inside the window."""
+
+    interval: timedelta
+    window: Window = Window(time(0), time(0))
+    days: frozenset[int] = ALL_DAYS
+
+
+@dataclass(frozen=True)
+class RandomRule:
+    """`count` unpredictable moments a day inside the window, at least `min_gap` apart."""
+
+    count: int
+    window: Window
+    min_gap: timedelta = timedelta(minutes=30)
+    days: frozenset[int] = ALL_DAYS
+
+
+@dataclass(frozen=True)
+class CronRule:
+    """Standard 5-field cron, already parsed. Weekdays here use Python numbering.
+
+    As in standard cron: when both day-of-month and day-of-week are restricted
+    (neither is `*`), a day matches if EITHER matches.
+    """
+
+    expr: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days_of_month: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]
+    dom_restricted: bool
+    dow_restricted: bool
+
+
+@dataclass(frozen=True)
+class OnceRule:
+    moment: datetime  # naive wall time in the schedule's zone
+
+
+Rule = AtRule | EveryRule | RandomRule | CronRule | OnceRule
+
+
+DEFAULT_GRACE = timedelta(minutes=15)
+DEFAULT_SNOOZE = timedelta(minutes=10)
+DEFAULT_SNOOZE_LONG = timedelta(hours=1)
+DEFAULT_MIN_GAP = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Practice:
+    id: str
+    title: str
+    messages: tuple[str, ...]
+    rule: Rule
+    enabled: bool = True
+    start: date | None = None  # the file's `from`, inclusive
+    until: date | None = None  # inclusive
+    quiet_hours: Window | None = None  # effective: the practice's own, else [settings]
+    grace: timedelta = DEFAULT_GRACE  # effective
+    snooze: timedelta = DEFAULT_SNOOZE  # effective
+    answer_within: timedelta | None = None  # None: until the practice's next nudge
+    repeat: timedelta | None = None
+    repeat_max: int = 0
+    line: int | None = None  # line of its [[practice]] header in the file
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str | None = None  # None: the system's zone
+    quiet_hours: Window | None = None
+    grace: timedelta = DEFAULT_GRACE
+    snooze: timedelta = DEFAULT_SNOOZE
+    snooze_long: timedelta = DEFAULT_SNOOZE_LONG
+
+
+@dataclass(frozen=True)
+class Schedule:
+    settings: Settings = field(default_factory=Settings)
+    practices: tuple[Practice, ...] = ()
+    source: str = "<built-in example>"
+
+    def get(self, practice_id: str) -> Practice | None:
+        for p in self.practices:
+            if p.id == practice_id:
+                return p
+        return None
+
+
+@dataclass(frozen=True, order=True)
+class Occurrence:
+    """One planned nudge: practice `practice_id` at `at` (aware, schedule's zone)."""
+
+    at: datetime
+    practice_id: str
+
+
+class NudgeState(enum.StrEnum):
+    SHOWN = "shown"
+    DONE = "done"
+    SNOOZED = "snoozed"
+    SKIPPED = "skipped"
+    DISMISSED = "dismissed"
+    MISSED = "missed"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (NudgeState.SHOWN, NudgeState.SNOOZED)
+
+
+class Action(enum.StrEnum):
+    DONE = "done"
+    SNOOZE = "snooze"
+    SKIP = "skip"
+    DISMISS = "dismiss"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: installs what the tests need
+# (Debian packages when run as root, the package with its test extra), then runs
+# ruff, mypy and pytest (in parallel).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(dbus-daemon dunst xvfb libnotify-bin systemd)
+missing=()
+for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: missing Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+  fi
+fi
+
+python3 -m pip install -q -e '.[test]'
+python3 -m ruff check attuned tests bench
+python3 -m mypy
+python3 -m pytest -n auto -q "$@"
