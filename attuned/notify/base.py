@@ -1,0 +1,90 @@
+"""What every notification backend shares: the nudge as data, the delivery receipt,
+the server description, and the `Notifier` protocol the daemon core talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+# Freedesktop urgency levels (the "urgency" hint is a byte).
+URGENCY_LOW = 0
+URGENCY_NORMAL = 1
+URGENCY_CRITICAL = 2
+
+# NotificationClosed reasons from the freedesktop spec.
+CLOSED_EXPIRED = 1
+CLOSED_DISMISSED = 2
+CLOSED_BY_CALL = 3
+CLOSED_UNDEFINED = 4
+
+# What the user can type instead of pressing a button; said once when buttons are missing.
+CLI_ANSWER_HINT = "attuned done|snooze|skip"
+
+ActionCallback = Callable[[int, str], None]
+ClosedCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One nudge as shown on the desktop. `actions` are (key, label) pairs."""
+
+    title: str
+    body: str
+    actions: tuple[tuple[str, str], ...] = ()
+    replaces_id: int = 0
+    urgency: int = URGENCY_NORMAL
+    category: str = "x-attuned.nudge"
+    desktop_entry: str = "attuned"
+    timeout_ms: int = -1
+    app_name: str = "attuned"
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Which backend delivered a nudge; the id is only known for D-Bus deliveries."""
+
+    backend: str
+    notification_id: int | None
+    server: str | None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A notification server, as GetServerInformation and GetCapabilities describe it."""
+
+    name: str
+    vendor: str
+    version: str
+    spec_version: str
+    capabilities: tuple[str, ...]
+
+    @property
+    def supports_actions(self) -> bool:
+        return "actions" in self.capabilities
+
+
+class Notifier(Protocol):
+    """A way to put a nudge in front of the person.
+
+    The owner (the daemon core) sets `on_action` / `on_closed`; backends without
+    actions never call them.
+    """
+
+    on_action: ActionCallback | None
+    on_closed: ClosedCallback | None
+
+    async def send(self, n: Notification) -> Delivery:
+        """Deliver `n` or raise `attuned.errors.NotifyError` saying why not."""
+        ...
+
+    async def close_notification(self, notification_id: int) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def one_line(n: Notification) -> str:
+    """The nudge as a single log line (for the log backend and delivery logs)."""
+    body = " / ".join(part.strip() for part in n.body.splitlines() if part.strip())
+    return f"{n.title}: {body}" if body else n.title

@@ -1,0 +1,155 @@
+"""Deliver each nudge by the best way available now: D-Bus, then the fallbacks in order
+(plyer where it can work, the log always). Every delivery and every failure is logged,
+with its reason, on the "attuned.notify" logger: a nudge is never lost silently."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+
+from attuned.errors import NotifyError
+from attuned.notify.base import (
+    CLI_ANSWER_HINT,
+    ActionCallback,
+    ClosedCallback,
+    Delivery,
+    Notification,
+    Notifier,
+    ServerInfo,
+)
+from attuned.notify.dbus import DBusNotifier, ServerChangeCallback
+from attuned.notify.log import LogNotifier
+from attuned.notify.plyer_backend import PlyerNotifier
+
+log = logging.getLogger("attuned.notify")
+
+
+def describe_server(info: ServerInfo) -> str:
+    caps = ", ".join(info.capabilities) or "none"
+    return f"{info.name} {info.version} by {info.vendor} (capabilities: {caps})"
+
+
+class NotifierChain:
+    """A `Notifier` that tries `primary` (D-Bus) and then each fallback in order."""
+
+    backend = "chain"
+
+    def __init__(self, primary: DBusNotifier | None, *fallbacks: Notifier) -> None:
+        self.primary = primary
+        self.fallbacks = fallbacks
+        self.last_delivery: Delivery | None = None
+        self.on_server_change: ServerChangeCallback | None = None
+        self._on_action: ActionCallback | None = None
+        self._on_closed: ClosedCallback | None = None
+        self._told_no_buttons = False
+        self._dbus_failing = False
+        if primary is not None:
+            primary.on_server_change = self._server_changed
+
+    # Callbacks are forwarded to the backend that can call them (only D-Bus can).
+    @property
+    def on_action(self) -> ActionCallback | None:
+        return self._on_action
+
+    @on_action.setter
+    def on_action(self, callback: ActionCallback | None) -> None:
+        self._on_action = callback
+        if self.primary is not None:
+            self.primary.on_action = callback
+
+    @property
+    def on_closed(self) -> ClosedCallback | None:
+        return self._on_closed
+
+    @on_closed.setter
+    def on_closed(self, callback: ClosedCallback | None) -> None:
+        self._on_closed = callback
+        if self.primary is not None:
+            self.primary.on_closed = callback
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The notification server in use now, if any (for `attuned notify-test`)."""
+        return self.primary.server_info if self.primary is not None else None
+
+    @property
+    def supports_actions(self) -> bool:
+        return self.primary is not None and self.primary.supports_actions
+
+    def _server_changed(self, info: ServerInfo | None) -> None:
+        if info is not None:
+            log.info("notification server: %s", describe_server(info))
+        if self.on_server_change is not None:
+            self.on_server_change(info)
+
+    async def send(self, n: Notification) -> Delivery:
+        """Deliver `n`; raises NotifyError (listing every reason) only if all backends fail."""
+        reasons: list[str] = []
+        if self.primary is not None:
+            try:
+                delivery = await self.primary.send(n)
+            except NotifyError as exc:
+                self._dbus_failing = True
+                reasons.append(f"dbus: {exc}")
+                log.warning('D-Bus could not deliver the nudge "%s": %s', n.title, exc)
+            else:
+                if self._dbus_failing:
+                    self._dbus_failing = False
+                    log.info("D-Bus notifications work again")
+                log.info('nudge "%s" delivered via dbus to %s (id %s)',
+                         n.title, delivery.server, delivery.notification_id)
+                if n.actions and not self.primary.supports_actions:
+                    self._tell_no_buttons(
+                        f"the notification server {delivery.server} does not offer action "
+                        "buttons")
+                self.last_delivery = delivery
+                return delivery
+        for backend in self.fallbacks:
+            name = getattr(backend, "backend", type(backend).__name__)
+            try:
+                delivery = await backend.send(n)
+            except NotifyError as exc:
+                reasons.append(f"{name}: {exc}")
+                log.warning('%s could not deliver the nudge "%s": %s', name, n.title, exc)
+                continue
+            log.info('nudge "%s" delivered via %s', n.title, delivery.backend)
+            if n.actions:
+                self._tell_no_buttons(f"nudges are shown via {delivery.backend}, without buttons")
+            self.last_delivery = delivery
+            return delivery
+        log.error('the nudge "%s" could not be delivered at all', n.title)
+        raise NotifyError(
+            f'No notification backend could deliver the nudge "{n.title}":\n  '
+            + "\n  ".join(reasons or ["no backend configured"]))
+
+    def _tell_no_buttons(self, why: str) -> None:
+        if self._told_no_buttons:
+            return
+        self._told_no_buttons = True
+        log.warning("%s; answer nudges from a terminal with `%s`", why, CLI_ANSWER_HINT)
+
+    async def close_notification(self, notification_id: int) -> None:
+        if self.primary is None or not self.primary.connected:
+            return
+        try:
+            await self.primary.close_notification(notification_id)
+        except NotifyError as exc:
+            log.warning("could not withdraw notification %d: %s", notification_id, exc)
+
+    async def aclose(self) -> None:
+        for backend in (self.primary, *self.fallbacks):
+            if backend is not None:
+                await backend.aclose()
+
+
+def default_chain(environ: Mapping[str, str] | None = None,
+                  platform: str = sys.platform) -> NotifierChain:
+    """D-Bus then the log on Linux and the BSDs; plyer then the log elsewhere.
+
+    plyer is left out where D-Bus is the native API: there it would shell out to
+    notify-send on the same bus that just failed, and it ignores notify-send's exit
+    status, so it would report deliveries that never happened."""
+    if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return NotifierChain(DBusNotifier(environ=environ), LogNotifier())
+    return NotifierChain(None, PlyerNotifier(), LogNotifier())

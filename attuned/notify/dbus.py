@@ -1,0 +1,338 @@
+"""Desktop notifications over the freedesktop Notifications API (D-Bus).
+
+One long-lived dbus-fast connection both sends and listens: servers send ActionInvoked
+and NotificationClosed only to the connection that called Notify.
+
+Reconnection costs nothing while idle: a dropped connection is noticed by awaiting the
+bus's disconnect future, and re-opened lazily by the next `send`; a restarted
+notification server is noticed through NameOwnerChanged. No timers run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dbus_fast import DBusError, Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from attuned.busaddr import session_bus_address
+from attuned.errors import NotifyError
+from attuned.notify.base import (
+    ActionCallback,
+    ClosedCallback,
+    Delivery,
+    Notification,
+    ServerInfo,
+)
+
+log = logging.getLogger("attuned.notify")
+
+NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
+NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
+NOTIFICATIONS_IFACE = "org.freedesktop.Notifications"
+_BUS_NAME = "org.freedesktop.DBus"
+_BUS_PATH = "/org/freedesktop/DBus"
+
+# Match rules: the server's signals (servers usually address them to us, which needs
+# no rule, but some broadcast them) and ownership changes of the server's name.
+_MATCH_RULES = (
+    f"type='signal',interface='{NOTIFICATIONS_IFACE}',path='{NOTIFICATIONS_PATH}'",
+    f"type='signal',sender='{_BUS_NAME}',interface='{_BUS_NAME}',"
+    f"member='NameOwnerChanged',arg0='{NOTIFICATIONS_NAME}'",
+)
+
+# Ids we sent and that are not closed yet; bounded because some servers never
+# report closes for notifications that stay in their history.
+_MAX_TRACKED_IDS = 256
+
+AddressSource = str | Callable[[], str | None] | None
+ServerChangeCallback = Callable[[ServerInfo | None], None]
+
+_NO_BUS = (
+    "No D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus "
+    "does not exist. Run attuned inside your desktop session, or pass the variable to "
+    "the service manager (systemctl --user import-environment DBUS_SESSION_BUS_ADDRESS)."
+)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, DBusError):
+        return f"{exc.type}: {exc.text}"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class DBusNotifier:
+    """The freedesktop notifier. Not thread-safe: use it from one event loop.
+
+    `address`: a bus address, a callable returning one (asked at each connect), or
+    None to resolve the session bus from `environ` (default `os.environ`) each time.
+    """
+
+    backend = "dbus"
+
+    def __init__(
+        self,
+        address: AddressSource = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        call_timeout: float = 5.0,
+    ) -> None:
+        self.on_action: ActionCallback | None = None
+        self.on_closed: ClosedCallback | None = None
+        # Told when the server appears, changes or disappears (None); for the chain's
+        # logging and for tests that need to await the change.
+        self.on_server_change: ServerChangeCallback | None = None
+        self._address = address
+        self._environ = environ
+        self._call_timeout = call_timeout
+        self._bus: MessageBus | None = None
+        self._bus_address: str | None = None
+        self._server: ServerInfo | None = None
+        # Bumped whenever the server's owner changes, so a query that was in flight
+        # for the previous server cannot install stale information.
+        self._generation = 0
+        self._ids: OrderedDict[int, None] = OrderedDict()
+        self._connect_lock = asyncio.Lock()
+        self._refresh_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._bus is not None and self._bus.connected
+
+    @property
+    def address(self) -> str | None:
+        """The address of the current (or last) bus connection."""
+        return self._bus_address
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The current server as last queried; None when there is none (or not known)."""
+        return self._server if self.connected else None
+
+    @property
+    def supports_actions(self) -> bool:
+        info = self.server_info
+        return info is not None and info.supports_actions
+
+    # -- connection ------------------------------------------------------------
+
+    def _resolve_address(self) -> str:
+        source = self._address
+        address = source() if callable(source) else source
+        if address is None:
+            address = session_bus_address(os.environ if self._environ is None else self._environ)
+        if not address:
+            raise NotifyError(_NO_BUS)
+        return address
+
+    async def connect(self) -> ServerInfo | None:
+        """Connect to the session bus if not connected; return the server, or None when
+        no notification server is running yet. Raises NotifyError when the bus cannot be
+        reached, saying where and why."""
+        async with self._connect_lock:
+            if self.connected:
+                return self._server
+            address = self._resolve_address()
+            bus = MessageBus(bus_address=address)
+            try:
+                await asyncio.wait_for(bus.connect(), self._call_timeout)
+                bus.add_message_handler(self._on_message)
+                for rule in _MATCH_RULES:
+                    await self._call_on(bus, _BUS_NAME, _BUS_PATH, _BUS_NAME, "AddMatch",
+                                        "s", [rule])
+            except Exception as exc:
+                bus.disconnect()
+                raise NotifyError(
+                    f"Cannot connect to the D-Bus session bus at {address}: {_reason(exc)}"
+                ) from exc
+            self._bus, self._bus_address, self._server = bus, address, None
+            self._generation += 1
+            self._ids.clear()
+            self._spawn(self._watch_disconnect(bus))
+            log.debug("connected to the session bus at %s", address)
+        # The server may legitimately be absent (it can be started on demand).
+        with contextlib.suppress(NotifyError):
+            if await self._name_has_owner():
+                await self._refresh()
+        return self._server
+
+    async def _name_has_owner(self) -> bool:
+        reply = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME, "NameHasOwner", "s",
+                                 [NOTIFICATIONS_NAME])
+        return bool(reply[0])
+
+    async def _watch_disconnect(self, bus: MessageBus) -> None:
+        # Awaits a future: no wakeups until the connection actually ends.
+        reason = "closed"
+        try:
+            await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            reason = _reason(exc)
+        if self._bus is bus:
+            self._bus = None
+            self._ids.clear()
+            log.warning(
+                "lost the D-Bus session bus connection at %s (%s); "
+                "will reconnect at the next nudge", self._bus_address, reason)
+            self._set_server(None)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- calls -----------------------------------------------------------------
+
+    async def _call_on(self, bus: MessageBus, dest: str, path: str, iface: str, member: str,
+                       signature: str, body: list[Any]) -> list[Any]:
+        msg = Message(destination=dest, path=path, interface=iface, member=member,
+                      signature=signature, body=body)
+        reply = await asyncio.wait_for(bus.call(msg), self._call_timeout)
+        if reply.message_type is MessageType.ERROR:
+            raise DBusError._from_message(reply)
+        return list(reply.body)
+
+    async def _call(self, dest: str, path: str, iface: str, member: str,
+                    signature: str, body: list[Any]) -> list[Any]:
+        bus = self._bus
+        if bus is None or not bus.connected:
+            raise NotifyError("Not connected to the D-Bus session bus.")
+        try:
+            return await self._call_on(bus, dest, path, iface, member, signature, body)
+        except DBusError as exc:
+            if exc.type in ("org.freedesktop.DBus.Error.ServiceUnknown",
+                            "org.freedesktop.DBus.Error.NameHasNoOwner"):
+                raise NotifyError(
+                    f"No notification server is running on the session bus "
+                    f"({self._bus_address}): {exc.text}") from exc
+            raise NotifyError(
+                f"The notification server refused {member}: {_reason(exc)}") from exc
+        except Exception as exc:
+            raise NotifyError(
+                f"D-Bus call {member} failed on {self._bus_address}: {_reason(exc)}") from exc
+
+    async def _notifications(self, member: str, signature: str, body: list[Any]) -> list[Any]:
+        return await self._call(NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, NOTIFICATIONS_IFACE,
+                                member, signature, body)
+
+    async def _refresh(self) -> ServerInfo:
+        """Ask the server who it is and what it can do (cached until it changes)."""
+        async with self._refresh_lock:
+            if self._server is not None:
+                return self._server
+            generation = self._generation
+            name, vendor, version, spec = await self._notifications(
+                "GetServerInformation", "", [])
+            (caps,) = await self._notifications("GetCapabilities", "", [])
+            info = ServerInfo(str(name), str(vendor), str(version), str(spec),
+                              tuple(str(c) for c in caps))
+            if generation == self._generation:
+                self._set_server(info)
+            return info
+
+    async def refresh_server_info(self) -> ServerInfo:
+        """Connect if needed and return the current server (raises NotifyError if none)."""
+        await self.connect()
+        return await self._refresh()
+
+    def _set_server(self, info: ServerInfo | None) -> None:
+        changed = info != self._server
+        self._server = info
+        if changed and self.on_server_change is not None:
+            try:
+                self.on_server_change(info)
+            except Exception:
+                log.exception("on_server_change callback failed")
+
+    # -- the Notifier API ----------------------------------------------------------
+
+    async def send(self, n: Notification) -> Delivery:
+        await self.connect()
+        info = await self._refresh()
+        actions = [part for pair in n.actions for part in pair]
+        hints = {
+            "desktop-entry": Variant("s", n.desktop_entry),
+            "category": Variant("s", n.category),
+            "urgency": Variant("y", n.urgency),
+        }
+        (nid,) = await self._notifications(
+            "Notify", "susssasa{sv}i",
+            [n.app_name, n.replaces_id, n.icon, n.title, n.body, actions, hints, n.timeout_ms])
+        nid = int(nid)
+        self._ids[nid] = None
+        self._ids.move_to_end(nid)
+        while len(self._ids) > _MAX_TRACKED_IDS:
+            self._ids.popitem(last=False)
+        return Delivery(self.backend, nid, info.name)
+
+    async def close_notification(self, notification_id: int) -> None:
+        """Withdraw a nudge from the screen (the server answers with NotificationClosed)."""
+        await self._notifications("CloseNotification", "u", [notification_id])
+
+    async def aclose(self) -> None:
+        bus, self._bus = self._bus, None
+        for task in list(self._tasks):
+            task.cancel()
+        if bus is not None:
+            bus.disconnect()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    bus.wait_for_disconnect(),  # type: ignore[no-untyped-call]
+                    self._call_timeout)
+        self._server = None
+        self._ids.clear()
+
+    # -- signals -------------------------------------------------------------------
+
+    def _on_message(self, msg: Message) -> None:
+        if msg.message_type is not MessageType.SIGNAL:
+            return
+        try:
+            if msg.interface == NOTIFICATIONS_IFACE and msg.path == NOTIFICATIONS_PATH:
+                self._on_notification_signal(msg)
+            elif (msg.interface == _BUS_NAME and msg.member == "NameOwnerChanged"
+                  and msg.signature == "sss" and msg.body[0] == NOTIFICATIONS_NAME):
+                self._on_owner_changed(str(msg.body[1]), str(msg.body[2]))
+        except Exception:
+            log.exception("error while handling the D-Bus signal %s", msg.member)
+
+    def _on_notification_signal(self, msg: Message) -> None:
+        if msg.member == "ActionInvoked" and msg.signature == "us":
+            nid, key = int(msg.body[0]), str(msg.body[1])
+            if nid in self._ids and self.on_action is not None:
+                self.on_action(nid, key)
+        elif msg.member == "NotificationClosed" and msg.signature == "uu":
+            nid, reason = int(msg.body[0]), int(msg.body[1])
+            if nid in self._ids:
+                del self._ids[nid]
+                if self.on_closed is not None:
+                    self.on_closed(nid, reason)
+
+    def _on_owner_changed(self, old: str, new: str) -> None:
+        # Notification ids belong to one server instance; a new server starts afresh.
+        self._generation += 1
+        self._ids.clear()
+        self._set_server(None)
+        if new:
+            log.info("a notification server appeared on the session bus (%s)", new)
+            self._spawn(self._refresh_quietly())
+        else:
+            log.warning("the notification server left the session bus (%s)", old)
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self._refresh()
+        except NotifyError as exc:
+            log.debug("could not query the new notification server: %s", exc)

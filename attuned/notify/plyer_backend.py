@@ -1,0 +1,55 @@
+"""Notifications through plyer, for platforms without the freedesktop API (macOS,
+Windows). No actions, no ids: answers come from the CLI.
+
+plyer 2.1 facts: `notification.notify` blocks (so it runs in a thread); on Linux,
+without the dbus-python package, it shells out to `notify-send` and ignores its exit
+status, so a failure there is silent. That is why the default chain does not use plyer
+on Linux (see chain.default_chain)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from attuned.errors import NotifyError
+from attuned.notify.base import ActionCallback, ClosedCallback, Delivery, Notification
+
+NotifyFunction = Callable[..., Any]
+
+
+def _plyer_notify(**kwargs: Any) -> Any:
+    # Imported late: plyer picks its platform backend (and may warn) on first use.
+    from plyer import notification
+
+    return notification.notify(**kwargs)
+
+
+class PlyerNotifier:
+    backend = "plyer"
+
+    def __init__(self, notify: NotifyFunction | None = None, *, timeout: float = 10.0) -> None:
+        """`notify` replaces `plyer.notification.notify` (tests pass a fake)."""
+        self.on_action: ActionCallback | None = None
+        self.on_closed: ClosedCallback | None = None
+        self._notify = notify or _plyer_notify
+        self._timeout = timeout
+
+    async def send(self, n: Notification) -> Delivery:
+        timeout_s = 10 if n.timeout_ms < 0 else max(1, round(n.timeout_ms / 1000))
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self._notify, title=n.title, message=n.body,
+                                  app_name=n.app_name, app_icon=n.icon, timeout=timeout_s),
+                self._timeout)
+        except Exception as exc:
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else (
+                f"{type(exc).__name__}: {exc}")
+            raise NotifyError(f"plyer could not show the nudge: {reason}") from exc
+        return Delivery(self.backend, None, None)
+
+    async def close_notification(self, notification_id: int) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
