@@ -1,0 +1,135 @@
+"""One daemon per user: an flock on a file in the runtime directory, holding our pid.
+
+flock locks belong to the open file and vanish when the process dies, however it dies,
+so a lock file left behind by `kill -9` never blocks the next start. The file is never
+unlinked: unlinking a locked file lets a second daemon lock a fresh inode while the first
+still runs. On release the pid is cleared instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from attuned import paths
+from attuned.errors import AlreadyRunning, AttunedError
+
+
+class LockFileError(AttunedError):
+    """The lock file cannot be opened at all (permissions, a directory in the way)."""
+
+
+class DaemonLock:
+    """The held lock. Release it (or leave the `with` block) when the daemon stops."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Clear our pid and drop the lock; calling it twice is harmless."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # still locked: this pid is ours to clear
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> DaemonLock:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def acquire(path: Path | None = None) -> DaemonLock:
+    """Take the per-user daemon lock or raise AlreadyRunning naming the holder's pid."""
+    lock_path = paths.lock_file() if path is None else path
+    paths.ensure_private_dir(lock_path.parent)
+    try:
+        # No O_TRUNC: the file may hold the running daemon's pid. O_CLOEXEC: a child we
+        # spawn (notify-send...) must not keep the lock alive after we die.
+        fd = os.open(
+            lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+        )
+    except OSError as e:
+        raise LockFileError(
+            f"cannot open the lock file {lock_path}: {e.strerror or e}; "
+            "set ATTUNED_RUNTIME_DIR to a directory of yours"
+        ) from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(_running_message(lock_path)) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return DaemonLock(lock_path, fd)
+
+
+def _running_message(lock_path: Path) -> str:
+    # The holder writes its pid just after locking; give it a moment if we raced it.
+    pid = read_holder(lock_path)
+    for _ in range(10):
+        if pid is not None:
+            break
+        time.sleep(0.01)
+        pid = read_holder(lock_path)
+    if pid is None:
+        return (
+            f"attuned is already running for this user (it holds {lock_path}); "
+            "stop it with `systemctl --user stop attuned`"
+        )
+    return (
+        f"attuned is already running for this user (pid {pid}); "
+        f"stop it with `systemctl --user stop attuned` or `kill {pid}`"
+    )
+
+
+def read_holder(path: Path | None = None) -> int | None:
+    """The pid written in the lock file, if any and that process exists.
+
+    A hint for messages, not proof: it takes no lock (probing with flock would make a
+    daemon starting at that instant fail), so after `kill -9` and pid reuse it can name
+    an unrelated process.
+    """
+    lock_path = paths.lock_file() if path is None else path
+    try:
+        text = lock_path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return pid
