@@ -1,0 +1,197 @@
+"""The one adapter around APScheduler 3.11: one pending date job per key.
+
+The daemon asks `timing` for each practice's next instant and hands it here with `set()`;
+this module only makes sure the callback runs at that wall-clock instant, on the event loop,
+or reports it missed when it comes later than its grace. No cron triggers (their weekday and
+day-of-month rules differ from cron's, see design.md), no APScheduler default grace (1 s).
+
+APScheduler is imported here only, so the CLI's quick commands never pay for it.
+
+Facts this relies on (pinned in tests/test_apscheduler_facts.py):
+- `AsyncIOScheduler` waits with `loop.call_later`, i.e. on the monotonic clock, which stops
+  during suspend; `wakeup()` re-checks due jobs against the wall clock at once.
+- `AsyncIOExecutor` runs plain functions in a thread pool and coroutine functions on the loop:
+  our job is a coroutine so every callback runs on the loop thread.
+- `misfire_grace_time` must be a positive int (seconds); a job later than that is skipped
+  with `EVENT_JOB_MISSED` instead of running.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[str, datetime], None]
+
+
+def grace_seconds(grace: timedelta) -> int:
+    """APScheduler wants a positive whole number of seconds: round up, at least 1 s."""
+    return max(1, math.ceil(grace.total_seconds()))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    run_at: datetime
+    grace: timedelta
+    job_id: str
+
+    def same(self, run_at: datetime, grace: timedelta) -> bool:
+        # Same instant in the same zone: on_due hands back run_at, so a zone change counts.
+        return (
+            self.run_at == run_at
+            and self.run_at.tzinfo == run_at.tzinfo
+            and grace_seconds(self.grace) == grace_seconds(grace)
+        )
+
+
+class NudgeScheduler:
+    """One pending job per key; each fires once, then is gone until `set()` again.
+
+    `on_due(key, run_at)` runs on the event loop when a job comes due within its grace;
+    `on_missed(key, run_at)` when it came later than its grace (after a suspend, say).
+    Exceptions raised by the callbacks are logged and do not stop the scheduler.
+    """
+
+    def __init__(self, on_due: Callback, on_missed: Callback) -> None:
+        self._on_due = on_due
+        self._on_missed = on_missed
+        self._entries: dict[str, _Entry] = {}
+        self._keys_by_job: dict[str, str] = {}
+        self._serial = 0
+        # UTC: every job time is an aware instant, so APScheduler needs no local zone
+        # (tzlocal caches it, and a zone change would otherwise go unnoticed there).
+        self._aps: Any = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        self._aps.add_listener(self._on_missed_event, EVENT_JOB_MISSED)
+
+    # lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start on the running asyncio loop (call from inside it)."""
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        """Drop every job and stop. AsyncIOScheduler finishes stopping on the next loop turn;
+        nothing fires after this call because the entries are gone first."""
+        self._entries.clear()
+        self._keys_by_job.clear()
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._aps.running)
+
+    # jobs -------------------------------------------------------------------------------
+
+    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
+        """Make `key` fire at `run_at` (aware) with `grace`; True if anything changed.
+
+        An unchanged time and grace leaves the existing job alone, so a reload only touches
+        the jobs that changed. A time already in the past fires at once if within grace,
+        else is reported missed.
+        """
+        if run_at.tzinfo is None or run_at.utcoffset() is None:
+            raise ValueError(f"run_at must be timezone-aware, got {run_at!r}")
+        old = self._entries.get(key)
+        if old is not None and old.same(run_at, grace):
+            return False
+        if old is not None:
+            self._drop_job(old.job_id)
+        self._serial += 1
+        # A fresh job id per set(): a job APScheduler has already handed to the executor
+        # cannot be mistaken for its replacement when it runs.
+        job_id = f"{key}#{self._serial}"
+        self._entries[key] = _Entry(run_at, grace, job_id)
+        self._keys_by_job[job_id] = key
+        self._aps.add_job(
+            self._run,
+            trigger=DateTrigger(run_date=run_at),
+            args=(key, job_id),
+            id=job_id,
+            name=key,
+            misfire_grace_time=grace_seconds(grace),
+            coalesce=True,
+            max_instances=1,
+        )
+        return True
+
+    def remove(self, key: str) -> bool:
+        """Forget `key`'s pending job; True if there was one."""
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return False
+        self._drop_job(entry.job_id)
+        return True
+
+    def keys(self) -> builtins.set[str]:  # `set` is a method name here
+        return set(self._entries)
+
+    def due_times(self) -> dict[str, datetime]:
+        return {key: entry.run_at for key, entry in self._entries.items()}
+
+    @property
+    def jobs_added(self) -> int:
+        """How many APScheduler jobs `set()` has created so far (unchanged sets add none)."""
+        return self._serial
+
+    def wakeup(self) -> None:
+        """Re-check due jobs against the wall clock now (after a resume or a clock jump).
+
+        APScheduler's own timer runs on the monotonic clock, which stood still while the
+        machine slept; this makes it look at the wall clock on the next loop turn.
+        """
+        if self._aps.running:
+            self._aps.wakeup()
+
+    # internals --------------------------------------------------------------------------
+
+    def _drop_job(self, job_id: str) -> None:
+        self._keys_by_job.pop(job_id, None)
+        # Not found: already handed to the executor; _run will find it stale and do nothing.
+        with contextlib.suppress(JobLookupError):
+            self._aps.remove_job(job_id)
+
+    def _take(self, job_id: str) -> tuple[str, _Entry] | None:
+        """The entry for `job_id` if it is still the current job of its key, removed."""
+        key = self._keys_by_job.pop(job_id, None)
+        if key is None:
+            return None
+        entry = self._entries.get(key)
+        if entry is None or entry.job_id != job_id:
+            return None
+        del self._entries[key]
+        return key, entry
+
+    async def _run(self, key: str, job_id: str) -> None:
+        # A coroutine, so AsyncIOExecutor runs it on the loop, not in a worker thread.
+        taken = self._take(job_id)
+        if taken is not None:
+            self._call(self._on_due, *taken)
+
+    def _on_missed_event(self, event: Any) -> None:
+        taken = self._take(event.job_id)
+        if taken is not None:
+            self._call(self._on_missed, *taken)
+
+    @staticmethod
+    def _call(callback: Callback, key: str, entry: _Entry) -> None:
+        try:
+            callback(key, entry.run_at)
+        except Exception:
+            log.exception("handling the nudge %r due at %s failed", key, entry.run_at)

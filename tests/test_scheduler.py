@@ -1,0 +1,311 @@
+"""NudgeScheduler against a real AsyncIOScheduler on a real asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from attuned.scheduler import NudgeScheduler, grace_seconds
+
+GRACE = timedelta(minutes=15)
+
+
+class FakeSuspendLoop(asyncio.SelectorEventLoop):
+    """An event loop whose monotonic clock can be made to "lose" time, as CLOCK_MONOTONIC
+    does across a suspend on Linux, while the wall clock (datetime.now) runs on untouched.
+
+    APScheduler's AsyncIOScheduler arms `loop.call_later`, so after `suspend(s)` a timer it
+    armed is `s` seconds further away than the wall-clock due time: exactly the state a
+    laptop resumes in. Timers armed after the call behave normally, so test timeouts work.
+    """
+
+    lag = 0.0
+
+    def time(self) -> float:
+        return super().time() - self.lag
+
+    def suspend(self, seconds: float) -> None:
+        self.lag += seconds
+
+
+def run(main: Callable[[], Awaitable[None]], loop_factory: type = FakeSuspendLoop) -> None:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main())  # type: ignore[arg-type]
+
+
+class Recorder:
+    """Collects (kind, key, scheduled time, thread) and lets a test await the next one."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, datetime]] = []
+        self.threads: set[int] = set()
+        self._changed = asyncio.Event()
+
+    def due(self, key: str, at: datetime) -> None:
+        self._record("due", key, at)
+
+    def missed(self, key: str, at: datetime) -> None:
+        self._record("missed", key, at)
+
+    def _record(self, kind: str, key: str, at: datetime) -> None:
+        self.calls.append((kind, key, at))
+        self.threads.add(threading.get_ident())
+        self._changed.set()
+
+    async def wait_for(self, n: int, timeout: float = 2.0) -> None:
+        async def until() -> None:
+            while len(self.calls) < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+    async def nothing_within(self, seconds: float) -> bool:
+        """True if no call arrives within `seconds` (a deliberate wait for a non-event)."""
+        before = len(self.calls)
+        try:
+            await self.wait_for(before + 1, timeout=seconds)
+        except TimeoutError:
+            return True
+        return False
+
+
+def make() -> tuple[NudgeScheduler, Recorder]:
+    rec = Recorder()
+    return NudgeScheduler(rec.due, rec.missed), rec
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_job_fires_on_time_on_the_loop_thread() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        at = now() + timedelta(seconds=0.2)
+        assert sched.set("tea", at, GRACE) is True
+        assert sched.keys() == {"tea"}
+        await rec.wait_for(1)
+        fired = now()
+        assert rec.calls == [("due", "tea", at)]
+        assert timedelta(0) <= fired - at < timedelta(seconds=0.2)
+        assert rec.threads == {threading.get_ident()}  # single-threaded core
+        assert sched.keys() == set()  # a fired job is gone until set() again
+        sched.shutdown()
+
+    run(main)
+
+
+def test_time_in_the_past_within_grace_fires_at_once() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        at = now() - timedelta(minutes=5)
+        sched.set("walk", at, GRACE)
+        await rec.wait_for(1, timeout=1.0)
+        assert rec.calls == [("due", "walk", at)]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_beyond_grace_is_missed_not_due() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        at = now() - timedelta(seconds=30)
+        sched.set("walk", at, timedelta(seconds=10))
+        await rec.wait_for(1, timeout=1.0)
+        assert rec.calls == [("missed", "walk", at)]
+        assert sched.keys() == set()
+        sched.shutdown()
+
+    run(main)
+
+
+def test_set_unchanged_keeps_the_job_changed_replaces_it() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        at = now() + timedelta(hours=1)
+        assert sched.set("tea", at, GRACE) is True
+        assert sched.jobs_added == 1
+        assert sched.set("tea", at, GRACE) is False
+        assert sched.set("tea", at.replace(), GRACE) is False  # an equal, distinct object
+        assert sched.jobs_added == 1
+        assert sched.set("tea", at, GRACE + timedelta(minutes=1)) is True
+        assert sched.jobs_added == 2
+        later = at + timedelta(minutes=1)
+        assert sched.set("tea", later, GRACE + timedelta(minutes=1)) is True
+        # The same instant in another zone counts as a change: on_due hands the datetime
+        # back, and after a time zone change the daemon wants the new zone's value there.
+        berlin = later.astimezone(ZoneInfo("Europe/Berlin"))
+        assert sched.set("tea", berlin, GRACE + timedelta(minutes=1)) is True
+        assert sched.jobs_added == 4
+        assert sched.due_times() == {"tea": later}
+        assert sched.due_times()["tea"].tzinfo == ZoneInfo("Europe/Berlin")
+        # Replacing a pending job with a due one: only the new one fires, once.
+        soon = now() + timedelta(seconds=0.1)
+        assert sched.set("tea", soon, GRACE) is True
+        await rec.wait_for(1)
+        assert await rec.nothing_within(0.3)
+        assert rec.calls == [("due", "tea", soon)]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_remove_cancels_the_job() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        sched.set("tea", now() + timedelta(seconds=0.1), GRACE)
+        sched.set("walk", now() + timedelta(seconds=0.15), GRACE)
+        assert sched.remove("tea") is True
+        assert sched.remove("tea") is False
+        await rec.wait_for(1)
+        assert await rec.nothing_within(0.3)
+        assert [c[:2] for c in rec.calls] == [("due", "walk")]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_remove_after_submission_but_before_running_wins() -> None:
+    # APScheduler removes a date job from its store when it hands it to the executor; the
+    # coroutine runs a loop turn later. A remove() in between must still stop the nudge.
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        sched.set("tea", now() - timedelta(seconds=1), GRACE)  # due: submitted next turn
+        sched.remove("tea")
+        assert await rec.nothing_within(0.3)
+        assert rec.calls == []
+        sched.shutdown()
+
+    run(main)
+
+
+def test_several_keys_fire_in_time_order() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        base = now()
+        sched.set("b", base + timedelta(seconds=0.2), GRACE)
+        sched.set("a", base + timedelta(seconds=0.1), GRACE)
+        sched.set("snooze:a", base + timedelta(seconds=0.3), GRACE)
+        await rec.wait_for(3)
+        assert [c[1] for c in rec.calls] == ["a", "b", "snooze:a"]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_wakeup_delivers_a_nudge_that_came_due_during_a_suspend() -> None:
+    # The honest simulation: FakeSuspendLoop makes the loop's monotonic clock lose an hour
+    # right after the job is armed, as a suspend does. The wall clock is untouched, so the
+    # job's wall time really passes; APScheduler's timer is then an hour away.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, FakeSuspendLoop)
+        sched, rec = make()
+        sched.start()
+        at = now() + timedelta(seconds=0.1)
+        sched.set("tea", at, GRACE)
+        await asyncio.sleep(0)  # let APScheduler arm its timer for `at`
+        await asyncio.sleep(0)
+        loop.suspend(3600)
+        # Without a wakeup the due nudge is not delivered: the timer waits on the monotonic
+        # clock that "slept".
+        assert await rec.nothing_within(0.4)
+        assert now() > at
+        sched.wakeup()  # what the daemon does on PrepareForSleep(false) or a clock jump
+        await rec.wait_for(1, timeout=0.5)
+        assert rec.calls == [("due", "tea", at)]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_wakeup_past_grace_reports_missed() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, FakeSuspendLoop)
+        sched, rec = make()
+        sched.start()
+        at = now() + timedelta(seconds=0.1)
+        sched.set("tea", at, timedelta(seconds=1))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        loop.suspend(3600)
+        assert await rec.nothing_within(1.3)  # the wall clock passes at + 1 s grace
+        sched.wakeup()
+        await rec.wait_for(1, timeout=0.5)
+        assert rec.calls == [("missed", "tea", at)]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_callback_errors_do_not_stop_the_scheduler(caplog: pytest.LogCaptureFixture) -> None:
+    async def main() -> None:
+        rec = Recorder()
+
+        def due(key: str, at: datetime) -> None:
+            rec.due(key, at)
+            if key == "bad":
+                raise RuntimeError("boom")
+
+        sched = NudgeScheduler(due, rec.missed)
+        sched.start()
+        sched.set("bad", now(), GRACE)
+        sched.set("good", now() + timedelta(seconds=0.1), GRACE)
+        await rec.wait_for(2)
+        assert [c[1] for c in rec.calls] == ["bad", "good"]
+        sched.shutdown()
+
+    run(main)
+    assert "handling the nudge 'bad' due at" in caplog.text
+
+
+def test_set_before_start_is_kept_and_naive_times_refused() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        at = now() + timedelta(seconds=0.1)
+        sched.set("tea", at, GRACE)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            sched.set("walk", datetime(2030, 1, 1, 9, 0), GRACE)
+        sched.start()
+        await rec.wait_for(1)
+        assert rec.calls == [("due", "tea", at)]
+        sched.shutdown()
+        await asyncio.sleep(0)
+        assert not sched.running
+
+    run(main)
+
+
+def test_shutdown_drops_pending_jobs() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        sched.start()
+        sched.set("tea", now() + timedelta(seconds=0.1), GRACE)
+        sched.shutdown()
+        assert sched.keys() == set()
+        assert await rec.nothing_within(0.3)
+
+    run(main)
+
+
+@pytest.mark.parametrize(
+    ("grace", "seconds"),
+    [(timedelta(minutes=15), 900), (timedelta(seconds=1.2), 2), (timedelta(0), 1)],
+)
+def test_grace_is_whole_positive_seconds(grace: timedelta, seconds: int) -> None:
+    assert grace_seconds(grace) == seconds
