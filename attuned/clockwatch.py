@@ -1,0 +1,207 @@
+"""Notice when the wall clock moved relative to the monotonic clock, or the time zone changed.
+
+APScheduler waits on the monotonic clock. Two things make that disagree with the wall clock
+that nudge times are written in:
+- a suspend: CLOCK_MONOTONIC stops while the machine sleeps (Linux); CLOCK_BOOTTIME and the
+  wall clock keep going;
+- a clock step: NTP correction or a manual change moves the wall clock only.
+So once an `interval` (a minute: the one housekeeping wakeup the daemon allows itself) we take
+a `Reading` of all three clocks and compare it with the previous one. `compare()` is pure;
+`ClockWatcher` is the asyncio timer around it. Where logind is visible the daemon hears of a
+resume at once (sleepwatch.py); this is the fallback that catches it within a minute, and the
+only way to see clock steps and zone changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+LOCALTIME = "/etc/localtime"
+TIMEZONE_FILE = "/etc/timezone"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The clocks at one moment, in seconds."""
+
+    wall: float  # time.time()
+    monotonic: float  # CLOCK_MONOTONIC: stops during suspend (what asyncio timers use)
+    boottime: float  # CLOCK_BOOTTIME: keeps counting during suspend
+    zone: str  # signature of the local time zone setting; any change means "re-read it"
+
+
+@dataclass(frozen=True)
+class Change:
+    """How the clocks moved between two readings, beyond normal ticking."""
+
+    slept: float  # seconds the machine was suspended
+    stepped: float  # seconds the wall clock was set forward (+) or back (-)
+    zone_changed: bool
+
+    @property
+    def jump(self) -> float:
+        """How far the wall clock moved against the monotonic one: what timers are off by."""
+        return self.slept + self.stepped
+
+
+def compare(prev: Reading, cur: Reading, threshold: float = 2.0) -> Change | None:
+    """What changed from `prev` to `cur`, or None if the clocks only ticked along.
+
+    A wall-vs-monotonic move of `threshold` seconds or less is ignored: NTP slews the clock
+    by fractions of a second and APScheduler re-reads the wall clock at each wakeup anyway.
+    """
+    mono = cur.monotonic - prev.monotonic
+    slept = (cur.boottime - prev.boottime) - mono
+    stepped = (cur.wall - prev.wall) - (cur.boottime - prev.boottime)
+    zone_changed = cur.zone != prev.zone
+    moved = abs(slept + stepped) > threshold
+    if not moved and not zone_changed:
+        return None
+    if not moved:
+        slept = stepped = 0.0
+    return Change(slept=slept, stepped=stepped, zone_changed=zone_changed)
+
+
+def zone_signature(
+    environ: Mapping[str, str] | None = None,
+    localtime: str = LOCALTIME,
+    timezone_file: str = TIMEZONE_FILE,
+) -> str:
+    """A cheap fingerprint of where the local zone comes from: TZ, the /etc/localtime link
+    and the file behind it, /etc/timezone. A few stat calls, no zone parsing."""
+    env = os.environ if environ is None else environ
+    parts = [f"TZ={env.get('TZ', '')}"]
+    with contextlib.suppress(OSError):
+        parts.append(f"link={os.readlink(localtime)}")
+    for path in (localtime, timezone_file):
+        try:
+            st = os.stat(path)
+        except OSError:
+            parts.append(f"{path}=-")
+        else:
+            parts.append(f"{path}={st.st_ino}:{st.st_mtime_ns}:{st.st_size}")
+    return "|".join(parts)
+
+
+class Clock(Protocol):
+    def read(self) -> Reading: ...
+
+
+class SystemClock:
+    """The real clocks. Without CLOCK_BOOTTIME (not Linux) a suspend counts as a step."""
+
+    def read(self) -> Reading:
+        boot_id = getattr(time, "CLOCK_BOOTTIME", None)
+        mono = time.monotonic()
+        boot = time.clock_gettime(boot_id) if boot_id is not None else mono
+        return Reading(wall=time.time(), monotonic=mono, boottime=boot, zone=zone_signature())
+
+
+def refresh_local_zone() -> None:
+    """Make this process see the new local zone: libc's (time.tzset) and tzlocal's cache."""
+    time.tzset()
+    try:
+        import tzlocal
+
+        tzlocal.reload_localzone()
+    except Exception as error:  # a half-written /etc/localtime: keep the old zone
+        log.warning("could not re-read the local time zone: %s", error)
+
+
+def describe(change: Change) -> str:
+    """One log line for people."""
+    parts = []
+    if change.slept > 0.5:
+        parts.append(f"the machine slept about {_span(change.slept)}")
+    if abs(change.stepped) > 0.5:
+        way = "forward" if change.stepped > 0 else "back"
+        parts.append(f"the clock was set {way} {_span(abs(change.stepped))}")
+    if change.zone_changed:
+        parts.append("the time zone changed")
+    return "; ".join(parts) or "the clocks moved"
+
+
+def _span(seconds: float) -> str:
+    s = round(seconds)
+    if s < 120:
+        return f"{s} s"
+    h, m = divmod(s // 60, 60)
+    return f"{h} h {m} min" if h else f"{m} min"
+
+
+class ClockWatcher:
+    """Calls `on_jump(seconds)` when the wall clock moved against the monotonic clock by
+    more than `threshold` (a suspend or a clock step), and `on_zone_change()` after the local
+    zone changed (the process's zone caches are refreshed first). Wakes once an `interval`.
+    Callbacks run on the event loop; their exceptions are logged, the watch goes on."""
+
+    def __init__(
+        self,
+        on_jump: Callable[[float], None],
+        on_zone_change: Callable[[], None] | None = None,
+        interval: float = 60.0,
+        threshold: float = 2.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._on_jump = on_jump
+        self._on_zone_change = on_zone_change
+        self._interval = interval
+        self._threshold = threshold
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._last: Reading | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Take the first reading and start the timer on the running loop."""
+        self._last = self._clock.read()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="attuned-clockwatch")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def check_now(self) -> Change | None:
+        """Compare with the last reading now (e.g. on logind's resume signal, so the timer's
+        next check does not report the same sleep again) and act on what changed."""
+        cur = self._clock.read()
+        prev, self._last = self._last, cur
+        if prev is None:
+            return None
+        change = compare(prev, cur, self._threshold)
+        if change is None:
+            return None
+        log.info("clock: %s", describe(change))
+        if change.zone_changed:
+            refresh_local_zone()
+            if self._on_zone_change is not None:
+                self._safely(self._on_zone_change)
+        if change.jump != 0.0:
+            self._safely(lambda: self._on_jump(change.jump))
+        return change
+
+    async def _run(self) -> None:
+        while True:
+            # asyncio.sleep runs on the monotonic clock: after a resume this returns up to one
+            # interval later, which is the "within 60 s" fallback for missing logind.
+            await asyncio.sleep(self._interval)
+            self.check_now()
+
+    @staticmethod
+    def _safely(callback: Callable[[], None]) -> None:
+        try:
+            callback()
+        except Exception:
+            log.exception("handling a clock change failed")
