@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Private buses, the test notification server and their fixtures (tests/buses.py).
+pytest_plugins = ["buses"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

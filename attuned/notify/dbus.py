@@ -104,6 +104,7 @@ class DBusNotifier:
         self._connect_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()
 
     # -- state -----------------------------------------------------------------
 
@@ -160,7 +161,10 @@ class DBusNotifier:
             self._bus, self._bus_address, self._server = bus, address, None
             self._generation += 1
             self._ids.clear()
-            self._spawn(self._watch_disconnect(bus))
+            # Never cancelled: cancelling a task that awaits bus.wait_for_disconnect()
+            # cancels the bus's own disconnect future (dbus-fast 5.2), breaking every
+            # later wait on it. It ends by itself when the connection ends.
+            self._spawn(self._watch_disconnect(bus), cancellable=False)
             log.debug("connected to the session bus at %s", address)
         # The server may legitimately be absent (it can be started on demand).
         with contextlib.suppress(NotifyError):
@@ -188,10 +192,11 @@ class DBusNotifier:
                 "will reconnect at the next nudge", self._bus_address, reason)
             self._set_server(None)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any, *, cancellable: bool = True) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks if cancellable else self._watchers
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     # -- calls -----------------------------------------------------------------
 
@@ -288,8 +293,8 @@ class DBusNotifier:
         if bus is not None:
             bus.disconnect()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    bus.wait_for_disconnect(),  # type: ignore[no-untyped-call]
+                await asyncio.wait_for(  # shielded for the same reason as the watcher
+                    asyncio.shield(bus.wait_for_disconnect()),  # type: ignore[no-untyped-call]
                     self._call_timeout)
         self._server = None
         self._ids.clear()

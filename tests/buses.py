@@ -1,0 +1,161 @@
+"""Private D-Bus daemons for tests, and pytest fixtures built on them.
+
+Registered from conftest.py (`pytest_plugins = ["buses"]`), so every test can ask for:
+
+  session_bus          a fresh private bus (DBusDaemon) for the test; `.address`, `.env()`
+  system_bus           a second, independent private bus (for a fake logind)
+  notification_server  a NotificationServer (tests/notification_server.py) running in a
+                       thread on `session_bus`, advertising "actions"
+
+Or use the classes directly: `DBusDaemon(workdir).start()` / `.stop()` / `.kill()`;
+`DBusDaemon(workdir, socket_path=P)` listens on a fixed socket path (e.g.
+$XDG_RUNTIME_DIR/bus) instead of an abstract socket.
+
+The buses use their own configuration with NO service directories: with the stock
+`--session` config, a call to org.freedesktop.Notifications when no server runs would
+make dbus-daemon start whatever notification daemon is installed (dunst installs an
+activation file), and "no server" tests would talk to a real dunst.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from notification_server import NotificationServer
+
+START_TIMEOUT = 10.0
+
+_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>{listen}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class DBusDaemon:
+    """One private dbus-daemon process, owned by the test that started it."""
+
+    def __init__(self, workdir: Path | None = None, *, socket_path: Path | None = None) -> None:
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="attuned-bus-"))
+        self.socket_path = socket_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.address = ""
+
+    def start(self, timeout: float = START_TIMEOUT) -> DBusDaemon:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.socket_path is not None:
+            listen = f"unix:path={self.socket_path}"
+        else:
+            # Abstract sockets on Linux: nothing on disk, a fresh address per start.
+            listen = "unix:tmpdir=/tmp"
+        fd, config = tempfile.mkstemp(prefix="bus-", suffix=".conf", dir=self.workdir)
+        with os.fdopen(fd, "w") as f:
+            f.write(_CONFIG.format(listen=listen))
+        # Its stderr (e.g. "Failed to set fd limit" when not privileged) goes to a file.
+        with open(self.workdir / "dbus-daemon.log", "ab") as errlog:
+            self.process = subprocess.Popen(
+                ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
+                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=errlog)
+        assert self.process.stdout is not None
+        line = _read_line(self.process.stdout.fileno(), timeout)
+        if not line:
+            self.kill()
+            raise RuntimeError(f"dbus-daemon did not print its address within {timeout} s")
+        self.address = line.strip()
+        return self
+
+    def env(self) -> dict[str, str]:
+        """os.environ with this bus as the session bus (for subprocesses)."""
+        return {**os.environ, "DBUS_SESSION_BUS_ADDRESS": self.address}
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._end(signal.SIGTERM, timeout)
+
+    def kill(self, timeout: float = 5.0) -> None:
+        """End the daemon abruptly: every client sees its connection drop."""
+        self._end(signal.SIGKILL, timeout)
+
+    def _end(self, sig: int, timeout: float) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> DBusDaemon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _read_line(fd: int, timeout: float) -> str:
+    """One line from a pipe, waiting at most `timeout` seconds in all."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+@pytest.fixture
+def session_bus(tmp_path: Path) -> Iterator[DBusDaemon]:
+    bus = DBusDaemon(tmp_path / "session-bus").start()
+    try:
+        yield bus
+    finally:
+        bus.stop()
+
+
+@pytest.fixture
+def system_bus(tmp_path: Path) -> Iterator[DBusDaemon]:
+    """Another private bus standing in for the system bus (fake logind lives here)."""
+    bus = DBusDaemon(tmp_path / "system-bus").start()
+    try:
+        yield bus
+    finally:
+        bus.stop()
+
+
+@pytest.fixture
+def notification_server(session_bus: DBusDaemon) -> Iterator[NotificationServer]:
+    server = NotificationServer(session_bus.address).start()
+    try:
+        yield server
+    finally:
+        server.stop()

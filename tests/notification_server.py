@@ -1,0 +1,494 @@
+"""A freedesktop notification server for tests, written with dbus-fast.
+
+It owns org.freedesktop.Notifications at /org/freedesktop/Notifications and implements
+Notify (ids 1, 2, 3...; a known `replaces_id` is reused), GetCapabilities ("body" plus
+"actions" unless told otherwise), GetServerInformation and CloseNotification (answered
+with NotificationClosed reason 3). Like real servers it sends ActionInvoked and
+NotificationClosed only to the connection that called Notify for that id. It records
+every call as a JSON-friendly dict:
+
+  {"method": "Notify", "sender": ":1.4", "id": 1, "app_name": "attuned", "replaces_id": 0,
+   "app_icon": "", "summary": "...", "body": "...", "actions": ["done", "Done", ...],
+   "hints": {"urgency": 1, ...}, "hint_signatures": {"urgency": "y", ...},
+   "expire_timeout": -1}
+  {"method": "GetCapabilities" | "GetServerInformation", "sender": ...}
+  {"method": "CloseNotification", "sender": ..., "id": 1}
+
+In a thread, for tests in the same process (the `notification_server` fixture in
+tests/buses.py gives one on a private bus):
+
+    server = NotificationServer(bus.address, actions=True).start()   # waits for the name
+    [rec] = server.wait_for_notify(count=1, timeout=5)               # blocks, with timeout
+    server.invoke_action(rec["id"], "snooze")     # ActionInvoked to the Notify caller
+    server.close(rec["id"], reason=2)             # NotificationClosed (2 = dismissed)
+    server.records                                # every call so far
+    server.stop()                                 # releases the name (a "restart" is
+                                                  # stop() then a new server)
+
+As a separate process, for daemon tests:
+
+    python tests/notification_server.py --address ADDR [--no-actions] [--record F.jsonl]
+                                        [--name NAME]
+
+prints `READY <unique-name>` on stdout once it owns the name, appends each record as a
+JSON line to F.jsonl (flushed at once), and runs until SIGTERM/SIGINT. It is controlled
+over D-Bus through a test-only interface on the same object path,
+org.attuned.TestControl: InvokeAction(u id, s key), Close(u id, u reason),
+Records() -> s (JSON list), WaitForNotify(u count, u timeout_ms) -> s (JSON list of
+Notify records; error org.attuned.TestControl.Timeout). `NotificationServerProcess`
+wraps all of that for synchronous tests with the same methods as the thread version:
+
+    server = NotificationServerProcess(bus.address, actions=False,
+                                       record=tmp_path / "calls.jsonl").start()
+    server.wait_for_notify(1, timeout=5); server.invoke_action(1, "done")
+    server.stop()      # SIGTERM;  server.kill() for an abrupt death
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TextIO
+
+from dbus_fast import DBusError, Message, MessageType, NameFlag, RequestNameReply
+from dbus_fast.aio import MessageBus
+
+NAME = "org.freedesktop.Notifications"
+PATH = "/org/freedesktop/Notifications"
+IFACE = "org.freedesktop.Notifications"
+CONTROL_IFACE = "org.attuned.TestControl"
+TIMEOUT_ERROR = "org.attuned.TestControl.Timeout"
+
+Record = dict[str, Any]
+
+
+def _plain(value: Any) -> Any:
+    """A D-Bus value as something json can write."""
+    if hasattr(value, "signature") and hasattr(value, "value"):  # a Variant
+        return _plain(value.value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+class ServerCore:
+    """The server itself, living on one asyncio loop and one bus connection."""
+
+    def __init__(self, bus: MessageBus, *, actions: bool, server_name: str,
+                 on_record: Callable[[Record], None]) -> None:
+        self.bus = bus
+        self.capabilities = ["body", "actions"] if actions else ["body"]
+        self.server_name = server_name
+        self.on_record = on_record
+        self.records: list[Record] = []
+        self.next_id = 1
+        self.owners: dict[int, str] = {}  # open notification id -> connection that sent it
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _record(self, rec: Record) -> None:
+        # Synchronous, before the reply goes out: a client that has its answer can
+        # already see the record.
+        self.records.append(rec)
+        self.on_record(rec)
+        n = len(self.notifies())
+        for count, fut in self._waiters:
+            if n >= count and not fut.done():
+                fut.set_result(None)
+
+    def _later(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def handle(self, msg: Message) -> Message | bool | None:
+        if msg.message_type is not MessageType.METHOD_CALL or msg.path != PATH:
+            return None
+        if msg.interface == IFACE:
+            return self._notifications_call(msg)
+        if msg.interface == CONTROL_IFACE:
+            return self._control_call(msg)
+        return None
+
+    def _notifications_call(self, msg: Message) -> Message | None:
+        sender = msg.sender or ""
+        member = msg.member
+        if member == "GetCapabilities":
+            self._record({"method": member, "sender": sender})
+            return Message.new_method_return(msg, "as", [list(self.capabilities)])
+        if member == "GetServerInformation":
+            self._record({"method": member, "sender": sender})
+            return Message.new_method_return(
+                msg, "ssss", [self.server_name, "attuned tests", "1.0", "1.2"])
+        if member == "Notify" and msg.signature == "susssasa{sv}i":
+            app, replaces, icon, summary, body, actions, hints, expire = msg.body
+            if replaces and replaces in self.owners:
+                nid = int(replaces)
+            else:
+                nid, self.next_id = self.next_id, self.next_id + 1
+            self.owners[nid] = sender
+            self._record({
+                "method": member, "sender": sender, "id": nid, "app_name": app,
+                "replaces_id": replaces, "app_icon": icon, "summary": summary, "body": body,
+                "actions": list(actions), "hints": _plain(dict(hints)),
+                "hint_signatures": {k: v.signature for k, v in hints.items()},
+                "expire_timeout": expire})
+            return Message.new_method_return(msg, "u", [nid])
+        if member == "CloseNotification" and msg.signature == "u":
+            nid = int(msg.body[0])
+            self._record({"method": member, "sender": sender, "id": nid})
+            if nid in self.owners:
+                self.emit_closed(nid, 3)
+            return Message.new_method_return(msg)
+        return None
+
+    def _control_call(self, msg: Message) -> Message | bool | None:
+        member = msg.member
+        try:
+            if member == "InvokeAction" and msg.signature == "us":
+                self.invoke_action(int(msg.body[0]), str(msg.body[1]))
+                return Message.new_method_return(msg)
+            if member == "Close" and msg.signature == "uu":
+                self.emit_closed(int(msg.body[0]), int(msg.body[1]))
+                return Message.new_method_return(msg)
+            if member == "Records":
+                return Message.new_method_return(msg, "s", [json.dumps(self.records)])
+        except KeyError as exc:
+            return Message.new_error(msg, "org.attuned.TestControl.UnknownId", str(exc))
+        if member == "WaitForNotify" and msg.signature == "uu":
+            count, timeout_ms = int(msg.body[0]), int(msg.body[1])
+            self._later(self._reply_when_notified(msg, count, timeout_ms / 1000))
+            return True  # answered later
+        return None
+
+    async def _reply_when_notified(self, msg: Message, count: int, timeout: float) -> None:
+        try:
+            recs = await self.wait_for_notify(count, timeout)
+        except TimeoutError:
+            n = len(self.notifies())
+            await self.bus.send(Message.new_error(
+                msg, TIMEOUT_ERROR, f"{n} Notify calls after {timeout} s, wanted {count}"))
+        else:
+            await self.bus.send(Message.new_method_return(msg, "s", [json.dumps(recs)]))
+
+    def notifies(self) -> list[Record]:
+        return [r for r in self.records if r["method"] == "Notify"]
+
+    async def wait_for_notify(self, count: int, timeout: float) -> list[Record]:
+        if len(self.notifies()) < count:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (count, fut)
+            self._waiters.append(entry)
+            try:
+                await asyncio.wait_for(fut, timeout)
+            finally:
+                self._waiters.remove(entry)
+        return self.notifies()
+
+    def _signal(self, nid: int, member: str, signature: str, body: list[Any]) -> None:
+        owner = self.owners[nid]  # KeyError: unknown or closed id
+        sent = self.bus.send(Message(
+            message_type=MessageType.SIGNAL, destination=owner, path=PATH, interface=IFACE,
+            member=member, signature=signature, body=body))
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def invoke_action(self, nid: int, key: str) -> None:
+        self._signal(nid, "ActionInvoked", "us", [nid, key])
+
+    def emit_closed(self, nid: int, reason: int) -> None:
+        self._signal(nid, "NotificationClosed", "uu", [nid, reason])
+        del self.owners[nid]
+
+
+async def serve(address: str, *, actions: bool, server_name: str,
+                on_record: Callable[[Record], None],
+                on_ready: Callable[[ServerCore], None], stop: asyncio.Event) -> None:
+    """Run a server until `stop` is set or the bus goes away."""
+    bus = await MessageBus(bus_address=address).connect()
+    core = ServerCore(bus, actions=actions, server_name=server_name, on_record=on_record)
+    bus.add_message_handler(core.handle)
+    reply = await bus.request_name(NAME, NameFlag.DO_NOT_QUEUE)
+    if reply is not RequestNameReply.PRIMARY_OWNER:
+        bus.disconnect()
+        raise RuntimeError(f"could not own {NAME} on {address}: {reply}")
+    on_ready(core)
+    stopping = asyncio.ensure_future(stop.wait())
+    gone = asyncio.ensure_future(bus.wait_for_disconnect())
+    await asyncio.wait({stopping, gone}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not gone.done():
+        bus.disconnect()
+    with contextlib.suppress(Exception):  # the bus died under us: that ends it too
+        await asyncio.wait_for(gone, 5)
+
+
+class NotificationServer:
+    """The server on its own thread and event loop, with blocking, thread-safe methods."""
+
+    def __init__(self, address: str, *, actions: bool = True,
+                 name: str = "attuned-test-server", record_path: Path | None = None) -> None:
+        self.address = address
+        self.actions = actions
+        self.name = name
+        self.record_path = record_path
+        self.unique_name = ""
+        self._records: list[Record] = []
+        self._cond = threading.Condition()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._core: ServerCore | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> NotificationServer:
+        self._thread = threading.Thread(target=self._run, name="notification-server",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"notification server not ready within {timeout} s")
+        if self._error is not None:
+            raise RuntimeError(f"notification server failed: {self._error}") from self._error
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._ready.set()
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+
+        def ready(core: ServerCore) -> None:
+            self._core = core
+            self.unique_name = core.bus.unique_name or ""
+            self._ready.set()
+
+        await serve(self.address, actions=self.actions, server_name=self.name,
+                    on_record=self._add_record, on_ready=ready, stop=self._stop)
+
+    def _add_record(self, rec: Record) -> None:
+        if self.record_path is not None:
+            with open(self.record_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        with self._cond:
+            self._records.append(rec)
+            self._cond.notify_all()
+
+    @property
+    def records(self) -> list[Record]:
+        with self._cond:
+            return list(self._records)
+
+    @property
+    def notifies(self) -> list[Record]:
+        return [r for r in self.records if r["method"] == "Notify"]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Record]:
+        """All records of `method` once there are at least `count`; TimeoutError after
+        `timeout` seconds."""
+        def matching() -> list[Record]:
+            return [r for r in self._records if r["method"] == method]
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(matching()) >= count, timeout):
+                raise TimeoutError(
+                    f"{len(matching())} {method} calls after {timeout} s, wanted {count}")
+            return matching()
+
+    def wait_for_notify(self, count: int = 1, timeout: float = 5.0) -> list[Record]:
+        return self.wait_for("Notify", count, timeout)
+
+    def _in_loop(self, fn: Callable[[ServerCore], None], timeout: float) -> None:
+        loop, core = self._loop, self._core
+        if loop is None or core is None:
+            raise RuntimeError("the notification server is not running")
+
+        async def call() -> None:
+            fn(core)
+
+        asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
+
+    def invoke_action(self, notification_id: int, key: str, timeout: float = 5.0) -> None:
+        """Emit ActionInvoked(id, key) to the connection that sent that notification."""
+        self._in_loop(lambda core: core.invoke_action(notification_id, key), timeout)
+
+    def close(self, notification_id: int, reason: int = 2, timeout: float = 5.0) -> None:
+        """Emit NotificationClosed(id, reason): 1 expired, 2 dismissed, 3 closed by call."""
+        self._in_loop(lambda core: core.emit_closed(notification_id, reason), timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        loop, stop = self._loop, self._stop
+        if self._thread is None:
+            return
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"notification server did not stop within {timeout} s")
+        self._thread = None
+
+    def __enter__(self) -> NotificationServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class NotificationServerProcess:
+    """This module run as a subprocess, driven through org.attuned.TestControl."""
+
+    def __init__(self, address: str, *, actions: bool = True,
+                 name: str = "attuned-test-server", record: Path | None = None) -> None:
+        self.address = address
+        self.actions = actions
+        self.name = name
+        self.record = record
+        self.unique_name = ""
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 10.0) -> NotificationServerProcess:
+        cmd = [sys.executable, os.path.abspath(__file__), "--address", self.address,
+               "--name", self.name]
+        if not self.actions:
+            cmd.append("--no-actions")
+        if self.record is not None:
+            cmd += ["--record", str(self.record)]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                        text=True)
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        if not select.select([fd], [], [], timeout)[0]:
+            self.kill()
+            raise TimeoutError(f"notification server process not ready within {timeout} s")
+        line = self.process.stdout.readline().split()
+        if line[:1] != ["READY"]:
+            self.kill()
+            raise RuntimeError(f"notification server process failed to start: {line}")
+        self.unique_name = line[1]
+        return self
+
+    def _control(self, member: str, signature: str, body: list[Any], timeout: float) -> Any:
+        async def call() -> Any:
+            bus = await MessageBus(bus_address=self.address).connect()
+            try:
+                reply = await asyncio.wait_for(bus.call(Message(
+                    destination=self.unique_name, path=PATH, interface=CONTROL_IFACE,
+                    member=member, signature=signature, body=body)), timeout)
+            finally:
+                bus.disconnect()
+            if reply.message_type is MessageType.ERROR:
+                err = DBusError._from_message(reply)
+                if err.type == TIMEOUT_ERROR:
+                    raise TimeoutError(err.text)
+                raise err
+            return reply.body[0] if reply.body else None
+
+        # A thread of its own, so this also works when called from inside an event loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, call()).result(timeout + 5)
+
+    @property
+    def records(self) -> list[Record]:
+        return list(json.loads(self._control("Records", "", [], 5.0)))
+
+    @property
+    def notifies(self) -> list[Record]:
+        return [r for r in self.records if r["method"] == "Notify"]
+
+    def wait_for_notify(self, count: int = 1, timeout: float = 5.0) -> list[Record]:
+        text = self._control("WaitForNotify", "uu", [count, int(timeout * 1000)], timeout + 5)
+        return list(json.loads(text))
+
+    def invoke_action(self, notification_id: int, key: str, timeout: float = 5.0) -> None:
+        self._control("InvokeAction", "us", [notification_id, key], timeout)
+
+    def close(self, notification_id: int, reason: int = 2, timeout: float = 5.0) -> None:
+        self._control("Close", "uu", [notification_id, reason], timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._end(signal.SIGTERM, timeout)
+
+    def kill(self, timeout: float = 5.0) -> None:
+        self._end(signal.SIGKILL, timeout)
+
+    def _end(self, sig: int, timeout: float) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> NotificationServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A notification server for attuned's tests.")
+    parser.add_argument("--address", required=True, help="D-Bus address of the bus to serve")
+    parser.add_argument("--no-actions", action="store_true",
+                        help='do not advertise the "actions" capability')
+    parser.add_argument("--record", type=Path, help="append every call here as JSON lines")
+    parser.add_argument("--name", default="attuned-test-server",
+                        help="server name for GetServerInformation")
+    args = parser.parse_args(argv)
+    record_file: TextIO | None = open(args.record, "a") if args.record else None  # noqa: SIM115
+
+    def record(rec: Record) -> None:
+        if record_file is not None:
+            record_file.write(json.dumps(rec) + "\n")
+            record_file.flush()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(core: ServerCore) -> None:
+            print(f"READY {core.bus.unique_name}", flush=True)
+
+        await serve(args.address, actions=not args.no_actions, server_name=args.name,
+                    on_record=record, on_ready=ready, stop=stop)
+
+    try:
+        asyncio.run(run())
+    finally:
+        if record_file is not None:
+            record_file.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
