@@ -182,6 +182,10 @@ def _syntax_problem(source: str, text: str, error: tomllib.TOMLDecodeError) -> P
         where = " at the end of the file"
         msg = msg.removesuffix("(at end of document)").rstrip()
     detail = msg[:1].lower() + msg[1:]
+    if msg.startswith("Cannot overwrite a value"):
+        detail = "this key is already set earlier in the same table; keep only one"
+    elif msg.startswith("Cannot declare") and msg.endswith("twice"):
+        detail = "this table is declared twice; keep one and move the other's keys into it"
     if line is not None:
         hint = _toml11_hint(text.split("\n")[line - 1] if line <= text.count("\n") + 1 else "")
         detail = hint or detail
@@ -356,6 +360,7 @@ def _suggest(word: str, choices: tuple[str, ...]) -> str | None:
 class _Where:
     table: _Table | None
     practice: str | None = None
+    misspelt: set[str] = field(default_factory=set)  # keys an unknown key suggested
 
 
 class _Invalid(Exception):
@@ -463,6 +468,9 @@ class _Checker:
                 self.add(where, key, "belongs in [settings], not in a practice; move it there")
             elif key not in PRACTICE_KEYS:
                 self.add(where, key, self._unknown(key, PRACTICE_KEYS, ""))
+                guess = _suggest(key, PRACTICE_KEYS)
+                if guess is not None:
+                    where.misspelt.add(guess)  # "tiitle" already says title is missing
         self.required(where, raw, "id", _practice_id,
                       'missing; every practice needs a short unique id, like id = "breakfast"')
         title = self.required(where, raw, "title", _title,
@@ -500,13 +508,16 @@ class _Checker:
     def required(self, where: _Where, raw: Mapping[str, Any], key: str,
                  convert: Callable[[Any], Any], missing: str) -> Any:
         if key not in raw:
-            self.add(where, key, missing)
+            if key not in where.misspelt:
+                self.add(where, key, missing)
             return None
         return self.value(where, raw, key, None, convert)
 
     def rule(self, where: _Where, raw: Mapping[str, Any]) -> Rule | None:
         given = [k for k in RULE_KEYS if k in raw]
         if not given:
+            if where.misspelt & set(RULE_KEYS):
+                return None  # the misspelt rule key is already reported
             self.add(where, None,
                      f"no rule saying when to nudge; give exactly one of {_RULES_TEXT}")
             return None
@@ -538,7 +549,8 @@ class _Checker:
             gap = self.value(where, raw, "min_gap", DEFAULT_MIN_GAP, _duration)
             if "between" not in raw:
                 self.add(where, "between", '"random" needs a window to choose times in, '
-                         'like between = "17:00-22:00"')
+                         'like between = "17:00-22:00"',
+                         line=where.table.line_of("random") if where.table else None)
                 return None
             window = self.value(where, raw, "between", None, _window)
             if count is None or gap is None or window is None or days is None:
