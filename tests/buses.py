@@ -7,6 +7,10 @@ Registered from conftest.py (`pytest_plugins = ["buses"]`), so every test can as
   notification_server  a NotificationServer (tests/notification_server.py) running in a
                        thread on `session_bus`, advertising "actions"
 
+Async helpers for tests that drive asyncio code from sync tests: `run(main)` (asyncio.run
+with a 30 s bound), `Events` (a callback that records its calls; `await ev.wait(n)`),
+`wait_for_server(events, predicate)`.
+
 Or use the classes directly: `DBusDaemon(workdir).start()` / `.stop()` / `.kill()`;
 `DBusDaemon(workdir, socket_path=P)` listens on a fixed socket path (e.g.
 $XDG_RUNTIME_DIR/bus) instead of an abstract socket.
@@ -19,19 +23,23 @@ activation file), and "no server" tests would talk to a real dunst.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from notification_server import NotificationServer
 
 START_TIMEOUT = 10.0
+WAIT = 5.0  # default timeout of every wait in the async helpers below
+T = TypeVar("T")
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -159,3 +167,42 @@ def notification_server(session_bus: DBusDaemon) -> Iterator[NotificationServer]
         yield server
     finally:
         server.stop()
+
+
+# -- async helpers ---------------------------------------------------------------------
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    async def bounded() -> T:
+        return await asyncio.wait_for(main(), 30)
+
+    return asyncio.run(bounded())
+
+
+class Events:
+    """Callback results collected in the test's event loop, awaitable with a timeout."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, *args: Any) -> None:
+        self.items.append(args if len(args) != 1 else args[0])
+        self._changed.set()
+
+    async def wait(self, count: int = 1, timeout: float = WAIT) -> list[Any]:
+        async with asyncio.timeout(timeout):
+            while len(self.items) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.items
+
+
+async def wait_for_server(events: Events, want: Callable[[Any], bool]) -> Any:
+    """Wait until on_server_change reported something `want` accepts."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            for item in events.items:
+                if want(item):
+                    return item
+            await events.wait(len(events.items) + 1)

@@ -7,12 +7,11 @@ import asyncio
 import json
 import os
 import socket
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from buses import DBusDaemon
+from buses import WAIT, DBusDaemon, Events, run, wait_for_server
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 from notification_server import NotificationServer, NotificationServerProcess
@@ -22,50 +21,11 @@ from attuned.errors import NotifyError
 from attuned.notify.base import Notification, ServerInfo
 from attuned.notify.dbus import NOTIFICATIONS_IFACE, DBusNotifier
 
-T = TypeVar("T")
-WAIT = 5.0
-
 NUDGE = Notification(
     title="Eye contact",
     body="When your partner comes into the room, look up and meet their eyes.",
     actions=(("done", "Done"), ("snooze", "Snooze"), ("skip", "Skip")),
 )
-
-
-def run(main: Callable[[], Awaitable[T]]) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(main(), 30)
-
-    return asyncio.run(bounded())
-
-
-class Events:
-    """Callback results collected in the test's event loop, awaitable with a timeout."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed = asyncio.Event()
-
-    def __call__(self, *args: Any) -> None:
-        self.items.append(args if len(args) != 1 else args[0])
-        self._changed.set()
-
-    async def wait(self, count: int = 1, timeout: float = WAIT) -> list[Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.items) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.items
-
-
-async def wait_for_server(events: Events, want: Callable[[Any], bool]) -> Any:
-    """Wait until on_server_change reported something `want` accepts."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            for item in events.items:
-                if want(item):
-                    return item
-            await events.wait(len(events.items) + 1)
 
 
 # -- delivery ------------------------------------------------------------------------
@@ -421,3 +381,41 @@ def test_notifier_finds_the_bus_in_the_runtime_dir(tmp_path: Path) -> None:
         assert address == f"unix:path={runtime}/bus"
         assert delivery.backend == "dbus"
         assert len(server.wait_for_notify(1, WAIT)) == 1
+
+
+# -- library facts ------------------------------------------------------------------------
+
+
+def test_dbus_fast_cancelling_a_disconnect_wait_cancels_the_bus_future(
+        session_bus: DBusDaemon) -> None:
+    """dbus-fast 5.2: wait_for_disconnect() awaits the bus's one shared future, so
+    cancelling a task that waits on it cancels that future for everyone. DBusNotifier
+    therefore never cancels its disconnect watcher and shields its own wait."""
+
+    async def main() -> bool:
+        bus = await MessageBus(bus_address=session_bus.address).connect()
+        waiter = asyncio.ensure_future(bus.wait_for_disconnect())
+        await asyncio.sleep(0)  # let the waiter start awaiting (not a wait for an event)
+        waiter.cancel()
+        bus.disconnect()
+        try:
+            await asyncio.wait_for(bus.wait_for_disconnect(), WAIT)
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert run(main) is True
+
+
+def test_aclose_leaves_nothing_running(
+        notification_server: NotificationServer, session_bus: DBusDaemon) -> None:
+    async def main() -> set[Any]:
+        before = asyncio.all_tasks()
+        notifier = DBusNotifier(session_bus.address)
+        await notifier.send(NUDGE)
+        await notifier.aclose()
+        await asyncio.sleep(0)  # one loop turn for the finished watcher's callbacks
+        return {t for t in asyncio.all_tasks() - before if not t.done()}
+
+    assert run(main) == set()
+    assert notification_server.wait_for_notify(1, WAIT)
