@@ -1,0 +1,456 @@
+"""The daemon's local control socket (JSON lines over a unix socket) and its client.
+
+Protocol, one JSON object per line (UTF-8, at most 64 KiB per line):
+
+  request  {"id": <any JSON>, "method": "status", "params": {...}}   (id, params optional)
+  reply    {"id": <same>, "ok": true,  "result": {...}}
+           {"id": <same>, "ok": false, "error": {"code": "...", "message": "..."}}
+
+Error codes from the protocol itself: too_large, bad_json, bad_request, unknown_method,
+bad_params, forbidden, busy, idle_timeout, internal. An AttunedError raised by the handler
+gets its class name in snake case (PracticeNotFound -> "practice_not_found").
+
+The socket lives in a 0700 directory, is itself 0600, and a peer with another uid is
+refused (SO_PEERCRED). Blank lines are ignored; a final line without a newline is still
+answered (so `printf '{"method":"status"}' | nc -U ...` works).
+
+The client is synchronous and imports nothing from asyncio: the CLI's quick commands must
+stay quick (importing asyncio costs about 70 ms).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import re
+import socket
+import stat
+import struct
+import time
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attuned import paths
+from attuned.errors import AlreadyRunning, AttunedError, ControlError, DaemonNotRunning
+
+if TYPE_CHECKING:
+    import asyncio
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024  # request line limit, excluding the newline
+MAX_REPLY = 16 * 1024 * 1024  # what the client accepts; replies can list many nudges
+IDLE_TIMEOUT = 60.0
+MAX_CONNECTIONS = 64
+
+Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+_INTERNAL = "internal error (details in the daemon's log)"
+_START_HINT = "start it with `attuned run` or `systemctl --user start attuned`"
+
+
+class ControlSocketError(AttunedError):
+    """The control socket cannot be set up (path in the way, too long, wrong owner)."""
+
+
+class UnknownMethod(ControlError):
+    """Raised by a handler for a method it does not serve; replied as unknown_method."""
+
+
+class BadParams(ControlError):
+    """Raised by a handler for params it cannot use; replied as bad_params."""
+
+
+class ControlReplyError(ControlError):
+    """The daemon answered a request with an error; `code` says which kind."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Reject(Exception):
+    """A request the server answers with an error without calling the handler."""
+
+    def __init__(self, code: str, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+def _code_for(error: AttunedError) -> str:
+    if isinstance(error, UnknownMethod):
+        return "unknown_method"
+    if isinstance(error, BadParams):
+        return "bad_params"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+
+
+def _short(value: str, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 4] + '..."'
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _error(request_id: Any, code: str, message: str) -> dict[str, Any]:
+    return {"id": request_id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def _encode(reply: dict[str, Any]) -> bytes:
+    # Strict JSON any client can read: no NaN, and ASCII so that a lone surrogate sent in
+    # a request and echoed back cannot make the reply unencodable.
+    return (json.dumps(reply, allow_nan=False) + "\n").encode("ascii")
+
+
+def _socket_answers(path: Path) -> bool:
+    """True if something accepts connections on the unix socket at `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return False
+        except TimeoutError:
+            return True  # listening, backlog full: alive but busy
+        return True
+
+
+class ControlServer:
+    """Serves `handler(method, params) -> result` on a unix socket, one task per client."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        handler: Handler,
+        *,
+        methods: Collection[str] | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        self.path = paths.control_socket() if path is None else path
+        self._handler = handler
+        self._methods = None if methods is None else frozenset(methods)
+        self._idle_timeout = idle_timeout
+        self._max_connections = max_connections
+        self._server: asyncio.AbstractServer | None = None
+        self._inode: tuple[int, int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        import asyncio
+
+        directory = paths.ensure_private_dir(self.path.parent)
+        owner = directory.stat().st_uid
+        if owner != os.getuid():
+            raise ControlSocketError(
+                f"the control socket directory {directory} belongs to uid {owner}, not to you "
+                f"(uid {os.getuid()}); remove it or set ATTUNED_RUNTIME_DIR to a directory of yours"
+            )
+        self._clear_stale()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(self.path))
+        except OSError as e:
+            sock.close()
+            raise ControlSocketError(
+                f"cannot create the control socket {self.path}: {e.strerror or e}; "
+                "set ATTUNED_RUNTIME_DIR to a short directory of yours"
+            ) from e
+        # The 0700 directory already keeps others out between bind and chmod.
+        os.chmod(self.path, 0o600)
+        st = os.stat(self.path)
+        self._inode = (st.st_dev, st.st_ino)
+        # sock= rather than path=: asyncio 3.11's create_unix_server(path=...) deletes any
+        # socket file at the path, even one a live daemon is serving.
+        self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_LINE)
+        log.info("control socket listening on %s", self.path)
+
+    def _clear_stale(self) -> None:
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise ControlSocketError(
+                f"{self.path} exists and is not a socket; attuned will not remove it. "
+                "Move it away, then start attuned again"
+            )
+        if _socket_answers(self.path):
+            raise AlreadyRunning(
+                f"another attuned daemon is already answering on {self.path}; "
+                "stop it with `systemctl --user stop attuned`"
+            )
+        log.info("replacing stale control socket %s (nothing answered on it)", self.path)
+        self.path.unlink(missing_ok=True)
+
+    async def close(self) -> None:
+        import asyncio
+
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Remove the socket only if it is still ours (not one a newer daemon bound since).
+        if self._inode is not None:
+            try:
+                st = os.lstat(self.path)
+                if (st.st_dev, st.st_ino) == self._inode:
+                    self.path.unlink()
+            except FileNotFoundError:
+                pass
+            self._inode = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import asyncio
+
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            refusal = self._refusal(writer)
+            if refusal is not None:
+                await self._send(writer, refusal)
+                return
+            await self._conversation(reader, writer)
+        except (ConnectionError, TimeoutError):
+            pass  # the client went away or stopped reading: nothing to answer
+        except Exception:
+            log.exception("control connection failed unexpectedly")
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    def _refusal(self, writer: asyncio.StreamWriter) -> dict[str, Any] | None:
+        sock = writer.get_extra_info("socket")
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", creds)
+        if uid != os.getuid():
+            log.warning("refused a control connection from uid %d (pid %d)", uid, pid)
+            return _error(
+                None,
+                "forbidden",
+                f"this attuned daemon belongs to uid {os.getuid()}; "
+                f"connections from uid {uid} are refused",
+            )
+        if len(self._tasks) > self._max_connections:
+            log.warning("refused a control connection: %d already open", len(self._tasks) - 1)
+            return _error(None, "busy", "the attuned daemon has too many open connections")
+        return None
+
+    async def _conversation(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        import asyncio
+
+        at_eof = False
+        while not at_eof:
+            try:
+                line = await asyncio.wait_for(reader.readuntil(b"\n"), self._idle_timeout)
+            except asyncio.IncompleteReadError as eof:
+                line, at_eof = eof.partial, True
+            except asyncio.LimitOverrunError:
+                await self._send(
+                    writer,
+                    _error(None, "too_large", f"request too large (limit {MAX_LINE} bytes)"),
+                )
+                return
+            except TimeoutError:
+                await self._send(
+                    writer,
+                    _error(
+                        None,
+                        "idle_timeout",
+                        f"no request for {self._idle_timeout:g} s; closing the connection",
+                    ),
+                )
+                return
+            if line.strip():
+                await self._send(writer, await self._answer(line))
+
+    async def _send(self, writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
+        import asyncio
+
+        try:
+            data = _encode(reply)
+        except (TypeError, ValueError):
+            log.exception("control handler returned a result that is not JSON")
+            data = _encode(_error(reply.get("id"), "internal", _INTERNAL))
+        writer.write(data)
+        # Bounded: a client that never reads must not pin this task.
+        await asyncio.wait_for(writer.drain(), self._idle_timeout)
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        request_id: Any = None
+        try:
+            request_id, method, params = self._parse(line)
+            result = await self._handler(method, params)
+            if not isinstance(result, dict):
+                raise TypeError(f"handler returned {type(result).__name__}, not a dict")
+        except _Reject as r:
+            log.info("control request rejected (%s): %s", r.code, r.message)
+            return _error(r.request_id, r.code, r.message)
+        except AttunedError as e:
+            return _error(request_id, _code_for(e), str(e))
+        except Exception:
+            log.exception("control request failed")
+            return _error(request_id, "internal", _INTERNAL)
+        return {"id": request_id, "ok": True, "result": result}
+
+    def _parse(self, line: bytes) -> tuple[Any, str, dict[str, Any]]:
+        try:
+            request = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+        except UnicodeDecodeError as e:
+            raise _Reject("bad_json", "request is not UTF-8 text") from e
+        except RecursionError as e:
+            raise _Reject("bad_json", "request JSON is nested too deeply") from e
+        except ValueError as e:
+            raise _Reject("bad_json", f"request is not valid JSON: {e}") from e
+        if not isinstance(request, dict):
+            raise _Reject("bad_request", "request must be a JSON object with a \"method\"")
+        request_id = request.get("id")
+        method = request.get("method")
+        params = request.get("params", {})
+        if not isinstance(method, str) or not method:
+            raise _Reject("bad_request", 'request needs a "method" string', request_id)
+        if self._methods is not None and method not in self._methods:
+            known = ", ".join(sorted(self._methods))
+            raise _Reject(
+                "unknown_method",
+                f"unknown method {_short(str(method))}; known methods: {known}",
+                request_id,
+            )
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise _Reject("bad_params", '"params" must be a JSON object', request_id)
+        return request_id, method, params
+
+
+# --- client (synchronous; used by the CLI) -------------------------------------------
+
+_ids = itertools.count(1)
+
+
+def call(
+    method: str,
+    params: dict[str, Any] | None = None,
+    *,
+    path: Path | None = None,
+    timeout: float = 3.0,
+) -> dict[str, Any]:
+    """Send one request to the daemon and return its result; never waits beyond `timeout`.
+
+    Raises DaemonNotRunning when no daemon listens, ControlReplyError (a ControlError)
+    when it answers with an error, ControlError when it does not answer in time.
+    """
+    sock_path = paths.control_socket() if path is None else path
+    deadline = time.monotonic() + timeout
+    request_id = f"{os.getpid()}-{next(_ids)}"
+    data = _encode({"id": request_id, "method": method, "params": params or {}})
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    def no_answer() -> ControlError:
+        return ControlError(
+            f"the attuned daemon did not answer within {timeout:g} s (control socket "
+            f"{sock_path}); see its log with `journalctl --user -u attuned` or restart it "
+            "with `systemctl --user restart attuned`"
+        )
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.settimeout(remaining())
+            sock.connect(str(sock_path))
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise DaemonNotRunning(
+                f"the attuned daemon is not running (no control socket at {sock_path}); "
+                f"{_START_HINT}"
+            ) from e
+        except PermissionError as e:
+            raise ControlError(
+                f"cannot reach the attuned daemon at {sock_path}: permission denied "
+                "(it belongs to another user)"
+            ) from e
+        except TimeoutError as e:
+            raise no_answer() from e
+        except OSError as e:
+            raise ControlError(
+                f"cannot reach the attuned daemon at {sock_path}: {e.strerror or e}"
+            ) from e
+        buffer = b""
+        try:
+            sock.settimeout(remaining())
+            # The daemon may have answered (e.g. refused us) and hung up before we finished.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(data)
+            while b"\n" not in buffer:
+                sock.settimeout(remaining())
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                if len(buffer) > MAX_REPLY:
+                    raise ControlError(
+                        f"the attuned daemon sent a reply larger than {MAX_REPLY} bytes"
+                    )
+        except TimeoutError as e:
+            raise no_answer() from e
+        except ConnectionResetError:
+            pass  # data sent before the reset has been read; judged below
+    line, newline, _rest = buffer.partition(b"\n")
+    if not newline:
+        raise ControlError(
+            f"the attuned daemon at {sock_path} closed the connection without answering; "
+            "see its log with `journalctl --user -u attuned`"
+        )
+    return _read_reply(line, request_id)
+
+
+def _read_reply(line: bytes, request_id: str) -> dict[str, Any]:
+    try:
+        reply = json.loads(line.decode("utf-8"))
+    except ValueError as e:
+        raise ControlError(f"the attuned daemon sent a reply that is not JSON: {e}") from e
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        raise ControlError("the attuned daemon sent a reply attuned cannot read")
+    if reply["ok"]:
+        result = reply.get("result")
+        if reply.get("id") != request_id or not isinstance(result, dict):
+            raise ControlError("the attuned daemon sent a reply attuned cannot read")
+        return result
+    error = reply.get("error")
+    if not isinstance(error, dict):
+        raise ControlError("the attuned daemon sent a reply attuned cannot read")
+    message = error.get("message")
+    code = error.get("code")
+    raise ControlReplyError(
+        message if isinstance(message, str) else "the attuned daemon reported an error",
+        code if isinstance(code, str) else "error",
+    )
+
+
+def is_running(path: Path | None = None) -> bool:
+    """True if a daemon accepts connections on the control socket."""
+    sock_path = paths.control_socket() if path is None else path
+    try:
+        return _socket_answers(sock_path)
+    except OSError:
+        return False
