@@ -394,3 +394,22 @@ def test_data_survives_reopen_and_a_second_connection_sees_it(db: Path) -> None:
         assert a.get(rec.id).state is NudgeState.DONE
     with Store.open(db) as c:
         assert c.get(rec.id).state is NudgeState.DONE
+
+
+def test_opening_at_once_moves_a_corrupt_file_aside_only_once(db: Path) -> None:
+    # Four openers at once (threads here; the lock is an flock, so processes alike):
+    # one moves the garbage aside, the others find the fresh database healthy.
+    from concurrent.futures import ThreadPoolExecutor
+
+    db.write_bytes(b"not a database at all" * 50)
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Store.open(db), range(4)))
+    try:
+        moved = [s.moved_aside for s in stores if s.moved_aside is not None]
+        assert len(moved) == 1
+        assert moved[0].read_bytes() == b"not a database at all" * 50
+        assert len(list(db.parent.glob("history.db.corrupt-*"))) == 1
+        assert [v for v, _ in stores[0].schema_versions()] == list(range(1, LATEST_VERSION + 1))
+    finally:
+        for s in stores:
+            s.close()
