@@ -1,0 +1,61 @@
+"""The starter schedule people get from `attuned init`: valid, complete, and current."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from attuned import schedule
+from attuned.model import AtRule, CronRule, EveryRule, OnceRule, RandomRule
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITTEN_ON = date(2026, 11, 25)
+
+
+def test_the_example_passes_the_daemons_reader() -> None:
+    sched = schedule.example_schedule()
+    assert sched.source == "<built-in example>"
+    assert len(sched.practices) == 8  # the eight practices of the design notes
+
+
+def test_the_root_file_is_the_packaged_one() -> None:
+    root = ROOT / "config.example.toml"
+    assert root.is_symlink()
+    assert root.read_text() == schedule.example_text()
+    assert root.resolve() == (ROOT / "attuned" / "config.example.toml").resolve()
+
+
+def test_it_shows_every_rule_and_some_are_paused() -> None:
+    practices = schedule.example_schedule().practices
+    kinds = {type(p.rule) for p in practices}
+    assert kinds == {AtRule, EveryRule, RandomRule, CronRule, OnceRule}
+    enabled = [p.id for p in practices if p.enabled]
+    paused = [p.id for p in practices if not p.enabled]
+    assert enabled and paused
+    # Something enabled nudges every day, so a new user sees `attuned next` come alive.
+    assert any(isinstance(p.rule, RandomRule) and len(p.rule.days) == 7
+               for p in practices if p.enabled)
+
+
+def test_its_dates_are_ahead() -> None:
+    for p in schedule.example_schedule().practices:
+        for day in (p.start, p.until):
+            assert day is None or day > WRITTEN_ON, p.id
+        if isinstance(p.rule, OnceRule):
+            assert p.rule.moment.date() > WRITTEN_ON, p.id
+
+
+def test_every_key_is_explained_in_its_comments() -> None:
+    comments = "\n".join(line for line in schedule.example_text().splitlines()
+                         if line.lstrip().startswith("#") or "#" in line)
+    for key in (*schedule.PRACTICE_KEYS, *schedule.SETTINGS_KEYS):
+        if key in ("id", "title", "message", "enabled"):
+            continue  # shown in use in every practice
+        assert re.search(rf"\b{key}\b", comments), key
+
+
+def test_it_stays_kind() -> None:
+    text = schedule.example_text().lower()
+    for word in ("fail", "must", "should", "never forget", "don't forget"):
+        assert word not in text.replace("not a failure", ""), word
