@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,41 @@ def test_bus_killed_falls_back_to_the_log_and_says_why(
                             f"to the D-Bus session bus at {bus.address}: ") for m in log)
 
 
+def test_bus_restarted_at_the_same_path_is_used_again_without_a_restart(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The systemd case: the user bus lives at $XDG_RUNTIME_DIR/bus and comes back at the
+    same path after a re-login."""
+    socket_path = Path(os.environ["XDG_RUNTIME_DIR"]) / "bus"
+    stream = io.StringIO()
+    buses = [DBusDaemon(tmp_path / "bus1", socket_path=socket_path).start()]
+    servers = [NotificationServer(buses[0].address, name="before").start()]
+
+    async def main() -> list[tuple[str, str | None]]:
+        chain = NotifierChain(DBusNotifier(), LogNotifier(stream))  # address from environ
+        changes = Events()
+        chain.on_server_change = changes
+        try:
+            first = await chain.send(NUDGE)
+            buses[0].kill()
+            await wait_for_server(changes, lambda i: i is None)
+            second = await chain.send(NUDGE)
+            buses.append(DBusDaemon(tmp_path / "bus2", socket_path=socket_path).start())
+            servers.append(NotificationServer(buses[1].address, name="after").start())
+            third = await chain.send(NUDGE)
+            return [(d.backend, d.server) for d in (first, second, third)]
+        finally:
+            await chain.aclose()
+
+    try:
+        assert run(main) == [("dbus", "before"), ("log", None), ("dbus", "after")]
+    finally:
+        for server in servers:
+            server.stop()
+        for bus in buses:
+            bus.stop()
+    assert "D-Bus notifications work again" in messages(caplog)
+
+
 def test_every_backend_failing_raises_with_every_reason(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     closed = io.StringIO()
@@ -299,3 +335,4 @@ def test_log_line_is_one_line() -> None:
     n = Notification("Meditation", "  Bring them to mind.\n\n  Feel life from their side. ")
     assert format_nudge(n) == (
         "attuned nudge: Meditation: Bring them to mind. / Feel life from their side.")
+

@@ -18,13 +18,13 @@ from notification_server import NotificationServer, NotificationServerProcess
 
 from attuned.busaddr import session_bus_address
 from attuned.errors import NotifyError
-from attuned.notify.base import Notification, ServerInfo
+from attuned.notify.base import NUDGE_ACTIONS, Notification, ServerInfo
 from attuned.notify.dbus import NOTIFICATIONS_IFACE, DBusNotifier
 
 NUDGE = Notification(
     title="Eye contact",
     body="When your partner comes into the room, look up and meet their eyes.",
-    actions=(("done", "Done"), ("snooze", "Snooze"), ("skip", "Skip")),
+    actions=NUDGE_ACTIONS,
 )
 
 

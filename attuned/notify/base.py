@@ -21,6 +21,11 @@ CLOSED_UNDEFINED = 4
 # What the user can type instead of pressing a button; said once when buttons are missing.
 CLI_ANSWER_HINT = "attuned done|snooze|skip"
 
+# The answers every nudge offers, as (action key, button label); the keys are what
+# on_action receives.
+NUDGE_ACTIONS: tuple[tuple[str, str], ...] = (("done", "Done"), ("snooze", "Snooze"),
+                                              ("skip", "Skip"))
+
 ActionCallback = Callable[[int, str], None]
 ClosedCallback = Callable[[int, int], None]
 
