@@ -154,7 +154,7 @@ class ControlServer:
                 f"the control socket directory {directory} belongs to uid {owner}, not to you "
                 f"(uid {os.getuid()}); remove it or set ATTUNED_RUNTIME_DIR to a directory of yours"
             )
-        self._clear_stale()
+        self._clear_stale()  # blocks at most 1 s, once, at start-up
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(str(self.path))
@@ -379,10 +379,15 @@ def call(
         try:
             sock.settimeout(remaining())
             sock.connect(str(sock_path))
-        except (FileNotFoundError, ConnectionRefusedError) as e:
+        except FileNotFoundError as e:
             raise DaemonNotRunning(
                 f"the attuned daemon is not running (no control socket at {sock_path}); "
                 f"{_START_HINT}"
+            ) from e
+        except ConnectionRefusedError as e:  # a socket file left by a daemon that died
+            raise DaemonNotRunning(
+                "the attuned daemon is not running (nothing answers on the control socket "
+                f"{sock_path}); {_START_HINT}"
             ) from e
         except PermissionError as e:
             raise ControlError(

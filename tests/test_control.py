@@ -15,6 +15,8 @@ import os
 import select
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -434,7 +436,10 @@ def test_a_stale_socket_means_not_running(sock_path: Path) -> None:
     _leave_stale_socket(sock_path)
     with pytest.raises(DaemonNotRunning) as excinfo:
         control.call("status", path=sock_path)
-    assert str(excinfo.value) == _not_running(sock_path)
+    assert str(excinfo.value) == (
+        f"the attuned daemon is not running (nothing answers on the control socket "
+        f"{sock_path}); start it with `attuned run` or `systemctl --user start attuned`"
+    )
     assert not control.is_running(sock_path)
 
 
@@ -560,10 +565,10 @@ def _as_nobody(action: Callable[[], str]) -> str:
             os.setgroups([])
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-            out = action()
+            said = action()
         except BaseException as e:
-            out = f"child failed: {type(e).__name__}: {e}"
-        os.write(write_end, out.encode())
+            said = f"child failed: {type(e).__name__}: {e}"
+        os.write(write_end, said.encode())
         os._exit(0)
     os.close(write_end)
     try:
@@ -616,3 +621,12 @@ def test_another_uid_is_refused_even_when_permissions_let_it_in(
         f"connections from uid {NOBODY} are refused"
     )
     assert control.call("echo", path=server.path) == {"method": "echo", "params": {}}
+
+
+def test_the_client_does_not_import_asyncio() -> None:
+    # The CLI's quick commands use the client; asyncio alone costs ~70 ms to import.
+    code = "import sys, attuned.control; print(sorted(m for m in sys.modules if 'asyncio' in m))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"
