@@ -184,6 +184,7 @@ def test_remove_after_submission_but_before_running_wins() -> None:
         sched, rec = make()
         sched.start()
         sched.set("tea", now() - timedelta(seconds=1), GRACE)  # due: submitted next turn
+        await asyncio.sleep(0)  # APScheduler's wakeup runs first: submitted, not yet run
         sched.remove("tea")
         assert await rec.nothing_within(0.3)
         assert rec.calls == []
@@ -207,6 +208,17 @@ def test_several_keys_fire_in_time_order() -> None:
     run(main)
 
 
+async def armed(sched: NudgeScheduler, key: str, grace: timedelta) -> datetime:
+    """Set `key` half a second ahead and let APScheduler arm its loop timer for it."""
+    at = now() + timedelta(seconds=0.5)
+    sched.set(key, at, grace)
+    await asyncio.sleep(0)  # the add's wakeup runs on this turn and arms the timer
+    await asyncio.sleep(0)
+    # Precondition: the timer was armed before `at`, i.e. the job was not simply run at once.
+    assert now() < at, "the machine was too busy to arm the timer within 0.5 s"
+    return at
+
+
 def test_wakeup_delivers_a_nudge_that_came_due_during_a_suspend() -> None:
     # The honest simulation: FakeSuspendLoop makes the loop's monotonic clock lose an hour
     # right after the job is armed, as a suspend does. The wall clock is untouched, so the
@@ -216,14 +228,11 @@ def test_wakeup_delivers_a_nudge_that_came_due_during_a_suspend() -> None:
         assert isinstance(loop, FakeSuspendLoop)
         sched, rec = make()
         sched.start()
-        at = now() + timedelta(seconds=0.1)
-        sched.set("tea", at, GRACE)
-        await asyncio.sleep(0)  # let APScheduler arm its timer for `at`
-        await asyncio.sleep(0)
+        at = await armed(sched, "tea", GRACE)
         loop.suspend(3600)
         # Without a wakeup the due nudge is not delivered: the timer waits on the monotonic
         # clock that "slept".
-        assert await rec.nothing_within(0.4)
+        assert await rec.nothing_within(0.7)
         assert now() > at
         sched.wakeup()  # what the daemon does on PrepareForSleep(false) or a clock jump
         await rec.wait_for(1, timeout=0.5)
@@ -239,12 +248,9 @@ def test_wakeup_past_grace_reports_missed() -> None:
         assert isinstance(loop, FakeSuspendLoop)
         sched, rec = make()
         sched.start()
-        at = now() + timedelta(seconds=0.1)
-        sched.set("tea", at, timedelta(seconds=1))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        at = await armed(sched, "tea", timedelta(seconds=1))
         loop.suspend(3600)
-        assert await rec.nothing_within(1.3)  # the wall clock passes at + 1 s grace
+        assert await rec.nothing_within(1.7)  # the wall clock passes at + 1 s grace
         sched.wakeup()
         await rec.wait_for(1, timeout=0.5)
         assert rec.calls == [("missed", "tea", at)]
