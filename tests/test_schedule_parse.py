@@ -460,3 +460,24 @@ def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ScheduleError) as info:
         schedule.load(path)
     assert str(info.value) == f"{path}:3: this line is not UTF-8 text; save the file as UTF-8"
+
+
+def test_the_time_hint_is_only_for_bare_times() -> None:
+    text = 'title = "Meet at 07:30\n'
+    assert one_problem(text) == ("config.toml:1: TOML syntax error at column 23: illegal "
+                                 "character '\\n'; fix the line and save again")
+
+
+def test_absurd_numbers_are_mistakes_not_crashes() -> None:
+    assert one_problem(practice('at = "07:30"\ngrace = "99999999999d"')) == (
+        'config.toml:6: practice "p": grace: "99999999999d" is far longer than attuned can '
+        'count; write something like "1h" or "2d"')
+    assert one_problem(practice(f'random = {2**63 - 1}\nbetween = "08:00-09:00"')) == (
+        f'config.toml:5: practice "p": random: {2**63 - 1} times at least 30m apart do not '
+        "fit in 08:00-09:00; at most 2 fit, or make min_gap shorter")
+
+
+def test_quoted_table_names_still_give_lines() -> None:
+    text = '# hi\n["settings"]\ngrace = "x"\n'
+    assert one_problem(text) == (
+        'config.toml:3: grace: "x" is not a duration; write it like "10m", "1h30m" or "2h"')
