@@ -97,13 +97,19 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clocks. Without CLOCK_BOOTTIME (not Linux) a suspend counts as a step."""
+    """The real clocks. Without CLOCK_BOOTTIME (not Linux) a suspend counts as a step.
+
+    `wall` reads the wall clock (seconds since the epoch); a daemon under test may pass its
+    offset clock so a FAKE suspend is seen like a real one."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
 
     def read(self) -> Reading:
         boot_id = getattr(time, "CLOCK_BOOTTIME", None)
         mono = time.monotonic()
         boot = time.clock_gettime(boot_id) if boot_id is not None else mono
-        return Reading(wall=time.time(), monotonic=mono, boottime=boot, zone=zone_signature())
+        return Reading(wall=self._wall(), monotonic=mono, boottime=boot, zone=zone_signature())
 
 
 def refresh_local_zone() -> None:
@@ -160,18 +166,22 @@ class ClockWatcher:
         self._last: Reading | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Take the first reading and start the timer on the running loop."""
+    def start(self) -> None:
+        """Take the first reading and start the timer (call inside the running loop)."""
         self._last = self._clock.read()
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="attuned-clockwatch")
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="attuned-clockwatch")
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
+        """Stop the timer; no check runs after this returns."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def check_now(self) -> Change | None:
         """Compare with the last reading now (e.g. on logind's resume signal, so the timer's

@@ -136,6 +136,16 @@ def test_system_clock_reads_consistent_clocks() -> None:
     assert compare(r, SystemClock().read()) is None
 
 
+def test_system_clock_with_an_offset_wall_clock_sees_a_fake_suspend() -> None:
+    offset = [0.0]
+    clock = SystemClock(wall=lambda: time.time() + offset[0])
+    before = clock.read()
+    offset[0] = 3600.0  # the wall clock jumped, the kernel's clocks did not: reads as a step
+    change = compare(before, clock.read())
+    assert change is not None
+    assert change.jump == pytest.approx(3600.0, abs=0.5)
+
+
 # -- the asyncio timer, with a fake clock -------------------------------------------------
 
 
@@ -185,7 +195,8 @@ def test_watcher_reports_a_suspend_once_and_a_step_and_a_zone_change() -> None:
         clock = FakeClock()
         seen = Seen()
         watcher = ClockWatcher(seen.jump, seen.zone, interval=0.05, clock=clock)
-        await watcher.start()
+        watcher.start()
+        assert watcher.running
         clock.now = slept(clock.now, 3600.0)
         await seen.next()
         assert seen.jumps == [3600.0]
@@ -199,10 +210,11 @@ def test_watcher_reports_a_suspend_once_and_a_step_and_a_zone_change() -> None:
         await seen.next()
         assert seen.zone_changes == 1
         assert seen.jumps == [3600.0, -3600.0]
-        await watcher.stop()
+        watcher.stop()
         reads = clock.reads
         await asyncio.sleep(0.15)  # deliberately checking a non-event: no reads once stopped
         assert clock.reads == reads
+        assert not watcher.running
 
     asyncio.run(main())
 
@@ -212,13 +224,13 @@ def test_check_now_consumes_the_change(caplog: pytest.LogCaptureFixture) -> None
         clock = FakeClock()
         seen = Seen()
         watcher = ClockWatcher(seen.jump, interval=3600.0, clock=clock)
-        await watcher.start()
+        watcher.start()
         clock.now = slept(clock.now, 600.0)
         change = watcher.check_now()
         assert change is not None and change.slept == 600.0
         assert seen.jumps == [600.0]
         assert watcher.check_now() is None
-        await watcher.stop()
+        watcher.stop()
 
     caplog.set_level("INFO", logger="attuned.clockwatch")
     asyncio.run(main())
@@ -237,13 +249,13 @@ def test_callback_errors_are_logged_and_the_watch_goes_on(
             raise RuntimeError("boom")
 
         watcher = ClockWatcher(bad, interval=0.05, clock=clock)
-        await watcher.start()
+        watcher.start()
         clock.now = stepped(clock.now, 100.0)
         await seen.next()
         clock.now = stepped(clock.now, 100.0)
         await seen.next()
         assert seen.jumps == [100.0, 100.0]
-        await watcher.stop()
+        watcher.stop()
 
     asyncio.run(main())
     assert "handling a clock change failed" in caplog.text
