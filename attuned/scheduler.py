@@ -131,13 +131,11 @@ class NudgeScheduler:
         )
         return True
 
-    def remove(self, key: str) -> bool:
-        """Forget `key`'s pending job; True if there was one."""
+    def remove(self, key: str) -> None:
+        """Forget `key`'s pending job, if any; it will not fire."""
         entry = self._entries.pop(key, None)
-        if entry is None:
-            return False
-        self._drop_job(entry.job_id)
-        return True
+        if entry is not None:
+            self._drop_job(entry.job_id)
 
     def keys(self) -> builtins.set[str]:  # `set` is a method name here
         return set(self._entries)
