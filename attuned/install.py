@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from attuned.errors import AttunedError
+from attuned.paths import ensure_private_dir
 
 UNIT_NAME = "attuned.service"
 LAUNCHD_LABEL = "org.attuned.daemon"
@@ -196,10 +197,10 @@ def unit_path(environ: Mapping[str, str] | None = None) -> Path:
     return _config_home(_env(environ)) / "systemd" / "user" / UNIT_NAME
 
 
-def _writable_dirs(environ: Mapping[str, str]) -> list[Path]:
+def _writable_dirs(environ: Mapping[str, str]) -> tuple[Path, Path]:
     """The unit's ReadWritePaths=, which must exist before the daemon starts (under
     ProtectSystem=strict it could not create them itself)."""
-    return [_config_home(environ) / "attuned", _home(environ) / ".local" / "state" / "attuned"]
+    return _config_home(environ) / "attuned", _home(environ) / ".local" / "state" / "attuned"
 
 
 # ---------------------------------------------------------------- launchd (macOS)
@@ -403,8 +404,9 @@ def _install_systemd(
         raise ServiceError(problem)
     exec_start = exec_start_line(argv)
     path = unit_path(environ)
-    for directory in _writable_dirs(environ):
-        directory.mkdir(parents=True, exist_ok=True)
+    config_dir, state_dir = _writable_dirs(environ)
+    config_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(state_dir)  # history is private, as the daemon would make it
     changed, backup = _put(path, render_unit(exec_start).encode())
     commands: list[tuple[str, ...]] = []
     after = f"The unit file is in place at {path}; fix the problem above and run " \

@@ -166,7 +166,8 @@ def test_install_creates_the_directories_the_sandbox_keeps_writable(
         isolated_dirs: Path, exe: Path) -> None:
     install(False, FakeSystemctl(), argv=[str(exe)])
     assert (isolated_dirs / "config" / "attuned").is_dir()
-    assert (isolated_dirs / ".local" / "state" / "attuned").is_dir()
+    state = isolated_dirs / ".local" / "state" / "attuned"
+    assert oct(state.stat().st_mode & 0o777) == "0o700"
 
 
 def test_install_now_restarts_so_a_running_older_daemon_is_replaced(exe: Path) -> None:
