@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import inspect
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING as _STATE_RUNNING
 from apscheduler.triggers.date import DateTrigger
 
 log = logging.getLogger(__name__)
@@ -120,9 +122,9 @@ class NudgeScheduler:
         self._entries[key] = _Entry(run_at, grace, job_id)
         self._keys_by_job[job_id] = key
         self._aps.add_job(
-            self._run,
+            _fire,
             trigger=DateTrigger(run_date=run_at),
-            args=(key, job_id),
+            args=(self, key, job_id),
             id=job_id,
             name=key,
             misfire_grace_time=grace_seconds(grace),
@@ -148,6 +150,20 @@ class NudgeScheduler:
         """How many APScheduler jobs `set()` has created so far (unchanged sets add none)."""
         return self._serial
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many `set()`/`remove()` calls (a reload of thousands of practices) so that
+        APScheduler looks for due jobs once at the end instead of once per added job.
+        Use it without awaiting inside: no job can fire while the block runs anyway."""
+        pause = self._aps.state == _STATE_RUNNING
+        if pause:
+            self._aps.pause()
+        try:
+            yield
+        finally:
+            if pause:
+                self._aps.resume()  # and one wakeup
+
     def wakeup(self) -> None:
         """Re-check due jobs against the wall clock now (after a resume or a clock jump).
 
@@ -161,7 +177,7 @@ class NudgeScheduler:
 
     def _drop_job(self, job_id: str) -> None:
         self._keys_by_job.pop(job_id, None)
-        # Not found: already handed to the executor; _run will find it stale and do nothing.
+        # Not found: already handed to the executor; _fired will find it stale and do nothing.
         with contextlib.suppress(JobLookupError):
             self._aps.remove_job(job_id)
 
@@ -176,8 +192,7 @@ class NudgeScheduler:
         del self._entries[key]
         return key, entry
 
-    async def _run(self, key: str, job_id: str) -> None:
-        # A coroutine, so AsyncIOExecutor runs it on the loop, not in a worker thread.
+    def _fired(self, job_id: str) -> None:
         taken = self._take(job_id)
         if taken is not None:
             self._call(self._on_due, *taken)
@@ -193,3 +208,14 @@ class NudgeScheduler:
             callback(key, entry.run_at)
         except Exception:
             log.exception("handling the nudge %r due at %s failed", key, entry.run_at)
+
+
+async def _fire(scheduler: NudgeScheduler, key: str, job_id: str) -> None:
+    """The job APScheduler runs. A coroutine, so AsyncIOExecutor runs it on the loop and not
+    in a worker thread. `key` is there for APScheduler's log lines."""
+    scheduler._fired(job_id)
+
+
+# APScheduler checks each new job's arguments against inspect.signature(func); a cached
+# signature makes that cheap, which matters for a schedule of thousands of practices.
+_fire.__signature__ = inspect.signature(_fire)  # type: ignore[attr-defined]

@@ -261,6 +261,27 @@ def test_wakeup_past_grace_reports_missed() -> None:
     run(main)
 
 
+def test_batch_defers_the_due_check_to_the_end_of_the_block() -> None:
+    async def main() -> None:
+        sched, rec = make()
+        with sched.batch():  # before start(): nothing to pause, still fine
+            sched.set("early", now() + timedelta(hours=1), GRACE)
+        sched.start()
+        base = now()
+        with sched.batch(), sched.batch():  # nested: the outer one resumes
+            for i in range(200):
+                sched.set(f"p:{i}", base + timedelta(hours=1, seconds=i), GRACE)
+            sched.set("due", base, GRACE)
+            sched.set("soon", base + timedelta(seconds=0.2), GRACE)
+            sched.remove("p:7")
+        await rec.wait_for(2)
+        assert [c[1] for c in rec.calls] == ["due", "soon"]
+        assert len(sched.keys()) == 200  # 199 + "early"
+        sched.shutdown()
+
+    run(main)
+
+
 def test_callback_errors_do_not_stop_the_scheduler(caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         rec = Recorder()
