@@ -7,8 +7,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from attuned import schedule
+from attuned.days import format_days, parse_days
 from attuned.errors import AttunedError, ConfigNotFound, ScheduleError
 from attuned.model import (
     AtRule,
@@ -481,3 +484,17 @@ def test_quoted_table_names_still_give_lines() -> None:
     text = '# hi\n["settings"]\ngrace = "x"\n'
     assert one_problem(text) == (
         'config.toml:3: grace: "x" is not a duration; write it like "10m", "1h30m" or "2h"')
+
+
+@given(st.sets(st.integers(0, 6), min_size=1))
+def test_format_days_writes_what_parse_days_reads(days: set[int]) -> None:
+    text = format_days(frozenset(days))
+    assert parse_days(text) == frozenset(days)
+    if days == set(range(5)):
+        assert text == "weekdays"
+
+
+def test_format_days_examples() -> None:
+    assert format_days(frozenset({0, 2, 3, 4})) == "mon,wed-fri"
+    assert format_days(frozenset({0, 4, 5, 6})) == "mon,fri-sun"
+    assert format_days(frozenset({0, 1})) == "mon,tue"
