@@ -47,7 +47,7 @@ class ScheduleError(AttunedError):
         n = len(self.problems)
         lines = [str(p) for p in self.problems]
         if n > 1:
-            lines.append(f"{n} problems found; nothing was changed.")
+            lines.append(f"{n} problems found.")
         return "\n".join(lines)
 
 
