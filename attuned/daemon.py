@@ -1,0 +1,346 @@
+"""`attuned run`: the process lifecycle. Wires file -> model -> timing -> scheduler ->
+notifier -> store, serves the control socket, and keeps going through suspend, clock
+jumps, edits, a restarted notification server, and signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from attuned import clock, paths
+from attuned import schedule as schedule_io
+from attuned.errors import AttunedError, ConfigNotFound, ScheduleError
+from attuned.model import Action, Schedule
+from attuned.service import ScheduleState, Service
+
+log = logging.getLogger("attuned")
+
+
+def _read_schedule(path: Path) -> tuple[Schedule, bool]:
+    """The schedule at `path`, or the built-in example when there is no file yet."""
+    try:
+        return schedule_io.load(path), False
+    except ConfigNotFound:
+        return schedule_io.example_schedule(), True
+
+
+class Daemon:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.stopping = asyncio.Event()
+        self.service: Service | None = None
+        self._error_notified: str | None = None
+        self.clockwatch: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---------------------------------------------------------------- start-up
+
+    async def run(self) -> int:
+        from attuned import lock, seed, zones
+        from attuned.control import ControlServer
+        from attuned.notify.chain import default_chain
+        from attuned.scheduler import NudgeScheduler
+        from attuned.sdnotify import SdNotifier
+        from attuned.store import Store
+
+        self.sd = SdNotifier(os.environ)
+        held = lock.acquire()
+        try:
+            if clock.fake_clock_allowed():
+                _patch_apscheduler_clock()
+            store = Store.open(paths.history_db())
+            try:
+                sched, example = _read_schedule(self.config)
+                error = None
+            except ScheduleError as e:
+                # No last good schedule yet: run nothing, say why, and wait for the fix.
+                sched, example, error = Schedule(source=str(self.config)), False, str(e)
+            if example:
+                log.info("no schedule at %s yet: running the built-in example "
+                         "(`attuned init` makes it yours)", self.config)
+            zone = zones.schedule_zone(sched.settings)
+            chain = default_chain()
+            planner = NudgeScheduler(on_due=self._on_due, on_missed=self._on_missed)
+            self.service = service = Service(
+                store=store, notifier=chain, planner=planner,
+                state=ScheduleState(sched, clock.now(), error, example),
+                zone=zone, seed=seed.load_seed(paths.seed_file()), now=clock.now,
+            )
+            chain.on_action = service.on_action
+            chain.on_closed = service.on_closed
+            store.forget_notification_ids()  # a new server run may reuse old ids
+            await self._connect(chain)
+            planner.start()
+            with planner.batch():
+                service.restore_pending()
+                changed = service.plan_all(startup=True)
+            log.info("schedule %s: %d practices, %d planned", sched.source,
+                     len(sched.practices), changed)
+            if store.moved_aside is not None:
+                await self._tell(
+                    "attuned started a fresh history",
+                    f"The history database could not be read, so it was moved aside to "
+                    f"{store.moved_aside} (nothing was deleted) and a fresh one started.")
+            if error is not None:
+                await self._report_schedule_error(error)
+
+            control = ControlServer(paths.control_socket(), self._handle)
+            await control.start()
+            watcher = self._start_watcher()
+            sleep = await self._start_sleepwatch(planner)
+            clockw = self._start_clockwatch(planner)
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+            watchdog = self._start_watchdog()
+            self.sd.ready()
+            self._status()
+            log.info("ready; next: %s", self._next_words())
+            await self.stopping.wait()
+
+            log.info("stopping")
+            self.sd.stopping()
+            if watchdog is not None:
+                watchdog.cancel()
+            clockw.stop()
+            if sleep is not None:
+                await sleep.stop()
+            if watcher is not None:
+                watcher.stop()
+            await control.close()
+            planner.shutdown()
+            await chain.aclose()
+            store.close()
+            return 0
+        finally:
+            held.release()
+
+    async def _connect(self, chain: Any) -> None:
+        from attuned.errors import NotifyError
+        from attuned.notify.chain import describe_server
+
+        if chain.primary is None:
+            return
+        try:
+            info = await chain.primary.connect()
+        except NotifyError as e:
+            log.warning("no session bus yet (%s); nudges go to the log until it appears", e)
+            return
+        if info is None:
+            log.warning("no notification server on the bus yet; nudges go to the log "
+                        "until one appears")
+        else:
+            log.info("notifications: %s", describe_server(info))
+
+    def _on_due(self, key: str, due: datetime) -> None:
+        assert self.service is not None
+        self.service.on_due(key, due)
+        self._status()
+
+    def _on_missed(self, key: str, due: datetime) -> None:
+        assert self.service is not None
+        self.service.on_missed(key, due)
+        self._status()
+
+    def _start_watcher(self) -> Any:
+        from attuned.watch import FileWatcher, InotifyUnavailable
+
+        try:
+            self.config.parent.mkdir(parents=True, exist_ok=True)
+            watcher = FileWatcher(self.config, lambda: self.reload("the file changed"))
+            watcher.start()
+            return watcher
+        except (InotifyUnavailable, OSError) as e:
+            log.warning("cannot watch %s for edits (%s); run `attuned reload` after editing",
+                        self.config, e)
+            return None
+
+    async def _start_sleepwatch(self, planner: Any) -> Any:
+        from attuned.sleepwatch import SleepWatcher
+
+        def resumed() -> None:
+            log.info("resumed from suspend; delivering what came due")
+            planner.wakeup()
+            if self.clockwatch is not None:
+                self.clockwatch.check_now()  # so the minute timer does not report it again
+
+        watcher = SleepWatcher(on_resume=resumed,
+                               address=os.environ.get("ATTUNED_SYSTEM_BUS_ADDRESS"))
+        return watcher if await watcher.start() else None
+
+    def _start_clockwatch(self, planner: Any) -> Any:
+        from attuned.clockwatch import ClockWatcher, SystemClock
+
+        def jumped(delta: float) -> None:
+            log.info("the wall clock moved by %+.0f s (suspend or a clock change); "
+                     "re-planning", delta)
+            assert self.service is not None
+            planner.wakeup()
+            self.service.plan_all(startup=True)
+            self._status()
+
+        def zone_changed() -> None:
+            from attuned import zones
+
+            assert self.service is not None
+            if self.service.schedule.settings.timezone is None:
+                self.service.zone = zones.schedule_zone(self.service.schedule.settings)
+                log.info("the system time zone is now %s; re-planning", self.service.zone)
+                self.service.plan_all(startup=False)
+                self._status()
+
+        interval = float(os.environ.get("ATTUNED_CLOCK_CHECK_SECONDS", "60"))
+        wall = (lambda: clock.now().timestamp()) if clock.fake_clock_allowed() else None
+        watcher = ClockWatcher(on_jump=jumped, on_zone_change=zone_changed, interval=interval,
+                               clock=SystemClock(wall) if wall is not None else None)
+        watcher.start()
+        self.clockwatch = watcher
+        return watcher
+
+    def _start_watchdog(self) -> asyncio.Task[None] | None:
+        interval = self.sd.watchdog_interval()
+        if interval is None:
+            return None
+
+        async def ping() -> None:
+            while True:
+                self.sd.watchdog()
+                await asyncio.sleep(interval / 2)
+
+        return asyncio.get_running_loop().create_task(ping())
+
+    # ---------------------------------------------------------------- reload
+
+    def reload(self, why: str) -> None:
+        assert self.service is not None
+        service = self.service
+        self.sd.reloading()
+        try:
+            sched, example = _read_schedule(self.config)
+        except ScheduleError as e:
+            service.state.error = str(e)
+            log.error("the schedule was not reloaded (%s); the last good one keeps running:\n%s",
+                      why, e)
+            self._spawn(self._report_schedule_error(str(e)))
+            self.sd.ready()
+            return
+        except AttunedError as e:
+            log.error("the schedule was not reloaded: %s", e)
+            self.sd.ready()
+            return
+        from attuned import zones
+
+        was_broken = service.state.error is not None
+        service.state = ScheduleState(sched, clock.now(), None, example)
+        service.zone = zones.schedule_zone(sched.settings)
+        with service.planner.batch():
+            changed = service.plan_all(startup=False)
+        self._error_notified = None
+        if was_broken:
+            log.info("the schedule is valid again")
+        log.info("reloaded %s (%s): %d practices, %d jobs changed", sched.source, why,
+                 len(sched.practices), changed)
+        self.sd.ready()
+        self._status()
+
+    async def _report_schedule_error(self, text: str) -> None:
+        if self._error_notified == text:
+            return
+        self._error_notified = text
+        await self._tell("attuned: your schedule has a problem",
+                         f"{text}\nThe last good schedule keeps running. "
+                         "`attuned check` shows this again.")
+
+    async def _tell(self, title: str, body: str) -> None:
+        from attuned.notify.base import Notification
+
+        assert self.service is not None
+        log.warning("%s: %s", title, body)
+        try:
+            await self.service.notifier.send(Notification(title=title, body=body, urgency=1))
+        except Exception as e:
+            log.debug("could not show %r: %s", title, e)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---------------------------------------------------------------- control
+
+    async def _handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from attuned.durations import parse_duration
+
+        assert self.service is not None
+        service = self.service
+        if method == "status":
+            return service.status()
+        if method == "reload":
+            self.reload("asked to")
+            return {"reloaded": service.state.error is None, "error": service.state.error}
+        if method in ("done", "skip", "snooze"):
+            length = params.get("for")
+            result = await service.act(
+                _opt_str(params, "target"), Action(method), source="cli",
+                note=_opt_str(params, "note"), how=_opt_str(params, "how"),
+                snooze_for=parse_duration(length) if isinstance(length, str) else None)
+            return result.to_json()
+        if method == "ping":
+            return {"pong": True}
+        if method == "test.advance_clock" and clock.fake_clock_allowed():
+            clock.advance(float(params.get("seconds", 0)))
+            return {"offset": clock.offset_seconds()}
+        raise UnknownMethod(f'unknown request "{method}"')
+
+    # ---------------------------------------------------------------- status
+
+    def _next_words(self) -> str:
+        assert self.service is not None
+        due = self.service.planner.due_times()
+        ups = sorted((t, k[2:]) for k, t in due.items() if k.startswith("p:"))
+        if not ups:
+            return "nothing planned"
+        t, pid = ups[0]
+        return f"{pid} at {t.astimezone(self.service.zone):%a %H:%M}"
+
+    def _status(self) -> None:
+        self.sd.status(f"next: {self._next_words()}")
+
+
+class UnknownMethod(AttunedError):
+    pass
+
+
+def _opt_str(params: dict[str, Any], key: str) -> str | None:
+    v = params.get(key)
+    return v if isinstance(v, str) and v else None
+
+
+def _patch_apscheduler_clock() -> None:
+    """FAKE clock for tests (see attuned.clock): APScheduler reads datetime.now itself."""
+    import apscheduler.executors.base as executors
+    import apscheduler.schedulers.base as schedulers
+
+    # The scheduler computes waits and the executor judges lateness: both read the clock.
+    schedulers.datetime = clock.OffsetDatetime
+    executors.datetime = clock.OffsetDatetime
+
+
+def run(config: Path, verbose: int) -> int:
+    from attuned.logs import setup_logging
+
+    setup_logging(verbose)
+    try:
+        return asyncio.run(Daemon(config).run())
+    except AttunedError as e:
+        log.error("%s", e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 0
+

@@ -1,0 +1,49 @@
+"""Parsing the moments people type on the command line ("tomorrow", "2026-03-29 01:00",
+"+2h", "22:00"). Pure: `now` and the zone are passed in."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from attuned.durations import parse_clock, parse_duration
+
+
+def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+    """An aware datetime in `zone` for `text`.
+
+    Accepts: "now", "today", "tomorrow" (midnight), "2026-03-29" (midnight),
+    "2026-03-29 01:00" or "2026-03-29T01:00", "22:00" (today, or tomorrow if passed), "+2h".
+    """
+    s = text.strip().lower()
+    local_now = now.astimezone(zone)
+    if s == "now":
+        return local_now
+    if s in ("today", "tomorrow"):
+        d = local_now.date() + timedelta(days=1 if s == "tomorrow" else 0)
+        return _at(d, time(0), zone)
+    if s.startswith("+"):
+        return local_now + parse_duration(s[1:])
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ t](\d{1,2}:\d{2})(?::\d{2})?)?", s)
+    if m:
+        try:
+            d = date.fromisoformat(m.group(1))
+        except ValueError:
+            raise ValueError(f'"{text}" is not a date; write it as YYYY-MM-DD') from None
+        t = parse_clock(m.group(2)) if m.group(2) else time(0)
+        return _at(d, t, zone)
+    if re.fullmatch(r"\d{1,2}:\d{2}", s):
+        t = parse_clock(s)
+        candidate = _at(local_now.date(), t, zone)
+        if candidate <= local_now:
+            candidate = _at(local_now.date() + timedelta(days=1), t, zone)
+        return candidate
+    raise ValueError(
+        f'"{text}" is not a moment; write "now", "tomorrow", "2026-03-29", '
+        f'"2026-03-29 01:00", "22:00" or "+2h"'
+    )
+
+
+def _at(d: date, t: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(d, t, tzinfo=zone)

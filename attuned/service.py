@@ -1,0 +1,431 @@
+"""The core: what happens when a nudge is due, answered, snoozed or missed.
+
+Both front-ends call this: the daemon's control socket (through `Service`) and the CLI
+when no daemon runs (through the module functions that only need the store). It returns
+result objects and never prints.
+
+Job keys in the scheduler: "p:<practice>" the practice's next nudge, "s:<nudge>" a
+snoozed nudge coming back, "r:<nudge>" a repeat of an unanswered nudge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from attuned import timing
+from attuned.durations import format_duration
+from attuned.errors import AttunedError, PracticeNotFound
+from attuned.model import Action, NudgeState, Practice, Schedule
+from attuned.notify.base import Notification, Notifier
+from attuned.store import NudgeAlreadyRecorded, NudgeNotFound, NudgeNotOpen, NudgeRecord, Store
+
+log = logging.getLogger("attuned")
+
+ACTION_KEYS = {
+    "done": Action.DONE,
+    "skip": Action.SKIP,
+    "snooze": Action.SNOOZE,
+    "snooze-long": Action.SNOOZE,
+}
+
+
+class Planner(Protocol):
+    """What the core needs of the scheduler (attuned.scheduler.NudgeScheduler)."""
+
+    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool: ...
+    def remove(self, key: str) -> None: ...
+    def keys(self) -> builtins.set[str]: ...
+    def batch(self) -> contextlib.AbstractContextManager[None]: ...
+    def due_times(self) -> dict[str, datetime]: ...
+
+
+class NoNudgeToAnswer(AttunedError):
+    pass
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    nudge_id: str
+    practice_id: str
+    title: str
+    state: str
+    snoozed_until: datetime | None = None
+
+    def describe(self) -> str:
+        if self.state == NudgeState.SNOOZED and self.snoozed_until is not None:
+            return (f'Snoozed "{self.title}" ({self.nudge_id}); it comes back at '
+                    f"{self.snoozed_until:%H:%M}.")
+        words = {"done": "Marked done", "skipped": "Skipped", "dismissed": "Dismissed"}
+        return f'{words.get(self.state, self.state)}: "{self.title}" ({self.nudge_id}).'
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nudge": self.nudge_id, "practice": self.practice_id, "title": self.title,
+                "state": self.state,
+                "snoozed_until": self.snoozed_until.isoformat() if self.snoozed_until else None,
+                "text": self.describe()}
+
+
+def resolve_target(store: Store, target: str | None, schedule: Schedule | None) -> NudgeRecord:
+    """A nudge id (or unique prefix), a practice id, or None for the newest open nudge."""
+    if target is None:
+        rec = store.newest_open()
+        if rec is None:
+            raise NoNudgeToAnswer("there is no open nudge to answer; `attuned history` shows "
+                                  "recent ones")
+        return rec
+    if schedule is not None and schedule.get(target) is not None:
+        rec = store.newest_open(target)
+        if rec is None:
+            raise NoNudgeToAnswer(f'practice "{target}" has no open nudge to answer')
+        return rec
+    try:
+        return store.get(target)
+    except NudgeNotFound:
+        # Perhaps a practice no longer in the schedule that still has an open nudge.
+        rec = store.newest_open(target)
+        if rec is None:
+            raise
+        return rec
+
+
+def answer(store: Store, target: str | None, action: Action, *, at: datetime, source: str,
+           schedule: Schedule | None = None, note: str | None = None, how: str | None = None,
+           snooze_until: datetime | None = None) -> tuple[NudgeRecord, AnswerResult]:
+    rec = resolve_target(store, target, schedule)
+    new = store.answer(rec.id, action, at=at, source=source, note=note, how=how,
+                       snooze_until=snooze_until)
+    return new, AnswerResult(new.id, new.practice_id, new.title, str(new.state),
+                             new.snoozed_until)
+
+
+@dataclass
+class ScheduleState:
+    schedule: Schedule
+    loaded_at: datetime
+    error: str | None = None  # the text of the last rejected edit, until fixed
+    using_example: bool = False
+
+
+@dataclass
+class Service:
+    """The daemon's core. Single-threaded: everything runs on the event loop."""
+
+    store: Store
+    notifier: Notifier
+    planner: Planner
+    state: ScheduleState
+    zone: ZoneInfo
+    seed: str
+    now: Callable[[], datetime]
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    buttons_hint_logged: bool = False
+
+    # ------------------------------------------------------------------ schedule
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.state.schedule
+
+    def plan_all(self, *, startup: bool) -> int:
+        """(Re)plan every practice's next nudge. Returns how many jobs changed.
+
+        At start-up a nudge that came due while the daemon was down is still delivered if
+        inside its grace; older ones of the same practice are recorded as one missed nudge.
+        """
+        now = self.now()
+        changed = 0
+        wanted: set[str] = set()
+        for p in self.schedule.practices:
+            if not p.enabled:
+                continue
+            key = f"p:{p.id}"
+            last = self.store.last_fired(p.id)
+            after = now - p.grace if startup else now
+            if last is not None and last > after:
+                after = last
+            if startup and last is not None:
+                self._record_missed_while_down(p, last, now - p.grace)
+            nxt = timing.next_occurrence(p, after, self.zone, self.seed)
+            if nxt is None:
+                continue
+            wanted.add(key)
+            if self.planner.set(key, nxt, p.grace):
+                changed += 1
+        for key in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
+            if key.startswith("p:") and key not in wanted:
+                self.planner.remove(key)
+                changed += 1
+        return changed
+
+    def _record_missed_while_down(self, p: Practice, last: datetime, until: datetime) -> None:
+        if until <= last:
+            return
+        missed = timing.occurrences(p, last + timedelta(microseconds=1), until, self.zone,
+                                    self.seed)
+        if missed:
+            # Several missed nudges of one practice collapse into one record.
+            try:
+                self.store.record_missed(
+                    p.id, missed[-1], at=self.now(),
+                    reason=f"the daemon was not running ({len(missed)} due)",
+                    title=p.title)
+            except NudgeAlreadyRecorded:
+                return
+            log.info("missed %s at %s while the daemon was not running", p.id,
+                     missed[-1].astimezone(self.zone).strftime("%a %H:%M"))
+
+    def restore_pending(self) -> None:
+        """Snoozes and repeats live in the database; bring them back after any restart."""
+        for rec in self.store.pending_snoozes():
+            assert rec.snoozed_until is not None
+            self.planner.set(f"s:{rec.id}", rec.snoozed_until, self._grace(rec.practice_id))
+        for rec in self.store.pending_repeats():
+            if rec.next_repeat_at is not None:
+                self.planner.set(f"r:{rec.id}", rec.next_repeat_at,
+                                 self._grace(rec.practice_id))
+
+    def _grace(self, practice_id: str) -> timedelta:
+        p = self.schedule.get(practice_id)
+        return p.grace if p else self.schedule.settings.grace
+
+    # ------------------------------------------------------------------ firing
+
+    def on_due(self, key: str, due: datetime) -> None:
+        self._spawn(self.fire_key(key, due))
+
+    def on_missed(self, key: str, due: datetime) -> None:
+        kind, _, ident = key.partition(":")
+        now = self.now()
+        if kind == "p":
+            p = self.schedule.get(ident)
+            with contextlib.suppress(NudgeAlreadyRecorded):
+                self.store.record_missed(ident, due, at=now, reason="later than its grace",
+                                         title=p.title if p else "")
+            log.info("missed %s due %s: more than its grace late", ident,
+                     due.astimezone(self.zone).strftime("%a %H:%M"))
+            if p is not None and p.enabled:
+                nxt = timing.next_occurrence(p, now, self.zone, self.seed)
+                if nxt is not None:
+                    self.planner.set(key, nxt, p.grace)
+        elif kind == "s":
+            old = self.store.get(ident)
+            if old.snooze_pending:
+                try:
+                    self.store.record_missed(old.practice_id, due, now,
+                                             "the snooze ended more than its grace ago",
+                                             old.title, old.message, snoozed_from=old.id)
+                except NudgeNotOpen:
+                    return
+                log.info("missed the snoozed nudge %s (%s): more than its grace late", ident,
+                         old.practice_id)
+        elif kind == "r":
+            log.info("skipped a repeat of %s: more than its grace late", ident)
+
+    async def fire_key(self, key: str, due: datetime) -> None:
+        kind, _, ident = key.partition(":")
+        try:
+            if kind == "p":
+                await self.fire(ident, due)
+            elif kind == "s":
+                await self.fire_snooze(ident, due)
+            elif kind == "r":
+                await self.fire_repeat(ident, due)
+        except Exception:
+            log.exception("could not deliver %s", key)
+
+    async def fire(self, practice_id: str, due: datetime) -> NudgeRecord | None:
+        p = self.schedule.get(practice_id)
+        if p is None or not p.enabled:
+            return None
+        now = self.now()
+        # A nudge is open until answered or until the practice's next nudge.
+        if p.answer_within is None:
+            for old in self.store.open_nudges(practice_id):
+                if old.state == NudgeState.SHOWN:
+                    self.store.expire(old.id, at=now)
+        message = timing.pick_message(p, due, self.seed)
+        repeat_at = now + p.repeat if p.repeat is not None and p.repeat_max > 0 else None
+        try:
+            # Recorded before it is shown: after a crash it is open, never shown twice.
+            rec = self.store.record_shown(practice_id, due, now, p.title, message,
+                                          next_repeat_at=repeat_at)
+        except NudgeAlreadyRecorded:
+            log.info("%s due %s was already delivered; not again", practice_id, due)
+            self._plan_next(p, due)
+            return None
+        nid = await self._send(p.title, message, rec)
+        if nid is not None:
+            self.store.set_notification_id(rec.id, nid)
+        if repeat_at is not None:
+            self.planner.set(f"r:{rec.id}", repeat_at, p.grace)
+        self._plan_next(p, due)
+        late = (now - due).total_seconds()
+        log.info("nudged %s (%s)%s", practice_id, rec.id,
+                 f", {late:.0f} s late" if late >= 1 else "")
+        return rec
+
+    def _plan_next(self, p: Practice, after: datetime) -> None:
+        nxt = timing.next_occurrence(p, after, self.zone, self.seed)
+        if nxt is not None:
+            self.planner.set(f"p:{p.id}", nxt, p.grace)
+        else:
+            self.planner.remove(f"p:{p.id}")
+
+    async def fire_snooze(self, nudge_id: str, due: datetime) -> NudgeRecord | None:
+        old = self.store.get(nudge_id)
+        if not old.snooze_pending:  # answered meanwhile, or already brought back
+            return None
+        now = self.now()
+        try:
+            # Claims the snooze and records its return in one transaction: exactly once.
+            rec = self.store.record_shown(old.practice_id, due, now, old.title, old.message,
+                                          snoozed_from=old.id)
+        except NudgeNotOpen:
+            return None
+        title = f"{old.title} (snoozed)"
+        nid = await self._send(title, f"Back from a snooze. {old.message}", rec)
+        if nid is not None:
+            self.store.set_notification_id(rec.id, nid)
+        log.info("brought back snoozed %s as %s", nudge_id, rec.id)
+        return rec
+
+    async def fire_repeat(self, nudge_id: str, due: datetime) -> None:
+        rec = self.store.get(nudge_id)
+        p = self.schedule.get(rec.practice_id)
+        if rec.state != NudgeState.SHOWN or p is None or p.repeat is None:
+            return
+        count = rec.repeat_count + 1
+        next_at = self.now() + p.repeat if count < p.repeat_max else None
+        try:
+            self.store.bump_repeat(nudge_id, next_at)  # before showing: never twice
+        except NudgeNotOpen:
+            return
+        # Replace the earlier bubble in place rather than stacking a new one.
+        nid = await self._send(p.title, rec.message, rec, replaces=rec.notification_id or 0)
+        if nid is not None:
+            self.store.set_notification_id(rec.id, nid)
+        if next_at is not None:
+            self.planner.set(f"r:{nudge_id}", next_at, p.grace)
+        log.info("repeated %s (%d of %d)", nudge_id, count, p.repeat_max)
+
+    def _actions(self) -> tuple[tuple[str, str], ...]:
+        s = self.schedule.settings
+        return (("done", "Done"), ("snooze", f"Snooze {format_duration(s.snooze)}"),
+                ("snooze-long", f"Snooze {format_duration(s.snooze_long)}"), ("skip", "Skip"))
+
+    async def _send(self, title: str, body: str, rec: NudgeRecord, *,
+                    replaces: int = 0) -> int | None:
+        p = self.schedule.get(rec.practice_id)
+        actions = self._actions()
+        if p is not None and p.snooze != self.schedule.settings.snooze:
+            actions = (actions[0], ("snooze", f"Snooze {format_duration(p.snooze)}"),
+                       *actions[2:])
+        n = Notification(title=title, body=body, actions=actions, replaces_id=replaces)
+        delivery = await self.notifier.send(n)
+        return delivery.notification_id
+
+    # ------------------------------------------------------------------ answers
+
+    def on_action(self, notification_id: int, key: str) -> None:
+        rec = self.store.find_by_notification(notification_id)
+        if rec is None:
+            log.debug("action %s on unknown notification %d", key, notification_id)
+            return
+        action = ACTION_KEYS.get(key)
+        if action is None:
+            log.debug("ignoring action %r on %s", key, rec.id)
+            return
+        length = None
+        if key == "snooze-long":
+            length = self.schedule.settings.snooze_long
+        self._spawn(self._act_quietly(rec.id, action, length))
+
+    async def _act_quietly(self, nudge_id: str, action: Action,
+                           length: timedelta | None) -> None:
+        try:
+            await self.act(nudge_id, action, source="button", snooze_for=length)
+        except AttunedError as e:
+            log.info("%s", e)
+
+    def on_closed(self, notification_id: int, reason: int) -> None:
+        if reason != 2:  # 1 expired, 3 closed by us: not the person's answer
+            return
+        rec = self.store.find_by_notification(notification_id)
+        if rec is not None and rec.state == NudgeState.SHOWN:
+            try:
+                self.store.answer(rec.id, Action.DISMISS, at=self.now(), source="button")
+            except NudgeNotOpen:
+                return
+            log.info("dismissed %s (%s) without an answer", rec.id, rec.practice_id)
+
+    async def act(self, target: str | None, action: Action, *, source: str,
+                  note: str | None = None, how: str | None = None,
+                  snooze_for: timedelta | None = None) -> AnswerResult:
+        now = self.now()
+        until = None
+        if action == Action.SNOOZE:
+            rec = resolve_target(self.store, target, self.schedule)
+            p = self.schedule.get(rec.practice_id)
+            length = snooze_for or (p.snooze if p else self.schedule.settings.snooze)
+            until = now + length
+        new, result = answer(self.store, target, action, at=now, source=source,
+                             schedule=self.schedule, note=note, how=how, snooze_until=until)
+        if until is not None:
+            self.planner.set(f"s:{new.id}", until, self._grace(new.practice_id))
+        if f"r:{new.id}" in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
+            self.planner.remove(f"r:{new.id}")
+        if new.notification_id:
+            try:
+                await self.notifier.close_notification(new.notification_id)
+            except Exception as e:  # the answer is recorded; a stale bubble is harmless
+                log.debug("could not close notification %s: %s", new.notification_id, e)
+        log.info("%s %s (%s) from the %s", result.state, new.id, new.practice_id, source)
+        return result
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        now = self.now()
+        due = self.planner.due_times()
+        upcoming = sorted((t, k[2:]) for k, t in due.items() if k.startswith("p:"))
+        snoozed = [
+            {"nudge": r.id, "practice": r.practice_id, "title": r.title,
+             "until": r.snoozed_until.isoformat() if r.snoozed_until else None}
+            for r in self.store.pending_snoozes()
+        ]
+        open_ = [
+            {"nudge": r.id, "practice": r.practice_id, "title": r.title,
+             "shown_at": r.shown_at.isoformat() if r.shown_at else None}
+            for r in self.store.open_nudges() if r.state == NudgeState.SHOWN
+        ]
+        return {
+            "running": True,
+            "now": now.isoformat(),
+            "schedule": self.schedule.source,
+            "using_example": self.state.using_example,
+            "last_reload": self.state.loaded_at.isoformat(),
+            "schedule_error": self.state.error,
+            "practices": len(self.schedule.practices),
+            "open": open_,
+            "snoozed": snoozed,
+            "next": [{"at": t.astimezone(self.zone).isoformat(), "practice": pid,
+                      "title": (self.schedule.get(pid) or _unknown(pid)).title}
+                     for t, pid in upcoming[:3]],
+        }
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _unknown(pid: str) -> Practice:
+    raise PracticeNotFound(f'practice "{pid}" is not in the schedule')
