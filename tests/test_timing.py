@@ -293,6 +293,11 @@ def test_next_occurrence_finds_a_29_february_cron_two_years_ahead() -> None:
     assert next_occurrence(p, b(2026, 3, 1), BERLIN, "s") == b(2028, 2, 29, 12)
 
 
+def test_next_occurrence_finds_a_29_february_four_years_ahead() -> None:
+    p = practice("p", cron("0 12 29 2 *", {0}, {12}, dom={29}, months={2}))
+    assert next_occurrence(p, b(2028, 2, 29, 12), BERLIN, "s") == b(2032, 2, 29, 12)
+
+
 def test_next_occurrence_gives_up_on_a_cron_that_never_matches() -> None:
     p = practice("p", cron("0 12 31 2 *", {0}, {12}, dom={31}, months={2}))
     assert next_occurrence(p, b(2026, 3, 1), BERLIN, "s") is None
@@ -433,8 +438,18 @@ def test_days_are_described_in_plain_words(days: frozenset[int], words: str) -> 
 # --- the zone (I/O edge) ----------------------------------------------------------------
 
 
+@pytest.fixture
+def tzlocal_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """system_zone() refreshes tzlocal's process-wide cache; put it back afterwards so a
+    zone set by one test does not leak into the next test of this worker."""
+    import tzlocal.unix
+
+    for name in ("_cache_tz", "_cache_tz_name"):
+        monkeypatch.setattr(tzlocal.unix, name, getattr(tzlocal.unix, name))
+
+
 def test_the_system_zone_follows_tz_even_after_it_changes(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tzlocal_cache: None) -> None:
     import tzlocal
 
     monkeypatch.setenv("TZ", "Australia/Sydney")
@@ -448,7 +463,7 @@ def test_the_system_zone_follows_tz_even_after_it_changes(
 
 
 def test_the_system_zone_falls_back_to_etc_timezone_then_utc(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tzlocal_cache: None) -> None:
     import tzlocal
 
     def broken() -> str:
@@ -466,7 +481,7 @@ def test_the_system_zone_falls_back_to_etc_timezone_then_utc(
 
 
 def test_the_schedule_zone_is_the_settings_zone_or_the_systems(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tzlocal_cache: None) -> None:
     monkeypatch.setenv("TZ", "America/New_York")
     assert zones.schedule_zone(Settings(timezone="Europe/Berlin")) == BERLIN
     assert zones.schedule_zone(Settings()) == ZoneInfo("America/New_York")
