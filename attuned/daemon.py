@@ -123,7 +123,6 @@ class Daemon:
 
     async def _connect(self, chain: Any) -> None:
         from attuned.errors import NotifyError
-        from attuned.notify.chain import describe_server
 
         if chain.primary is None:
             return
@@ -135,8 +134,6 @@ class Daemon:
         if info is None:
             log.warning("no notification server on the bus yet; nudges go to the log "
                         "until one appears")
-        else:
-            log.info("notifications: %s", describe_server(info))
 
     def _on_due(self, key: str, due: datetime) -> None:
         assert self.service is not None

@@ -370,23 +370,24 @@ class Service:
                   note: str | None = None, how: str | None = None,
                   snooze_for: timedelta | None = None) -> AnswerResult:
         now = self.now()
+        rec = resolve_target(self.store, target, self.schedule)
         until = None
         if action == Action.SNOOZE:
-            rec = resolve_target(self.store, target, self.schedule)
             p = self.schedule.get(rec.practice_id)
             length = snooze_for or (p.snooze if p else self.schedule.settings.snooze)
             until = now + length
-        new, result = answer(self.store, target, action, at=now, source=source,
-                             schedule=self.schedule, note=note, how=how, snooze_until=until)
+        new, result = answer(self.store, rec.id, action, at=now, source=source,
+                             schedule=None, note=note, how=how, snooze_until=until)
         if until is not None:
             self.planner.set(f"s:{new.id}", until, self._grace(new.practice_id))
         if f"r:{new.id}" in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
             self.planner.remove(f"r:{new.id}")
-        if new.notification_id:
+        if rec.notification_id:
+            # Answered from the CLI, or from a menu that leaves the bubble up (dunst).
             try:
-                await self.notifier.close_notification(new.notification_id)
+                await self.notifier.close_notification(rec.notification_id)
             except Exception as e:  # the answer is recorded; a stale bubble is harmless
-                log.debug("could not close notification %s: %s", new.notification_id, e)
+                log.debug("could not close notification %s: %s", rec.notification_id, e)
         log.info("%s %s (%s) from the %s", result.state, new.id, new.practice_id, source)
         return result
 
