@@ -14,10 +14,10 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from attuned import timing
@@ -25,7 +25,17 @@ from attuned.durations import format_duration
 from attuned.errors import AttunedError, PracticeNotFound
 from attuned.model import Action, NudgeState, Practice, Schedule
 from attuned.notify.base import Notification, Notifier
-from attuned.store import NudgeAlreadyRecorded, NudgeNotFound, NudgeNotOpen, NudgeRecord, Store
+from attuned.store import (
+    HistoryEvent,
+    NudgeAlreadyRecorded,
+    NudgeNotFound,
+    NudgeNotOpen,
+    NudgeRecord,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from attuned.stats import PracticeStats
 
 log = logging.getLogger("attuned")
 
@@ -430,3 +440,22 @@ class Service:
 
 def _unknown(pid: str) -> Practice:
     raise PracticeNotFound(f'practice "{pid}" is not in the schedule')
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def history(store: Store, *, practice_id: str | None = None,
+            since: datetime | None = None) -> list[HistoryEvent]:
+    """What happened to nudges, oldest first."""
+    return store.history(practice_id, since)
+
+
+def stats(store: Store, *, today: date, zone: ZoneInfo, days: int,
+          practice_ids: Sequence[str] = ()) -> list[PracticeStats]:
+    """Per-practice counts, done-rate and streaks over the last `days` days (streaks use
+    the whole history, so they are not cut off by the period)."""
+    from attuned import stats as stats_mod
+
+    return stats_mod.compute(store.history(), today=today, zone=zone, days=days,
+                             practice_ids=tuple(practice_ids))
