@@ -32,7 +32,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AttunedError as e:
-            click.echo(f"attuned: {e}" if "\n" not in str(e) else str(e), err=True)
+            # Schedule problems start with the file and line, like a compiler's.
+            click.echo(str(e) if isinstance(e, ScheduleError) else f"attuned: {e}", err=True)
             ctx.exit(e.exit_code)
         except ValueError as e:  # people-facing parse errors from durations/moments
             click.echo(f"attuned: {e}", err=True)
@@ -406,7 +407,7 @@ def edit(ctx: click.Context) -> None:
 
     def ask_reopen(error: ScheduleError) -> bool:
         click.echo(str(error), err=True)
-        if not sys.stdin.isatty():
+        if not _interactive():
             return False
         return click.confirm("Reopen the editor to fix it?", default=True)
 
@@ -414,6 +415,10 @@ def edit(ctx: click.Context) -> None:
     click.echo(result.message)
     if not result.saved and result.draft is not None:
         ctx.exit(1)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def main() -> None:

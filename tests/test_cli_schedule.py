@@ -1,0 +1,305 @@
+"""The schedule commands as a person uses them: through the CLI, on files with comments."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from attuned import cli as cli_module
+from attuned.cli import cli
+
+COMMENTED = """\
+# My attunement practices. Edited by hand; keep my notes!
+
+[settings]
+timezone = "Europe/Berlin"   # where we live
+quiet_hours = "22:30-07:00"
+
+# Mornings are the hard part.
+[[practice]]
+id = "breakfast"
+title = "Breakfast presence"
+message = "Paper down. How is your partner this morning?"
+at = "07:30"        # before the kids wake
+days = "weekdays"
+
+# Evenings.
+[[practice]]
+id = "look-up"
+title = "Look up"
+message = ["Set it down, look up, meet their eyes.", "Ask how they are."]
+random = 2
+between = "17:00-22:00"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    path.chmod(0o600)
+    return path
+
+
+def run(config: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), *args], input=input,
+                              catch_exceptions=False)
+
+
+def comments(text: str) -> list[str]:
+    return [line[line.index("#"):] for line in text.splitlines() if "#" in line]
+
+
+@pytest.fixture
+def frozen_now(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Pin the CLI's clock: Wed 25 Nov 2026 12:00 UTC (13:00 in Berlin)."""
+    moment = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(cli_module, "_now", lambda: moment)
+    return moment
+
+
+def test_init_writes_the_example_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "config.toml"
+    r = run(path, "init")
+    assert r.exit_code == 0, r.output
+    assert f"Wrote a starter schedule to {path}" in r.output
+    assert run(path, "check").exit_code == 0
+    path.write_text(path.read_text() + "\n# mine\n")
+    r = run(path, "init")
+    assert r.exit_code == 1
+    assert "--force" in r.output
+    assert path.read_text().endswith("# mine\n")
+    r = run(path, "init", "--force")
+    assert r.exit_code == 0
+    backups = list(path.parent.glob("config.toml.bak-*"))
+    assert len(backups) == 1 and backups[0].read_text().endswith("# mine\n")
+    assert f"Kept your old schedule as {backups[0]}" in r.output
+
+
+def test_check_reports_every_problem_with_line_practice_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED.replace('days = "weekdays"', 'days = "mnday"')
+                    .replace("random = 2", "random = 2\ntiitle = 'x'"))
+    r = run(path, "check")
+    assert r.exit_code == 1
+    assert r.output.splitlines() == [
+        f'{path}:13: practice "breakfast": days: "mnday" is not a day; did you mean "mon"?',
+        f'{path}:21: practice "look-up": tiitle: unknown key; did you mean "title"?',
+        "2 problems found.",
+    ]
+    assert "Traceback" not in r.output
+
+
+def test_check_of_a_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[settings]\ntimezone = "UTC"\n\n[[practice]]\nid = "x\n')
+    r = run(path, "check")
+    assert r.exit_code == 1
+    assert r.output.startswith(f"{path}:5: TOML syntax error")
+    assert "Traceback" not in r.output
+
+
+def test_add_remove_enable_disable_keep_every_comment(config: Path) -> None:
+    before = comments(config.read_text())
+    r = run(config, "add", "tea", "--title", "Tea", "--message", "Two cups; ask about the day.",
+            "--at", "16:00", "--days", "weekdays")
+    assert r.exit_code == 0, r.output
+    assert "Added tea: weekdays at 16:00" in r.output
+    assert run(config, "disable", "breakfast").exit_code == 0
+    assert run(config, "enable", "breakfast").exit_code == 0
+    assert run(config, "disable", "look-up").exit_code == 0
+    assert run(config, "remove", "tea").exit_code == 0
+    text = config.read_text()
+    assert comments(text) == before
+    assert "enabled = false" in text.split('id = "look-up"')[1]
+    assert 'id = "tea"' not in text
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    # Disabling and enabling again changes one line of the breakfast table, nothing else.
+    assert text.split("# Evenings.")[0] == COMMENTED.split("# Evenings.")[0].replace(
+        'id = "breakfast"\n', 'id = "breakfast"\nenabled = true\n')
+
+
+def test_add_every_rule_form_through_the_cli(config: Path) -> None:
+    forms = [
+        ("a1", ["--at", "07:30,12:00", "--days", "mon-fri"]),
+        ("e1", ["--every", "90m", "--between", "09:00-21:00"]),
+        ("r1", ["--random", "3", "--between", "17:00-22:00", "--min-gap", "45m"]),
+        ("c1", ["--cron", "0 19 * * sun"]),
+        ("o1", ["--once", "2026-12-12 18:00"]),
+        ("p1", ["--at", "08:00", "--from", "2026-12-01", "--until", "2026-12-07"]),
+    ]
+    for pid, args in forms:
+        r = run(config, "add", pid, "--title", pid, "--message", "m", *args)
+        assert r.exit_code == 0, (pid, r.output)
+    r = run(config, "list", "--json")
+    rules = {row["id"]: row for row in json.loads(r.output)}
+    assert rules["a1"]["rule"] == "weekdays at 07:30 and 12:00"
+    assert rules["e1"]["rule"] == "every 1h30m between 09:00 and 21:00"
+    assert rules["r1"]["rule"].startswith("3 times between 17:00 and 22:00")
+    assert rules["c1"]["rule"] == "cron 0 19 * * sun (Sundays at 19:00)"
+    assert rules["o1"]["rule"] == "once on Sat 12 Dec 2026 at 18:00"
+    assert (rules["p1"]["from"], rules["p1"]["until"]) == ("2026-12-01", "2026-12-07")
+
+
+def test_an_invalid_add_is_refused_and_the_file_is_unchanged(config: Path) -> None:
+    before = config.read_bytes()
+    r = run(config, "add", "bad", "--title", "x", "--message", "y", "--at", "25:00")
+    assert r.exit_code == 1
+    assert r.output.strip() == (f'{config}:27: practice "bad": at: "25:00" is not a time of '
+                                "day; hours go 00-23 and minutes 00-59")
+    assert config.read_bytes() == before
+    r = run(config, "add", "breakfast", "--title", "x", "--message", "y", "--at", "08:00")
+    assert r.exit_code == 1 and "breakfast" in r.output
+    assert config.read_bytes() == before
+
+
+def test_unknown_practice_names_the_ones_that_exist(config: Path) -> None:
+    r = run(config, "disable", "breakfst")
+    assert r.exit_code == 1
+    assert "breakfast" in r.output and "Traceback" not in r.output
+
+
+def test_a_concurrent_change_is_refused(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from attuned import schedule
+
+    real_parse = schedule.parse_text
+    theirs = COMMENTED + "\n# saved in vim meanwhile\n"
+
+    def parse_while_someone_saves(text: str, source: str = "config.toml") -> object:
+        # Someone saves the file between our read and our write.
+        config.write_text(theirs)
+        return real_parse(text, source)
+
+    monkeypatch.setattr(schedule, "parse_text", parse_while_someone_saves)
+    r = run(config, "disable", "breakfast")
+    assert r.exit_code == 1
+    assert r.output.strip() == (f"attuned: {config} changed on disk while attuned was editing "
+                                "it; nothing was written. Run the command again.")
+    assert config.read_text() == theirs
+
+
+def test_list_and_next_json_parse_and_agree(config: Path, frozen_now: datetime) -> None:
+    r = run(config, "list", "--json")
+    assert r.exit_code == 0
+    rows = json.loads(r.output)
+    assert [row["id"] for row in rows] == ["breakfast", "look-up"]
+    assert rows[0]["next"] == "2026-11-26T07:30:00+01:00"
+    r = run(config, "next", "--count", "5", "--json")
+    nudges = json.loads(r.output)
+    assert len(nudges) == 5
+    ats = [n["at"] for n in nudges]
+    assert ats == sorted(ats)
+    breakfast = [n["at"] for n in nudges if n["practice"] == "breakfast"]
+    assert breakfast[0] == "2026-11-26T07:30:00+01:00"
+
+
+def test_next_over_the_spring_dst_night(tmp_path: Path, frozen_now: datetime) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[settings]\ntimezone = "Europe/Berlin"\n\n[[practice]]\nid = "night"\n'
+                    'title = "Night"\nmessage = "m"\nat = "02:30"\n')
+    r = run(path, "next", "--from", "2026-03-28", "--until", "2026-03-31", "--json")
+    assert [n["at"] for n in json.loads(r.output)] == [
+        "2026-03-28T02:30:00+01:00",
+        "2026-03-29T03:00:00+02:00",  # 02:30 does not exist that night: the first moment after
+        "2026-03-30T02:30:00+02:00",
+    ]
+    r = run(path, "next", "--from", "2026-03-29", "--count", "1")
+    assert "03:00 CEST" in r.output
+
+
+def test_next_without_a_file_shows_the_example(tmp_path: Path, frozen_now: datetime) -> None:
+    r = run(tmp_path / "none.toml", "next", "--count", "3")
+    assert r.exit_code == 0
+    assert len([line for line in r.output.splitlines() if line.startswith("  ")]) == 3
+    r = run(tmp_path / "none.toml", "list")
+    assert "showing the built-in example" in r.output
+
+
+def test_bad_moment_is_a_one_line_error(config: Path) -> None:
+    r = run(config, "next", "--from", "someday")
+    assert r.exit_code == 2
+    assert r.output.strip().startswith('attuned: "someday" is not a moment')
+
+
+EDITOR = """#!{python}
+import sys, pathlib
+p = pathlib.Path(sys.argv[1])
+count_file = pathlib.Path({count!r})
+n = int(count_file.read_text()) if count_file.exists() else 0
+count_file.write_text(str(n + 1))
+edits = {edits!r}
+p.write_text(edits[min(n, len(edits) - 1)])
+"""
+
+
+def _editor(tmp_path: Path, edits: list[str]) -> str:
+    script = tmp_path / "fake-editor"  # FAKE: stands in for the person typing in vim
+    script.write_text(EDITOR.format(python=sys.executable, count=str(tmp_path / "count"),
+                                    edits=edits))
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_edit_saves_a_valid_draft(config: Path, tmp_path: Path) -> None:
+    new = COMMENTED.replace('"07:30"', '"07:45"')
+    env = {"EDITOR": _editor(tmp_path, [new]), "VISUAL": ""}
+    r = CliRunner(env=env).invoke(cli, ["--config", str(config), "edit"])
+    assert r.exit_code == 0, r.output
+    assert "Saved" in r.output
+    assert config.read_text() == new
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert not list(config.parent.glob(".config.edit-*"))
+
+
+def test_edit_with_an_error_keeps_the_file_and_the_draft(config: Path, tmp_path: Path) -> None:
+    broken = COMMENTED.replace('"07:30"', '"7.30"')
+    env = {"EDITOR": _editor(tmp_path, [broken]), "VISUAL": ""}
+    before = config.read_bytes()
+    # Not a terminal: no question; the draft is kept and the user told where.
+    r = CliRunner(env=env).invoke(cli, ["--config", str(config), "edit"])
+    assert r.exit_code == 1
+    assert 'at: "7.30" is not a time of day' in r.output
+    assert config.read_bytes() == before
+    drafts = list(config.parent.glob("config.toml.draft-*"))
+    assert len(drafts) == 1 and drafts[0].read_text() == broken
+    assert str(drafts[0]) in r.output
+
+
+def test_edit_reopens_on_error_until_fixed(config: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = COMMENTED.replace('"07:30"', '"7.30"')
+    fixed = COMMENTED.replace('"07:30"', '"07:40"')
+    env = {"EDITOR": _editor(tmp_path, [broken, fixed]), "VISUAL": ""}
+    monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+    r = CliRunner(env=env).invoke(cli, ["--config", str(config), "edit"], input="y\n")
+    assert r.exit_code == 0, r.output
+    assert "Reopen the editor" in r.output
+    assert config.read_text() == fixed
+    assert (tmp_path / "count").read_text() == "2"
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    for name, command in cli.commands.items():
+        if isinstance(command, type(cli)):
+            continue  # groups list their own commands
+        r = runner.invoke(cli, [name, "--help"])
+        assert r.exit_code == 0, name
+        assert "Example:" in r.output, f"`attuned {name} --help` has no example"
+
+
+def test_help_runs_as_a_real_program(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {**os.environ, "ATTUNED_CONFIG": str(tmp_path / "c.toml")}
+    out = subprocess.run([sys.executable, "-m", "attuned", "--help"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 0
+    assert "Example:" in out.stdout
