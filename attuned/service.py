@@ -57,6 +57,10 @@ class Planner(Protocol):
     def due_times(self) -> dict[str, datetime]: ...
 
 
+# An expiry is bookkeeping, not a nudge: however late (after a suspend), it still applies.
+_EXPIRY_GRACE = timedelta(days=365)
+
+
 class NoNudgeToAnswer(AttunedError):
     pass
 
@@ -197,6 +201,10 @@ class Service:
         for rec in self.store.pending_snoozes():
             assert rec.snoozed_until is not None
             self.planner.set(f"s:{rec.id}", rec.snoozed_until, self._grace(rec.practice_id))
+        for rec in self.store.open_nudges():
+            p = self.schedule.get(rec.practice_id)
+            if rec.state == NudgeState.SHOWN and p is not None and p.answer_within is not None:
+                self.planner.set(f"x:{rec.id}", rec.due + p.answer_within, _EXPIRY_GRACE)
         for rec in self.store.pending_repeats():
             if rec.next_repeat_at is not None:
                 self.planner.set(f"r:{rec.id}", rec.next_repeat_at,
@@ -238,6 +246,8 @@ class Service:
                          old.practice_id)
         elif kind == "r":
             log.info("skipped a repeat of %s: more than its grace late", ident)
+        elif kind == "x":
+            self._spawn(self.expire(ident))
 
     async def fire_key(self, key: str, due: datetime) -> None:
         kind, _, ident = key.partition(":")
@@ -248,6 +258,8 @@ class Service:
                 await self.fire_snooze(ident, due)
             elif kind == "r":
                 await self.fire_repeat(ident, due)
+            elif kind == "x":
+                await self.expire(ident)
         except Exception:
             log.exception("could not deliver %s", key)
 
@@ -276,11 +288,24 @@ class Service:
             self.store.set_notification_id(rec.id, nid)
         if repeat_at is not None:
             self.planner.set(f"r:{rec.id}", repeat_at, p.grace)
+        if p.answer_within is not None:
+            self.planner.set(f"x:{rec.id}", due + p.answer_within, _EXPIRY_GRACE)
         self._plan_next(p, due)
         late = (now - due).total_seconds()
         log.info("nudged %s (%s)%s", practice_id, rec.id,
                  f", {late:.0f} s late" if late >= 1 else "")
         return rec
+
+    async def expire(self, nudge_id: str) -> None:
+        """No answer within the practice's `answer_within`: the nudge is closed as expired."""
+        rec = self.store.get(nudge_id)
+        if rec.state != NudgeState.SHOWN or not self.store.expire(nudge_id, at=self.now()):
+            return
+        self.planner.remove(f"r:{nudge_id}")
+        if rec.notification_id:
+            with contextlib.suppress(Exception):
+                await self.notifier.close_notification(rec.notification_id)
+        log.info("expired %s (%s): no answer in time", nudge_id, rec.practice_id)
 
     def _plan_next(self, p: Practice, after: datetime) -> None:
         nxt = timing.next_occurrence(p, after, self.zone, self.seed)
