@@ -5,7 +5,8 @@ when no daemon runs (through the module functions that only need the store). It 
 result objects and never prints.
 
 Job keys in the scheduler: "p:<practice>" the practice's next nudge, "s:<nudge>" a
-snoozed nudge coming back, "r:<nudge>" a repeat of an unanswered nudge.
+snoozed nudge coming back, "r:<nudge>" a repeat of an unanswered nudge, "x:<nudge>" the
+expiry of an unanswered nudge (answer_within).
 """
 
 from __future__ import annotations
@@ -415,8 +416,9 @@ class Service:
                              schedule=None, note=note, how=how, snooze_until=until)
         if until is not None:
             self.planner.set(f"s:{new.id}", until, self._grace(new.practice_id))
-        if f"r:{new.id}" in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
-            self.planner.remove(f"r:{new.id}")
+        for key in (f"r:{new.id}", f"x:{new.id}"):
+            if key in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
+                self.planner.remove(key)
         if rec.notification_id:
             # Answered from the CLI, or from a menu that leaves the bubble up (dunst).
             try:
