@@ -1,0 +1,249 @@
+"""The core's decisions, on a real SQLite store, with two named fakes: FakePlanner (records
+the jobs the core asks the scheduler for) and FakeNotifier (records what would be shown).
+The real scheduler and a real bus are exercised by the daemon tests."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from attuned.model import Action, AtRule, NudgeState, Practice, Schedule, Settings
+from attuned.notify.base import Delivery, Notification
+from attuned.service import ScheduleState, Service
+from attuned.store import EventKind, Store
+
+UTCZ = ZoneInfo("UTC")
+T0 = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
+
+
+@dataclass
+class FakePlanner:
+    jobs: dict[str, tuple[datetime, timedelta]] = field(default_factory=dict)
+
+    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
+        changed = self.jobs.get(key) != (run_at, grace)
+        self.jobs[key] = (run_at, grace)
+        return changed
+
+    def remove(self, key: str) -> None:
+        self.jobs.pop(key, None)
+
+    def keys(self) -> builtins.set[str]:
+        return set(self.jobs)
+
+    def due_times(self) -> dict[str, datetime]:
+        return {k: v[0] for k, v in self.jobs.items()}
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class FakeNotifier:
+    sent: list[Notification] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+
+    async def send(self, n: Notification) -> Delivery:
+        self.sent.append(n)
+        return Delivery("fake", len(self.sent), "fake")
+
+    async def close_notification(self, notification_id: int) -> None:
+        self.closed.append(notification_id)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def practice(**kw: object) -> Practice:
+    base: dict[str, object] = dict(id="breakfast", title="Breakfast presence",
+                                   messages=("Paper down.",), rule=AtRule((time(7, 30),)))
+    base.update(kw)
+    return Practice(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "history.db")
+    yield s
+    s.close()
+
+
+def make(store: Store, *practices: Practice, at: datetime = T0) -> tuple[Service, FakePlanner,
+                                                                          FakeNotifier, Clock]:
+    planner, notifier, clock = FakePlanner(), FakeNotifier(), Clock(at)
+    sched = Schedule(Settings(timezone="UTC"), practices or (practice(),), "test.toml")
+    svc = Service(store=store, notifier=notifier, planner=planner,
+                  state=ScheduleState(sched, at), zone=UTCZ, seed="s", now=clock)
+    return svc, planner, notifier, clock
+
+
+def test_fire_records_then_shows_with_buttons_and_plans_the_next(store: Store) -> None:
+    svc, planner, notifier, _ = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None and store.get(rec.id).state == NudgeState.SHOWN
+    (n,) = notifier.sent
+    assert (n.title, n.body) == ("Breakfast presence", "Paper down.")
+    assert [k for k, _ in n.actions] == ["done", "snooze", "snooze-long", "skip"]
+    assert [label for _, label in n.actions] == ["Done", "Snooze 10m", "Snooze 1h", "Skip"]
+    assert planner.jobs["p:breakfast"][0] == T0 + timedelta(days=1)
+    assert store.get(rec.id).notification_id == 1
+
+
+def test_the_same_planned_nudge_is_never_shown_twice(store: Store) -> None:
+    svc, _, notifier, _ = make(store)
+    asyncio.run(svc.fire("breakfast", T0))
+    assert asyncio.run(svc.fire("breakfast", T0)) is None
+    assert len(notifier.sent) == 1
+
+
+def test_done_from_the_button_closes_the_bubble(store: Store) -> None:
+    svc, _, notifier, clock = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+    clock.at = T0 + timedelta(minutes=3)
+
+    async def press() -> None:
+        svc.on_action(1, "done")
+        await asyncio.gather(*svc._tasks)
+
+    asyncio.run(press())
+    got = store.get(rec.id)
+    assert (got.state, got.source) == (NudgeState.DONE, "button")
+    assert notifier.closed == [1]
+
+
+def test_snooze_comes_back_once_and_says_so(store: Store) -> None:
+    svc, planner, notifier, clock = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+    res = asyncio.run(svc.act(None, Action.SNOOZE, source="cli", snooze_for=timedelta(
+        minutes=20)))
+    assert res.snoozed_until == T0 + timedelta(minutes=20)
+    assert planner.jobs[f"s:{rec.id}"][0] == T0 + timedelta(minutes=20)
+    clock.at = T0 + timedelta(minutes=20)
+    back = asyncio.run(svc.fire_snooze(rec.id, T0 + timedelta(minutes=20)))
+    assert back is not None and back.snoozed_from == rec.id
+    assert notifier.sent[-1].title == "Breakfast presence (snoozed)"
+    assert asyncio.run(svc.fire_snooze(rec.id, T0 + timedelta(minutes=20))) is None
+    assert len(notifier.sent) == 2
+
+
+def test_the_long_snooze_button_uses_snooze_long(store: Store) -> None:
+    svc, planner, _, _ = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+
+    async def press() -> None:
+        svc.on_action(1, "snooze-long")
+        await asyncio.gather(*svc._tasks)
+
+    asyncio.run(press())
+    assert planner.jobs[f"s:{rec.id}"][0] == T0 + timedelta(hours=1)
+
+
+def test_repeat_replaces_in_place_then_stops(store: Store) -> None:
+    p = practice(repeat=timedelta(minutes=15), repeat_max=2)
+    svc, planner, notifier, clock = make(store, p)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+    assert planner.jobs[f"r:{rec.id}"][0] == T0 + timedelta(minutes=15)
+    for i in (1, 2):
+        clock.at = T0 + timedelta(minutes=15 * i)
+        planner.jobs.pop(f"r:{rec.id}", None)  # the scheduler drops a job once it fired
+        asyncio.run(svc.fire_repeat(rec.id, clock.at))
+        assert notifier.sent[-1].replaces_id == i  # the bubble before it, replaced
+    assert len(notifier.sent) == 3
+    assert f"r:{rec.id}" not in planner.jobs
+    assert store.get(rec.id).repeat_count == 2
+
+
+def test_answer_within_expires_an_unanswered_nudge(store: Store) -> None:
+    svc, planner, notifier, clock = make(store, practice(answer_within=timedelta(hours=1)))
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+    assert planner.jobs[f"x:{rec.id}"][0] == T0 + timedelta(hours=1)
+    clock.at = T0 + timedelta(hours=1)
+    asyncio.run(svc.expire(rec.id))
+    assert store.get(rec.id).state == NudgeState.EXPIRED
+    assert notifier.closed == [1]
+
+
+def test_without_answer_within_the_next_nudge_expires_the_last(store: Store) -> None:
+    svc, _, _, clock = make(store)
+    first = asyncio.run(svc.fire("breakfast", T0))
+    clock.at = T0 + timedelta(days=1)
+    asyncio.run(svc.fire("breakfast", T0 + timedelta(days=1)))
+    assert first is not None and store.get(first.id).state == NudgeState.EXPIRED
+
+
+def test_closing_the_bubble_is_dismissed_never_done(store: Store) -> None:
+    svc, _, _, _ = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+    svc.on_closed(1, 1)  # expired on screen: not the person's answer
+    assert store.get(rec.id).state == NudgeState.SHOWN
+    svc.on_closed(1, 2)  # dismissed by the person
+    assert store.get(rec.id).state == NudgeState.DISMISSED
+
+
+def test_missed_beyond_grace_is_recorded_and_the_next_planned(store: Store) -> None:
+    svc, planner, notifier, clock = make(store)
+    clock.at = T0 + timedelta(hours=2)
+    svc.on_missed("p:breakfast", T0)
+    (ev,) = [e for e in store.history() if e.kind == EventKind.MISSED]
+    assert ev.due == T0
+    assert notifier.sent == []
+    assert planner.jobs["p:breakfast"][0] == T0 + timedelta(days=1)
+
+
+def test_start_up_collapses_nudges_missed_while_down_into_one(store: Store) -> None:
+    svc, planner, notifier, clock = make(store)
+    asyncio.run(svc.fire("breakfast", T0))
+    # Down for three days; started at 09:00 on the fourth, long past that day's grace.
+    clock.at = T0 + timedelta(days=3, hours=1, minutes=30)
+    svc.plan_all(startup=True)
+    missed = [e for e in store.history() if e.kind == EventKind.MISSED]
+    assert len(missed) == 1
+    assert missed[0].due == T0 + timedelta(days=3)
+    assert "3 due" in (missed[0].note or "")
+    assert planner.jobs["p:breakfast"][0] == T0 + timedelta(days=4)
+
+
+def test_start_up_within_grace_still_delivers_todays_nudge(store: Store) -> None:
+    svc, planner, _, clock = make(store)
+    clock.at = T0 + timedelta(minutes=5)
+    svc.plan_all(startup=True)
+    assert planner.jobs["p:breakfast"][0] == T0  # in the past, inside its grace: at once
+
+
+def test_pending_snoozes_come_back_after_a_restart(store: Store) -> None:
+    svc, _, _, _ = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    asyncio.run(svc.act(None, Action.SNOOZE, source="cli"))
+    svc2, planner2, _, _ = make(store)  # a new daemon on the same database
+    svc2.restore_pending()
+    assert rec is not None
+    assert planner2.jobs[f"s:{rec.id}"][0] == T0 + timedelta(minutes=10)
+
+
+def test_a_disabled_practice_is_not_planned(store: Store) -> None:
+    svc, planner, _, _ = make(store, practice(enabled=False))
+    svc.plan_all(startup=True)
+    assert planner.jobs == {}
