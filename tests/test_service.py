@@ -214,7 +214,7 @@ def test_missed_beyond_grace_is_recorded_and_the_next_planned(store: Store) -> N
 
 
 def test_start_up_collapses_nudges_missed_while_down_into_one(store: Store) -> None:
-    svc, planner, notifier, clock = make(store)
+    svc, planner, _notifier, clock = make(store)
     asyncio.run(svc.fire("breakfast", T0))
     # Down for three days; started at 09:00 on the fourth, long past that day's grace.
     clock.at = T0 + timedelta(days=3, hours=1, minutes=30)
