@@ -492,7 +492,8 @@ def describe_rule(practice: Practice) -> str:
             text += f", counting from {_clock(w.start)}"
         return text + _on_days(rule.days)
     if isinstance(rule, RandomRule):
-        text = "once" if rule.count == 1 else f"{rule.count} times"
+        # "at a random moment", not "once": that word belongs to the once rule.
+        text = "at a random moment" if rule.count == 1 else f"{rule.count} times"
         w = rule.window
         text += " a day" if w.start == w.end else " " + _between(w)
         text += _on_days(rule.days)

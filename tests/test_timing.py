@@ -408,7 +408,7 @@ def test_a_single_message_is_always_that_message() -> None:
     (AtRule((time(19),), frozenset({SUN})), "Sundays at 19:00"),
     (RandomRule(3, window("17:00", "22:00")), "3 times between 17:00 and 22:00"),
     (RandomRule(1, window("17:00", "22:00"), days=WEEKDAYS),
-     "once between 17:00 and 22:00 on weekdays"),
+     "at a random moment between 17:00 and 22:00 on weekdays"),
     (RandomRule(2, Window(time(0), time(0)), timedelta(hours=2)),
      "2 times a day, at least 2h apart"),
     (EveryRule(timedelta(minutes=90), window("09:00", "21:00")),
