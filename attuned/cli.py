@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from attuned import __version__, paths
+from attuned.cli_service import doctor, service
 from attuned.errors import AttunedError, ScheduleError
 from attuned.model import Practice, Schedule
 
@@ -419,6 +420,10 @@ def edit(ctx: click.Context) -> None:
 
 def _interactive() -> bool:
     return sys.stdin.isatty()
+
+
+cli.add_command(service)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -1,0 +1,304 @@
+"""`attuned service install|uninstall|status|logs` and `attuned doctor`: thin Click
+commands over attuned.install and attuned.doctor. Parse, call, format.
+
+Registered in cli.py with `cli.add_command(service)` and `cli.add_command(doctor)`.
+Everything outside (the command runner, exec, which, platform, environment) is read from
+the module-level `DEPS`, which tests replace; the real ones are the defaults. The heavy
+modules are imported inside the commands, so importing this costs only Click.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from attuned.doctor import CheckResult
+    from attuned.install import Runner
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The outside world of these commands; None means the real thing."""
+
+    runner: Runner | None = None                       # default: install.run_command
+    execvp: Callable[[str, list[str]], Any] = os.execvp
+    which: Callable[[str], str | None] = shutil.which
+    platform: str | None = None                        # default: sys.platform
+    environ: Mapping[str, str] | None = None           # default: os.environ
+
+
+DEPS = Deps()
+
+
+def _runner() -> Runner:
+    if DEPS.runner is not None:
+        return DEPS.runner
+    from attuned.install import run_command
+
+    return run_command
+
+
+def _platform() -> str:
+    return DEPS.platform if DEPS.platform is not None else sys.platform
+
+
+def _environ() -> Mapping[str, str]:
+    return DEPS.environ if DEPS.environ is not None else os.environ
+
+
+def _shown(argv: Sequence[str]) -> str:
+    return " ".join(argv)
+
+
+def _by_hand() -> str:
+    """How to run the daemon without a service manager, with this attuned's path."""
+    from attuned.install import executable_argv
+
+    command = shlex.join([*executable_argv(), "run"])
+    return (
+        "To run attuned without it, start the daemon with your session: add this line to "
+        "your session's startup file (~/.xprofile, ~/.xinitrc before its exec line, or "
+        "your window manager's autostart):\n\n"
+        f"    {command} &\n\n"
+        f"or try it now in a terminal: {command}")
+
+
+def _require_service_manager(runner: Runner) -> None:
+    """On Linux, stop with one plain line (exit 1) when no systemd user manager answers."""
+    from attuned.install import systemd_problem
+
+    if _platform() == "darwin":
+        return
+    problem = systemd_problem(runner)
+    if problem is None:
+        return
+    first = problem.partition("\n")[0]
+    click.echo(f"attuned: {first}", err=True)
+    click.echo(_by_hand(), err=True)
+    raise click.exceptions.Exit(1)
+
+
+# --------------------------------------------------------------------------- service
+
+
+@click.group(name="service")
+def service() -> None:
+    """Run attuned as a user service: it starts at login and comes back after a failure.
+
+    \b
+    Example:
+        attuned service install --now && attuned doctor
+    """
+
+
+@service.command(name="install")
+@click.option("--now", is_flag=True, help="Also start it now (restart it if it runs).")
+def install_cmd(now: bool) -> None:
+    """Write the service for this attuned and enable it at login.
+
+    On Linux a systemd user unit (~/.config/systemd/user/attuned.service), on macOS a
+    launchd agent. Running it again points the service at the attuned you run it with;
+    a different earlier unit is kept aside.
+
+    \b
+    Example:
+        attuned service install --now
+    """
+    from attuned import install
+
+    runner = _runner()
+    _require_service_manager(runner)
+    result = install.install(now, runner, platform=DEPS.platform, environ=DEPS.environ)
+    launchd = result.manager == "launchd"
+    what = "agent" if launchd else "unit"
+    runs = (f"ProgramArguments: {result.exec_start} run" if launchd
+            else f"ExecStart={result.exec_start}")
+    if result.changed:
+        click.echo(f"Wrote {result.path}")
+    else:
+        click.echo(f"The {what} at {result.path} is already up to date")
+    click.echo(f"  {runs}")
+    if result.backup is not None:
+        click.echo(f"Kept the previous {what} as {result.backup}")
+    if result.commands:
+        click.echo("Ran:")
+        for argv in result.commands:
+            click.echo(f"  {_shown(argv)}")
+    unit = install.UNIT_NAME
+    if result.started:
+        click.echo("attuned is running now, and starts again at every login.")
+    elif result.restart_needed:
+        click.echo("attuned is still running the previous version; restart it to use this "
+                   "one:" + (f" systemctl --user restart {unit}" if not launchd
+                             else " attuned service install --now"))
+    else:
+        click.echo("attuned starts at your next login; to start it now: "
+                   + (f"systemctl --user start {unit}" if not launchd
+                      else "attuned service install --now"))
+    if result.hint:
+        click.echo()
+        click.echo(result.hint)
+
+
+@service.command(name="uninstall")
+def uninstall_cmd() -> None:
+    """Stop the service and remove it. Your schedule and history stay.
+
+    \b
+    Example:
+        attuned service uninstall
+    """
+    from attuned import install
+
+    runner = _runner()
+    _require_service_manager(runner)
+    result = install.uninstall(runner, platform=DEPS.platform, environ=DEPS.environ)
+    if not result.removed:
+        click.echo(f"The service is not installed (no {result.path}); nothing to remove.")
+        return
+    click.echo(f"Removed {result.path}")
+    for link in result.removed_links:
+        click.echo(f"Removed the leftover link {link}")
+    if result.commands:
+        click.echo("Ran:")
+        for argv in result.commands:
+            click.echo(f"  {_shown(argv)}")
+    click.echo("Your schedule and history are kept; `attuned run` still works by hand.")
+
+
+@service.command(name="status")
+def status_cmd() -> None:
+    """Is the service installed, enabled, running, and running this attuned?
+
+    \b
+    Example:
+        attuned service status
+    """
+    from attuned import install
+
+    runner = _runner()
+    _require_service_manager(runner)
+    st = install.status(runner, platform=DEPS.platform, environ=DEPS.environ)
+    click.echo(f"installed: {'yes' if st.installed else 'no'} ({st.path})")
+    if not st.installed:
+        click.echo("Install it with `attuned service install --now`.")
+        return
+    click.echo(f"enabled:   {st.enabled}")
+    click.echo(f"running:   {st.active}")
+    if st.points_here:
+        click.echo(f"program:   {st.exec_start} (this attuned)")
+    else:
+        click.echo(f"program:   {st.exec_start or '(none)'}")
+        click.echo(f"           but this attuned is {st.expected_exec_start}; "
+                   "`attuned service install` points the service here")
+    if st.detail:
+        click.echo()
+        click.echo(st.detail)
+
+
+@service.command(name="logs")
+@click.option("-f", "--follow", is_flag=True, help="Keep showing new lines as they come.")
+def logs_cmd(follow: bool) -> None:
+    """Show the daemon's log (journalctl for the unit; the log file on macOS).
+
+    \b
+    Example:
+        attuned service logs -f
+    """
+    from attuned import install
+
+    argv = install.logs_command(follow, platform=DEPS.platform, environ=DEPS.environ)
+    if DEPS.which(argv[0]) is None:
+        click.echo(f"attuned: {argv[0]} is not available here, so the service's log cannot "
+                   "be shown. When attuned runs by hand (`attuned run`), its log goes to "
+                   "that terminal.", err=True)
+        raise click.exceptions.Exit(1)
+    if _platform() == "darwin" and not Path(argv[-1]).exists():
+        click.echo(f"attuned: no log yet at {argv[-1]}: the agent has not run "
+                   "(`attuned service install --now` starts it).", err=True)
+        raise click.exceptions.Exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Replace this process: the pager, colours and Ctrl-C are journalctl's own.
+    DEPS.execvp(argv[0], argv)
+
+
+# --------------------------------------------------------------------------- doctor
+
+NAME_WIDTH = 16
+FIX_WIDTH = 100
+
+
+def _marks() -> dict[str, str]:
+    """✓ / ! / ✗, or ASCII where the terminal's encoding cannot show them."""
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "✓✗".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return {"ok": "ok", "warn": "!!", "fail": "XX"}
+    return {"ok": "✓", "warn": "!", "fail": "✗"}
+
+
+def format_report(results: Sequence[CheckResult], marks: Mapping[str, str]) -> list[str]:
+    """The doctor's screen: one line per check (more for multi-line details), with the
+    fix under each check that is not ok, and a closing verdict."""
+    pad = " " * (len(marks["ok"]) + 1 + NAME_WIDTH)
+    lines: list[str] = []
+    for r in results:
+        first, *rest = r.detail.splitlines() or [""]
+        lines.append(f"{marks[r.level]} {r.name:<{NAME_WIDTH}}{first}")
+        lines.extend(pad + line for line in rest)
+        if r.fix and not r.ok:
+            lines.extend(textwrap.wrap(f"fix: {r.fix}", FIX_WIDTH, initial_indent=pad,
+                                       subsequent_indent=pad + "     ",
+                                       break_on_hyphens=False, break_long_words=False))
+    failed = sum(1 for r in results if r.level == "fail")
+    warned = sum(1 for r in results if r.level == "warn")
+    lines.append("")
+    if failed:
+        lines.append(f"{failed} thing{'s' if failed > 1 else ''} attuned needs "
+                     f"{'are' if failed > 1 else 'is'} broken ({marks['fail']} above).")
+    elif warned:
+        lines.append(f"attuned can work; {warned} thing{'s' if warned > 1 else ''} could "
+                     f"be better ({marks['warn']} above).")
+    else:
+        lines.append("Everything attuned needs works.")
+    return lines
+
+
+@click.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check everything attuned needs and say how to fix what is wrong.
+
+    The schedule file, the session bus and notification server, the service, the
+    running daemon, the history database and the time zone. Exits 1 when something
+    attuned needs is broken (marked ✗), 0 otherwise (warnings are marked !).
+
+    \b
+    Example:
+        attuned doctor || attuned service logs
+    """
+    from attuned import doctor as doc
+    from attuned import paths
+
+    root = ctx.find_root().obj
+    config = root if isinstance(root, Path) else paths.config_path()
+    inputs = doc.Inputs(config=config, environ=dict(_environ()), platform=_platform())
+    if DEPS.runner is not None:
+        inputs = dataclasses.replace(inputs, runner=DEPS.runner)
+    results = doc.run_checks(inputs)
+    for line in format_report(results, _marks()):
+        click.echo(line)
+    ctx.exit(0 if doc.needed_ok(results) else 1)

@@ -1,0 +1,399 @@
+"""`attuned doctor`: is everything attuned needs in place, and if not, how to fix it.
+
+Each check returns a `CheckResult` (name, ok, detail, fix); the CLI only formats them.
+A check never changes anything: the history database is opened read-only (Store.open
+would move a damaged file aside, which is the daemon's call to make, not the doctor's),
+the daemon is only asked for its status, systemctl only queried.
+
+Everything outside comes in through `Inputs` (runner, environment, paths, platform,
+timeouts), so tests point each check at a private bus, a test daemon or a stand-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from attuned import paths
+from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
+from attuned.install import Runner
+from attuned.model import Schedule
+
+NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
+CLI_ANSWER = "attuned done|snooze|skip"
+START_SERVICE = "systemctl --user start attuned"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the doctor's report.
+
+    `ok` False with `needed` True is a failure (✗): attuned cannot work as it is, and
+    doctor exits 1. `ok` False with `needed` False is a warning (!): attuned works, but
+    less well than it could (nudges only in the log, no buttons, not started at login).
+    """
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    needed: bool = True
+
+    @property
+    def level(self) -> str:
+        """"ok", "warn" or "fail"."""
+        if self.ok:
+            return "ok"
+        return "fail" if self.needed else "warn"
+
+
+def _ok(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, True, detail)
+
+
+def _warn(name: str, detail: str, fix: str | None = None) -> CheckResult:
+    return CheckResult(name, False, detail, fix, needed=False)
+
+
+def _fail(name: str, detail: str, fix: str | None = None) -> CheckResult:
+    return CheckResult(name, False, detail, fix, needed=True)
+
+
+def _default_runner(argv: Any) -> Any:
+    from attuned.install import run_command
+
+    # Short: the doctor answers in seconds even when systemctl hangs.
+    return run_command(argv, timeout=5.0)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the checks read from outside. Defaults are the real ones."""
+
+    config: Path = field(default_factory=paths.config_path)
+    history_db: Path = field(default_factory=paths.history_db)
+    control_socket: Path = field(default_factory=paths.control_socket)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    runner: Runner = _default_runner
+    platform: str = sys.platform
+    timeout: float = 2.0                          # per bus / socket conversation
+    system_zone: Callable[[], ZoneInfo] | None = None  # default: attuned.zones.system_zone
+
+
+def needed_ok(results: list[CheckResult]) -> bool:
+    """True when nothing attuned needs is failing (warnings allowed): doctor exits 0."""
+    return all(r.ok or not r.needed for r in results)
+
+
+def run_checks(inputs: Inputs | None = None) -> list[CheckResult]:
+    """Every check, in the order the report shows them."""
+    inp = Inputs() if inputs is None else inputs
+    config_result, schedule = check_config(inp)
+    results = [config_result]
+    results.extend(check_notifications(inp))
+    results.extend(check_service(inp))
+    results.append(check_daemon(inp))
+    results.append(check_history(inp))
+    results.append(check_time_zone(inp, schedule))
+    return results
+
+
+# ---------------------------------------------------------------- the schedule
+
+
+def check_config(inp: Inputs) -> tuple[CheckResult, Schedule | None]:
+    """The schedule file parses and validates (exactly what `attuned check` says)."""
+    from attuned import schedule as schedule_io
+
+    name = "schedule"
+    path = inp.config
+    try:
+        sched = schedule_io.load(path)
+    except ConfigNotFound:
+        return _warn(name, f"no schedule file at {path}: the built-in example runs",
+                     "make it yours with `attuned init`, then `attuned edit`"), None
+    except ScheduleError as e:
+        return _fail(name, f"{path} has problems, so it cannot be used:\n{e}",
+                     "correct the lines above (`attuned edit` checks before it saves); "
+                     "a running daemon keeps the last good schedule meanwhile"), None
+    except AttunedError as e:
+        return _fail(name, str(e), f"make {path} a readable text file, or move it away "
+                     "and run `attuned init`"), None
+    enabled = sum(1 for p in sched.practices if p.enabled)
+    return _ok(name, f"{path}: valid, {len(sched.practices)} practices "
+                     f"({enabled} enabled)"), sched
+
+
+# ---------------------------------------------------------------- bus and server
+
+
+@dataclass(frozen=True)
+class BusProbe:
+    """What the session bus said. `error` is set when it could not be reached."""
+
+    address: str | None
+    error: str | None = None
+    server: Any = None            # notify.base.ServerInfo, or None when none runs
+    activatable: bool = False     # the bus would start a server on the first nudge
+
+
+async def probe_bus(address: str, timeout: float) -> BusProbe:
+    """Connect to the bus at `address` the way the daemon does and ask for the server."""
+    from attuned.errors import NotifyError
+    from attuned.notify.dbus import DBusNotifier
+
+    notifier = DBusNotifier(address, call_timeout=timeout)
+    try:
+        try:
+            info = await asyncio.wait_for(notifier.connect(), timeout * 3)
+        except NotifyError as e:
+            return BusProbe(address, error=str(e))
+        except TimeoutError:
+            return BusProbe(address, error=f"the bus at {address} did not answer within "
+                                           f"{timeout * 3:g} s")
+        activatable = False
+        if info is None:
+            activatable = await _activatable(address, timeout)
+        return BusProbe(address, server=info, activatable=activatable)
+    finally:
+        await notifier.aclose()
+
+
+async def _activatable(address: str, timeout: float) -> bool:
+    """True if the bus can start a notification server on demand (an activation file,
+    as dunst and others install): then "none running" is not a problem."""
+    from dbus_fast import Message, MessageType
+    from dbus_fast.aio import MessageBus
+
+    bus = MessageBus(bus_address=address)
+    try:
+        await asyncio.wait_for(bus.connect(), timeout)
+        reply = await asyncio.wait_for(bus.call(Message(
+            destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus", member="ListActivatableNames")), timeout)
+        return (reply.message_type is MessageType.METHOD_RETURN
+                and NOTIFICATIONS_NAME in reply.body[0])
+    except Exception:  # any trouble here only means "we cannot tell": say not activatable
+        return False
+    finally:
+        bus.disconnect()
+
+
+def _address_source(environ: Mapping[str, str]) -> str:
+    if environ.get("DBUS_SESSION_BUS_ADDRESS", "").strip():
+        return "from DBUS_SESSION_BUS_ADDRESS"
+    return "from $XDG_RUNTIME_DIR/bus"
+
+
+NO_BUS_FIX = (
+    "run attuned inside your desktop session; if the session has a bus but services do "
+    "not see it, add `dbus-update-activation-environment --systemd DBUS_SESSION_BUS_ADDRESS "
+    "DISPLAY WAYLAND_DISPLAY` to your session's startup file")
+NO_SERVER_FIX = (
+    "start a notification server: your desktop's own, or dunst, mako or xfce4-notifyd on "
+    "a plain window manager (e.g. `exec dunst` in its startup file)")
+
+
+def check_notifications(inp: Inputs, probe: BusProbe | None = None) -> list[CheckResult]:
+    """The session bus (reachable, at which address) and the notification server on it
+    (present, its name, whether it shows buttons). Neither is needed: without them
+    nudges go to the log."""
+    from attuned.busaddr import session_bus_address
+
+    if not inp.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return [_warn("notifications",
+                      "shown through plyer: no Done/Snooze/Skip buttons on this system",
+                      f"answer nudges from a terminal: `{CLI_ANSWER}`")]
+    address = session_bus_address(inp.environ)
+    if address is None:
+        return [
+            _warn("session bus", "none found: DBUS_SESSION_BUS_ADDRESS is not set and "
+                  "$XDG_RUNTIME_DIR/bus does not exist; nudges go to the log only",
+                  NO_BUS_FIX),
+            _warn("notifications", "not checked (no session bus)"),
+        ]
+    if probe is None:
+        probe = asyncio.run(probe_bus(address, inp.timeout))
+    if probe.error is not None:
+        return [
+            _warn("session bus", f"{probe.error}; nudges go to the log only", NO_BUS_FIX),
+            _warn("notifications", "not checked (no session bus)"),
+        ]
+    results = [_ok("session bus", f"{address} ({_address_source(inp.environ)})")]
+    info = probe.server
+    if info is None:
+        if probe.activatable:
+            results.append(_ok("notifications", "no server running now; the bus starts "
+                               "one at the first nudge"))
+        else:
+            results.append(_warn("notifications", "no notification server on the bus; "
+                                 "nudges go to the log only", NO_SERVER_FIX))
+        return results
+    who = f"{info.name} {info.version}".strip()
+    if info.supports_actions:
+        results.append(_ok("notifications", f"{who}: shows Done / Snooze / Skip"))
+    else:
+        results.append(_warn(
+            "notifications", f"{who}: shows nudges without buttons",
+            f"answer nudges from a terminal: `{CLI_ANSWER}` (or use a server that "
+            "offers actions: KDE, xfce4-notifyd, dunst, mako)"))
+    return results
+
+
+# ---------------------------------------------------------------- the service
+
+
+def check_service(inp: Inputs) -> list[CheckResult]:
+    """Installed, enabled, running, and running this attuned. None of it is needed:
+    attuned also runs by hand (`attuned run`)."""
+    from attuned import install
+
+    mac = inp.platform == "darwin"
+    name = "service"
+    if not mac:
+        problem = install.systemd_problem(inp.runner)
+        if problem is not None:
+            first, _, rest = problem.partition("\n")
+            return [_warn(name, first, rest.strip() or None)]
+    try:
+        st = install.status(inp.runner, platform=inp.platform, environ=inp.environ)
+    except AttunedError as e:
+        return [_warn(name, str(e))]
+    if not st.installed:
+        return [_warn(name, f"not installed (no {st.path})",
+                      "`attuned service install --now` starts it now and at every login")]
+    results: list[CheckResult] = []
+    started_at_login = st.enabled in ("enabled", "enabled-runtime", "static", "loaded")
+    running = st.active in ("active", "reloading")
+    facts = f"installed at {st.path}, {st.enabled}, {st.active}"
+    if not started_at_login:
+        fix = ("`attuned service install` enables it" if not mac
+               else "`attuned service install --now` loads it")
+        results.append(_warn(name, facts + ": it will not start at login", fix))
+    elif not running:
+        fix = (f"start it with `{START_SERVICE}`; if it fails, "
+               "`attuned service logs` says why") if not mac else \
+              "`attuned service install --now` starts it; `attuned service logs` shows its log"
+        results.append(_warn(name, facts + ": not running now", fix))
+    else:
+        results.append(_ok(name, facts))
+    if st.points_here:
+        results.append(_ok("service program", f"runs this attuned ({st.exec_start})"))
+    else:
+        results.append(_warn(
+            "service program",
+            f"runs {st.exec_start or 'nothing'}, but this attuned is "
+            f"{st.expected_exec_start} (an old install?)",
+            "`attuned service install --now` points it here (the old unit is kept aside)"))
+    return results
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+def check_daemon(inp: Inputs) -> CheckResult:
+    """The running daemon answers on its control socket."""
+    from attuned import control
+
+    name = "daemon"
+    try:
+        st = control.call("status", path=inp.control_socket, timeout=inp.timeout)
+    except DaemonNotRunning:
+        return _warn(name, f"not running (nothing answers at {inp.control_socket})",
+                     f"`{START_SERVICE}` (or `attuned service install --now`), "
+                     "or `attuned run` in a terminal")
+    except AttunedError as e:
+        return _warn(name, str(e))
+    nxt = st.get("next") or []
+    when = "nothing planned"
+    if nxt and isinstance(nxt[0], dict):
+        when = f"{nxt[0].get('practice')} at {str(nxt[0].get('at', ''))[:16].replace('T', ' ')}"
+    detail = f"answering at {inp.control_socket}; next: {when}"
+    if st.get("schedule_error"):
+        return _warn(name, detail + "; it keeps the last good schedule because the file "
+                     "has a problem", "`attuned check` shows the problem")
+    source = st.get("schedule")
+    if (isinstance(source, str) and not st.get("using_example")
+            and Path(source).resolve() != inp.config.resolve()):
+        return _warn(name, f"{detail}; it reads {source}, not {inp.config}",
+                     "use the same --config (or ATTUNED_CONFIG) for the daemon and the CLI")
+    return _ok(name, detail)
+
+
+# ---------------------------------------------------------------- the history
+
+
+def check_history(inp: Inputs) -> CheckResult:
+    """The history database is readable and consistent (read-only: nothing is moved or
+    written, not even a WAL checkpoint)."""
+    from attuned.store import LATEST_VERSION
+
+    name = "history"
+    db = inp.history_db
+    if not db.exists():
+        return _ok(name, f"none yet; the daemon creates {db}")
+    if not os.access(db, os.R_OK | os.W_OK):
+        return _fail(name, f"{db} cannot be read or written by you",
+                     f"give it back to your user: `chmod u+rw {db}`")
+    restart = "restart the daemon (`systemctl --user restart attuned`): it moves the " \
+              "damaged file aside (nothing is deleted) and starts a fresh history"
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    except sqlite3.Error as e:
+        return _fail(name, f"{db} cannot be opened: {e}", restart)
+    try:
+        verdict = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
+        if verdict != ["ok"]:
+            return _fail(name, f"{db} is damaged: {'; '.join(verdict[:3])}", restart)
+        row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        nudges = conn.execute("SELECT COUNT(*) FROM nudges").fetchone()[0]
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return _fail(name, f"{db} is not an attuned history ({e})", restart)
+        if "locked" in str(e) or "busy" in str(e):
+            return _warn(name, f"{db} is busy ({e}); try again in a moment")
+        return _fail(name, f"{db} cannot be read: {e}", restart)
+    except sqlite3.DatabaseError as e:
+        return _fail(name, f"{db} is damaged: {e}", restart)
+    finally:
+        conn.close()
+    version = row[0] or 0
+    if version > LATEST_VERSION:
+        return _fail(name, f"{db} was written by a newer attuned (schema {version}, this "
+                           f"one knows up to {LATEST_VERSION})", "upgrade attuned")
+    return _ok(name, f"{db}: healthy, {nudges} nudges")
+
+
+# ---------------------------------------------------------------- time zones
+
+
+def check_time_zone(inp: Inputs, schedule: Schedule | None) -> CheckResult:
+    """The schedule's zone against the system's: a schedule pinned to another zone is
+    fine when meant (travelling), surprising when forgotten."""
+    from attuned import zones
+
+    name = "time zone"
+    system = (inp.system_zone or zones.system_zone)()
+    if schedule is None or schedule.settings.timezone is None:
+        return _ok(name, f"the schedule follows the system's zone, {system.key}")
+    try:
+        pinned = zones.schedule_zone(schedule.settings)
+    except AttunedError as e:
+        return _fail(name, str(e))
+    if pinned.key == system.key:
+        return _ok(name, f"{pinned.key}, the same as the system's")
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    same_now = now.astimezone(pinned).utcoffset() == now.astimezone(system).utcoffset()
+    detail = (f"the schedule keeps {pinned.key} clock times, the system is in {system.key}"
+              + (" (the same offset today)" if same_now else ""))
+    return _warn(name, detail, "fine if you meant it (travelling); otherwise remove "
+                               "`timezone` from [settings] to follow the system")
