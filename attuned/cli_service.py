@@ -138,14 +138,16 @@ def install_cmd(now: bool) -> None:
     unit = install.UNIT_NAME
     if result.started:
         click.echo("attuned is running now, and starts again at every login.")
+    elif launchd:
+        # install.py cannot tell whether an older agent is loaded: say both.
+        click.echo("attuned starts at your next login; to start it now (or restart an "
+                   "older one): attuned service install --now")
     elif result.restart_needed:
         click.echo("attuned is still running the previous version; restart it to use this "
-                   "one:" + (f" systemctl --user restart {unit}" if not launchd
-                             else " attuned service install --now"))
+                   f"one: systemctl --user restart {unit}")
     else:
-        click.echo("attuned starts at your next login; to start it now: "
-                   + (f"systemctl --user start {unit}" if not launchd
-                      else "attuned service install --now"))
+        click.echo(f"attuned starts at your next login; to start it now: "
+                   f"systemctl --user start {unit}")
     if result.hint:
         click.echo()
         click.echo(result.hint)

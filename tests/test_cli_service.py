@@ -1,0 +1,330 @@
+"""`attuned service install|uninstall|status|logs` through the real CLI (CliRunner).
+
+`systemctl --user` is stood in for by FakeSystemctl (tests/test_install.py): no user
+service manager can run in this test environment (systemd is not PID 1, there is no
+login session), so daemon-reload/enable/restart cannot really happen here. The unit
+files are really written to the test's $XDG_CONFIG_HOME, the missing-systemd case runs
+the real `run_command` against a PATH without systemctl, and `logs` stops at the exec
+(a recording stand-in for os.execvp: exec would replace the test process).
+"""
+
+from __future__ import annotations
+
+import plistlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from test_install import (
+    DISABLE,
+    ENABLE,
+    GRAPHICAL,
+    IS_ACTIVE,
+    RELOAD,
+    RESET,
+    RESTART,
+    SHOW,
+    FakeLaunchctl,
+    FakeSystemctl,
+    fake_attuned,
+)
+
+from attuned import cli_service
+from attuned.cli import cli
+from attuned.cli_service import Deps
+from attuned.install import GRAPHICAL_SESSION_HINT, UNIT_NAME, render_unit, run_command
+
+
+@pytest.fixture
+def exe(isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This attuned, as the console script pipx would put in ~/.local/bin."""
+    script = fake_attuned(isolated_dirs / ".local" / "bin")
+    monkeypatch.setattr(sys, "argv", [str(script), "service"])
+    return script
+
+
+@pytest.fixture
+def unit(isolated_dirs: Path) -> Path:
+    return isolated_dirs / "config" / "systemd" / "user" / UNIT_NAME
+
+
+def use(monkeypatch: pytest.MonkeyPatch, **deps: object) -> None:
+    monkeypatch.setattr(cli_service, "DEPS", Deps(**deps))  # type: ignore[arg-type]
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def ran(*commands: tuple[str, ...]) -> str:
+    return "Ran:\n" + "".join(f"  {' '.join(c)}\n" for c in commands)
+
+
+# ---------------------------------------------------------------- install
+
+
+def test_install_prints_the_unit_its_exec_start_and_the_commands_run(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeSystemctl()
+    use(monkeypatch, runner=fake)
+    result = invoke("service", "install")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Wrote {unit}\n"
+        f"  ExecStart={exe} run\n"
+        + ran(RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
+        + "attuned starts at your next login; to start it now: "
+          "systemctl --user start attuned.service\n")
+    assert unit.read_text() == render_unit(f"{exe} run")
+    # The CLI asks once whether a manager answers, install asks again itself.
+    assert fake.calls == [SHOW, SHOW, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
+
+
+def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_session_hint(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    use(monkeypatch, runner=FakeSystemctl(graphical="inactive", service="active"))
+    result = invoke("service", "install", "--now")
+    assert result.exit_code == 0, result.output
+    backup = unit.with_name("attuned.service.bak")
+    assert result.stdout == (
+        f"Wrote {unit}\n"
+        f"  ExecStart={exe} run\n"
+        f"Kept the previous unit as {backup}\n"
+        + ran(RELOAD, ENABLE, RESTART, GRAPHICAL)
+        + "attuned is running now, and starts again at every login.\n"
+        "\n" + GRAPHICAL_SESSION_HINT + "\n")
+    assert backup.read_text() == "[Service]\nExecStart=/opt/old/attuned run\n"
+    assert "dbus-update-activation-environment --systemd" in result.stdout
+    assert "systemctl --user add-wants default.target attuned.service" in result.stdout
+
+
+def test_install_over_a_running_older_daemon_says_to_restart(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    use(monkeypatch, runner=FakeSystemctl(service="active"))
+    result = invoke("service", "install")
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        "attuned is still running the previous version; restart it to use this one: "
+        "systemctl --user restart attuned.service\n")
+
+
+def test_installing_again_says_the_unit_is_up_to_date(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, runner=FakeSystemctl())
+    assert invoke("service", "install").exit_code == 0
+    before = unit.stat().st_mtime_ns
+    result = invoke("service", "install")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(
+        f"The unit at {unit} is already up to date\n  ExecStart={exe} run\n"
+        + ran(RELOAD, ENABLE, GRAPHICAL))
+    assert unit.stat().st_mtime_ns == before
+    assert not unit.with_name("attuned.service.bak").exists()
+
+
+@pytest.fixture
+def no_systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH without systemctl: the real run_command then finds no such program."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    use(monkeypatch, runner=run_command)
+
+
+@pytest.mark.parametrize("command", ["install", "uninstall", "status"])
+def test_without_systemd_each_command_says_so_in_one_line_and_how_to_run_by_hand(
+        command: str, exe: Path, unit: Path, no_systemctl: None) -> None:
+    result = invoke("service", command)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    first, *rest = result.stderr.splitlines()
+    assert first == ("attuned: systemd is not available here: the systemctl command was "
+                     "not found.")
+    assert "\n".join(rest) == (
+        "To run attuned without it, start the daemon with your session: add this line to "
+        "your session's startup file (~/.xprofile, ~/.xinitrc before its exec line, or "
+        "your window manager's autostart):\n\n"
+        f"    {exe} run &\n\n"
+        f"or try it now in a terminal: {exe} run")
+    assert not unit.exists()
+
+
+def test_a_failing_step_is_reported_once_without_a_traceback(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, runner=FakeSystemctl(fail={ENABLE: "Failed to enable unit: Access denied\n"}))
+    result = invoke("service", "install")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "attuned: `systemctl --user enable attuned.service` failed (exit 1): "
+        "Failed to enable unit: Access denied\n"
+        f"The unit file is in place at {unit}; fix the problem above and "
+        "run `attuned service install` again.\n")
+    assert "Traceback" not in result.output
+
+
+def test_install_on_macos_writes_a_launch_agent(
+        exe: Path, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeLaunchctl()
+    use(monkeypatch, runner=fake, platform="darwin")
+    result = invoke("service", "install")
+    assert result.exit_code == 0, result.output
+    agent = isolated_dirs / "Library" / "LaunchAgents" / "org.attuned.daemon.plist"
+    assert result.stdout == (
+        f"Wrote {agent}\n"
+        f"  ProgramArguments: {exe} run\n"
+        "attuned starts at your next login; to start it now (or restart an older one): "
+        "attuned service install --now\n")
+    assert plistlib.loads(agent.read_bytes())["ProgramArguments"] == [str(exe), "run"]
+    assert fake.calls == []  # no systemctl asked on macOS, and nothing loaded without --now
+
+
+# ---------------------------------------------------------------- uninstall
+
+
+def test_uninstall_removes_the_unit_keeps_config_and_history_and_lists_commands(
+        exe: Path, unit: Path, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, runner=FakeSystemctl())
+    assert invoke("service", "install").exit_code == 0
+    config = isolated_dirs / "config" / "attuned" / "config.toml"
+    config.write_text("# mine\n")
+    fake = FakeSystemctl(service="active")
+    use(monkeypatch, runner=fake)
+    result = invoke("service", "uninstall")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Removed {unit}\n"
+        + ran(DISABLE, RELOAD, RESET)
+        + "Your schedule and history are kept; `attuned run` still works by hand.\n")
+    assert not unit.exists()
+    assert config.read_text() == "# mine\n"
+    assert fake.calls == [SHOW, SHOW, DISABLE, RELOAD, RESET]
+
+
+def test_uninstall_when_not_installed_says_there_is_nothing_to_remove(
+        unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeSystemctl()
+    use(monkeypatch, runner=fake)
+    result = invoke("service", "uninstall")
+    assert result.exit_code == 0
+    assert result.stdout == f"The service is not installed (no {unit}); nothing to remove.\n"
+    assert fake.calls == [SHOW, SHOW]
+
+
+# ---------------------------------------------------------------- status
+
+
+def test_status_of_a_running_service_installed_from_this_attuned(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, runner=FakeSystemctl())
+    invoke("service", "install")
+    use(monkeypatch, runner=FakeSystemctl(service="active"))
+    result = invoke("service", "status")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"installed: yes ({unit})\n"
+        "enabled:   enabled\n"
+        "running:   active\n"
+        f"program:   {exe} run (this attuned)\n"
+        "\n○ attuned.service - attuned\n")
+
+
+def test_status_of_a_unit_left_by_an_old_install(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    use(monkeypatch, runner=FakeSystemctl(enabled="disabled"))
+    result = invoke("service", "status")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1:5] == [
+        "enabled:   disabled",
+        "running:   inactive",
+        "program:   /opt/old/attuned run",
+        f"           but this attuned is {exe} run; `attuned service install` points the "
+        "service here",
+    ]
+
+
+def test_status_when_not_installed(unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, runner=FakeSystemctl(enabled="not-found"))
+    result = invoke("service", "status")
+    assert result.exit_code == 0
+    assert result.stdout == (f"installed: no ({unit})\n"
+                             "Install it with `attuned service install --now`.\n")
+
+
+# ---------------------------------------------------------------- logs
+
+
+class RecordingExec:
+    """Stands in for os.execvp, which would replace the test process."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def __call__(self, file: str, args: Sequence[str]) -> None:
+        self.calls.append((file, list(args)))
+
+
+@pytest.fixture
+def execs(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingExec]:
+    rec = RecordingExec()
+    use(monkeypatch, execvp=rec, which=lambda name: f"/usr/bin/{name}")
+    yield rec
+
+
+@pytest.mark.parametrize(("args", "argv"), [
+    ((), ["journalctl", "--user", "-u", "attuned.service"]),
+    (("-f",), ["journalctl", "--user", "-u", "attuned.service", "-f"]),
+    (("--follow",), ["journalctl", "--user", "-u", "attuned.service", "-f"]),
+])
+def test_logs_execs_journalctl_for_the_unit(
+        args: tuple[str, ...], argv: list[str], execs: RecordingExec) -> None:
+    result = invoke("service", "logs", *args)
+    assert result.exit_code == 0
+    assert execs.calls == [("journalctl", argv)]
+
+
+def test_logs_without_journalctl_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = RecordingExec()
+    use(monkeypatch, execvp=rec, which=lambda name: None)
+    result = invoke("service", "logs")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "attuned: journalctl is not available here, so the service's log cannot be shown. "
+        "When attuned runs by hand (`attuned run`), its log goes to that terminal.\n")
+    assert rec.calls == []
+
+
+def test_logs_on_macos_tails_the_agent_log(
+        isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = RecordingExec()
+    use(monkeypatch, execvp=rec, which=lambda name: f"/usr/bin/{name}", platform="darwin")
+    log = isolated_dirs / "Library" / "Logs" / "attuned.log"
+    result = invoke("service", "logs", "-f")
+    assert result.exit_code == 1
+    assert result.stderr == (f"attuned: no log yet at {log}: the agent has not run "
+                             "(`attuned service install --now` starts it).\n")
+    log.parent.mkdir(parents=True)
+    log.write_text("started\n")
+    assert invoke("service", "logs", "-f").exit_code == 0
+    assert rec.calls == [("tail", ["tail", "-f", str(log)])]
+
+
+# ---------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("args", [
+    ("service",), ("service", "install"), ("service", "uninstall"), ("service", "status"),
+    ("service", "logs"), ("doctor",),
+])
+def test_every_command_has_an_example_in_its_help(args: tuple[str, ...]) -> None:
+    result = invoke(*args, "--help")
+    assert result.exit_code == 0
+    example = result.stdout.split("Example:\n", 1)[1].splitlines()[0].strip()
+    assert example.startswith("attuned ")
