@@ -16,7 +16,7 @@ import builtins
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
@@ -426,6 +426,9 @@ class Service:
             except Exception as e:  # the answer is recorded; a stale bubble is harmless
                 log.debug("could not close notification %s: %s", rec.notification_id, e)
         log.info("%s %s (%s) from the %s", result.state, new.id, new.practice_id, source)
+        if result.snoozed_until is not None:
+            # The reply says "comes back at HH:MM": the person's clock, not UTC.
+            result = replace(result, snoozed_until=result.snoozed_until.astimezone(self.zone))
         return result
 
     # ------------------------------------------------------------------ status
