@@ -1,0 +1,308 @@
+"""`attuned run` end to end: a real daemon process, a private dbus-daemon, the test
+notification server. Nudges arrive as the person would see them; the buttons and the CLI
+answer them; the server may lack buttons, be missing, appear late or restart."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from buses import DBusDaemon
+from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
+from notification_server import NotificationServer, Record
+
+NUDGE_WAIT = 10.0  # a nudge due in ~2 s arrives well within this, even under load
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    made = Daemons(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def start(daemons: Daemons, bus: DBusDaemon, text: str, **kw: object) -> DaemonProcess:
+    return daemons(bus=bus.address, config_text=text, **kw).start()
+
+
+def nudged(d: DaemonProcess, pid: str, *, since: int = 0, count: int = 1) -> list[str]:
+    """Wait for the daemon's "nudged PID (ID)" lines; return the nudge ids. The line comes
+    after the notification id is stored, i.e. once the nudge can be answered."""
+    ms = d.wait_for_log(rf"INFO attuned: nudged {re.escape(pid)} \((\w+)\)", NUDGE_WAIT,
+                        since=since, count=count)
+    return [m.group(1) for m in ms]
+
+
+def returned(d: DaemonProcess, *, since: int = 0) -> str:
+    [m] = d.wait_for_log(r"INFO attuned: brought back snoozed \w+ as (\w+)", NUDGE_WAIT,
+                         since=since)
+    return m.group(1)
+
+
+def closes(server: NotificationServer) -> list[int]:
+    return [r["id"] for r in server.records if r["method"] == "CloseNotification"]
+
+
+def notify_of(server: NotificationServer, summary: str) -> list[Record]:
+    return [r for r in server.notifies if r["summary"] == summary]
+
+
+# ------------------------------------------------------------------------- the bubble
+
+
+def test_nudge_arrives_with_title_body_actions_and_hints(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = start(daemons, session_bus, settings(snooze="10m", snooze_long="1h") + practice(
+        "look-up", title="Look up", message="When your partner comes in: look up."))
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    assert rec["summary"] == "Look up"
+    assert rec["body"] == "When your partner comes in: look up."
+    assert rec["app_name"] == "attuned"
+    assert rec["actions"] == ["done", "Done", "snooze", "Snooze 10m",
+                              "snooze-long", "Snooze 1h", "skip", "Skip"]
+    assert rec["hints"] == {"desktop-entry": "attuned", "category": "x-attuned.nudge",
+                            "urgency": 1}
+    assert rec["hint_signatures"] == {"desktop-entry": "s", "category": "s", "urgency": "y"}
+    nudged(d, "look-up")
+    assert d.kinds() == [("look-up", "shown", "daemon")]
+
+
+@pytest.mark.parametrize(("key", "state"), [("done", "done"), ("skip", "skipped")])
+def test_done_and_skip_buttons_reach_the_daemon_and_close_the_bubble(
+        daemons: Daemons, session_bus: DBusDaemon, notification_server: NotificationServer,
+        key: str, state: str) -> None:
+    d = start(daemons, session_bus, settings() + practice("look-up"))
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    [nid] = nudged(d, "look-up")
+    notification_server.invoke_action(rec["id"], key)
+    d.wait_for_log(rf"INFO attuned: {state} {nid} \(look-up\) from the button", 5)
+    # Recorded before the bubble is closed; dunst leaves it up after a menu choice.
+    notification_server.wait_for("CloseNotification", 1, 5)
+    assert closes(notification_server) == [rec["id"]]
+    assert d.kinds() == [("look-up", "shown", "daemon"), ("look-up", state, "button")]
+    assert d.call("status")["open"] == []
+
+
+def test_closing_without_an_answer_is_dismissed_never_done(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = start(daemons, session_bus, settings() + practice("look-up"))
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    [nid] = nudged(d, "look-up")
+    notification_server.close(rec["id"], reason=2)
+    d.wait_for_log(rf"INFO attuned: dismissed {nid} \(look-up\) without an answer", 5)
+    assert d.kinds() == [("look-up", "shown", "daemon"), ("look-up", "dismissed", "button")]
+
+
+def test_expired_bubble_is_not_an_answer(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    # Reason 1 (the server's timeout ran out) leaves the nudge open: the CLI can answer.
+    d = start(daemons, session_bus, settings() + practice("look-up"))
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    [nid] = nudged(d, "look-up")
+    notification_server.close(rec["id"], reason=1)
+    result = d.cli("done")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'Marked done: "Look-Up" ({nid}).\n'
+    assert d.kinds() == [("look-up", "shown", "daemon"), ("look-up", "done", "cli")]
+
+
+@pytest.mark.parametrize(("key", "length"), [("snooze", 2.0), ("snooze-long", 4.0)])
+def test_snooze_button_brings_the_nudge_back_once_after_its_length(
+        daemons: Daemons, session_bus: DBusDaemon, notification_server: NotificationServer,
+        key: str, length: float) -> None:
+    # A sentinel practice due after the return: when it arrives, a second (wrong) return
+    # would have had its chance to show up, without a blind sleep.
+    first = due_in(2)
+    d = start(daemons, session_bus, settings(snooze="2s", snooze_long="4s")
+              + practice("look-up", once=first)
+              + practice("sentinel", once=due_in(2 + length + 4)))
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    [nid] = nudged(d, "look-up")
+    notification_server.invoke_action(rec["id"], key)
+    d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 5)
+    snoozed_at = time.monotonic()
+    back = notification_server.wait_for_notify(2, NUDGE_WAIT)[1]
+    waited = time.monotonic() - snoozed_at
+    assert back["summary"] == "Look-Up (snoozed)"
+    assert back["body"] == "Back from a snooze. Time for look-up"
+    assert back["actions"][::2] == ["done", "snooze", "snooze-long", "skip"]
+    assert length - 0.5 <= waited <= length + 2.0, f"came back after {waited:.1f} s"
+    assert closes(notification_server) == [rec["id"]]
+    notification_server.wait_for_notify(3, NUDGE_WAIT + length)
+    assert [r["summary"] for r in notification_server.notifies] == [
+        "Look-Up", "Look-Up (snoozed)", "Sentinel"]
+    kinds = d.kinds("look-up")
+    assert kinds == [("look-up", "shown", "daemon"), ("look-up", "snoozed", "button"),
+                     ("look-up", "shown", "daemon")]
+    [snoozed] = [e for e in d.history() if str(e.kind) == "snoozed"]
+    assert snoozed.snoozed_until is not None
+    # The returned nudge points at the one it brings back.
+    assert [e.snoozed_from for e in d.history() if str(e.kind) == "shown"
+            and e.practice_id == "look-up"] == [None, nid]
+
+
+# ------------------------------------------------------------------------- the CLI
+
+
+def test_cli_done_skip_snooze_while_the_daemon_runs(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = start(daemons, session_bus, settings(snooze="1h")
+              + practice("look-up", title="Look up") + practice("tea", title="Make tea"))
+    notification_server.wait_for_notify(2, NUDGE_WAIT)
+    [look] = nudged(d, "look-up")
+    [tea] = nudged(d, "tea")
+    by_title = {r["summary"]: r["id"] for r in notification_server.notifies}
+
+    mark = d.mark()
+    snooze = d.cli("snooze", "look-up", "--for", "2s")
+    assert snooze.returncode == 0, snooze.stderr
+    until = d.call("status")["snoozed"][0]["until"]
+    assert snooze.stdout == (f'Snoozed "Look up" ({look}); it comes back at '
+                             f"{datetime.fromisoformat(until):%H:%M}.\n")
+    d.wait_for_log(rf"INFO attuned: snoozed {look} \(look-up\) from the cli", 5, since=mark)
+    back = notification_server.wait_for_notify(3, NUDGE_WAIT)[2]
+    assert back["summary"] == "Look up (snoozed)"
+    again = returned(d, since=mark)
+
+    skip = d.cli("skip", "tea", "--note", "not today")
+    assert skip.returncode == 0, skip.stderr
+    assert skip.stdout == f'Skipped: "Make tea" ({tea}).\n'
+
+    done = d.cli("done", "--note", "she smiled")  # the newest open nudge: the returned one
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f'Marked done: "Look up" ({again}).\n'
+
+    # Each answer from the CLI closes its bubble too.
+    notification_server.wait_for("CloseNotification", 3, 5)
+    assert sorted(closes(notification_server)) == sorted(
+        [by_title["Look up"], by_title["Make tea"], back["id"]])
+    events = d.history()
+    assert [(e.practice_id, str(e.kind), e.source, e.note) for e in events
+            if str(e.kind) != "shown"] == [
+        ("look-up", "snoozed", "cli", None), ("tea", "skipped", "cli", "not today"),
+        ("look-up", "done", "cli", "she smiled")]
+
+
+def test_cli_without_the_daemon_done_works_snooze_says_why_not(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = start(daemons, session_bus, settings() + practice("look-up", title="Look up")
+              + practice("tea", title="Make tea"))
+    notification_server.wait_for_notify(2, NUDGE_WAIT)
+    [look] = nudged(d, "look-up")
+    nudged(d, "tea")
+    assert d.stop() == 0
+
+    snooze = d.cli("snooze", "look-up")
+    assert snooze.returncode == 1
+    assert snooze.stdout == ""
+    assert snooze.stderr == (
+        "attuned: snooze needs the daemon to bring the nudge back, and it is not running; "
+        "start it with `attuned run` (or `systemctl --user start attuned`), or answer with "
+        "`attuned done` / `attuned skip`\n")
+
+    done = d.cli("done", "look-up", "--note", "after all")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f'Marked done: "Look up" ({look}).\n'
+    skip = d.cli("skip")
+    assert skip.returncode == 0, skip.stderr
+    assert skip.stdout.startswith('Skipped: "Make tea"')
+    assert [(e.practice_id, str(e.kind), e.source, e.note) for e in d.history()
+            if str(e.kind) != "shown"] == [
+        ("look-up", "done", "cli", "after all"), ("tea", "skipped", "cli", None)]
+
+    nothing = d.cli("done")
+    assert nothing.returncode == 1
+    assert nothing.stderr == ("attuned: there is no open nudge to answer; `attuned history` "
+                              "shows recent ones\n")
+
+
+# ------------------------------------------------------------------------- servers
+
+
+def test_server_without_actions_gets_nudges_and_the_log_says_so_once(
+        daemons: Daemons, session_bus: DBusDaemon) -> None:
+    server = NotificationServer(session_bus.address, actions=False).start()
+    try:
+        d = start(daemons, session_bus, settings() + practice("look-up", once=due_in(2))
+                  + practice("tea", once=due_in(3)))
+        notes = server.wait_for_notify(2, NUDGE_WAIT)
+        assert [r["summary"] for r in notes] == ["Look-Up", "Tea"]
+        nudged(d, "tea")
+        hint = d.log_matches(r"does not offer action buttons")
+        assert hint == [hint[0]] and hint[0].endswith(
+            "WARNING notify: the notification server attuned-test-server does not offer "
+            "action buttons; answer nudges from a terminal with `attuned done|snooze|skip`")
+    finally:
+        server.stop()
+
+
+def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon) -> None:
+    d = start(daemons, session_bus, settings() + practice("look-up", once=due_in(2))
+              + practice("tea", once=due_in(6)))
+    assert d.log_matches(r"WARNING attuned: no notification server on the bus yet")
+    d.wait_for_log(r"^attuned nudge: Look-Up: Time for look-up "
+                   r"\(answer with: attuned done\|snooze\|skip\)$", NUDGE_WAIT)
+    nudged(d, "look-up")
+    server = NotificationServer(session_bus.address).start()
+    try:
+        [rec] = server.wait_for_notify(1, NUDGE_WAIT)
+        assert rec["summary"] == "Tea"
+        [tea] = nudged(d, "tea")
+        server.invoke_action(rec["id"], "done")
+        d.wait_for_log(rf"INFO attuned: done {tea} \(tea\) from the button", 5)
+    finally:
+        server.stop()
+    # The nudge that went to the log is still open, answerable from the CLI.
+    assert [r["practice"] for r in d.call("status")["open"]] == ["look-up"]
+
+
+def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> None:
+    first = NotificationServer(session_bus.address, name="first").start()
+    d = start(daemons, session_bus, settings() + practice("look-up", once=due_in(2))
+              + practice("tea", once=due_in(5)))
+    try:
+        [rec] = first.wait_for_notify(1, NUDGE_WAIT)
+        assert rec["summary"] == "Look-Up"
+        nudged(d, "look-up")
+    finally:
+        first.stop()
+    d.wait_for_log(r"the notification server left the session bus", 5)
+    second = NotificationServer(session_bus.address, name="second").start()
+    try:
+        [rec] = second.wait_for_notify(1, NUDGE_WAIT)
+        assert rec["summary"] == "Tea"
+        [tea] = nudged(d, "tea")
+        d.wait_for_log(r'nudge "Tea" delivered via dbus to second', 5)
+        # Buttons on the new server reach the daemon too.
+        second.invoke_action(rec["id"], "skip")
+        d.wait_for_log(rf"INFO attuned: skipped {tea} \(tea\) from the button", 5)
+    finally:
+        second.stop()
+
+
+def test_snooze_reply_says_the_return_time_in_the_schedules_zone(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    # Kolkata is UTC+05:30: a UTC clock time in the reply would be visibly wrong.
+    zone = "Asia/Kolkata"
+    d = start(daemons, session_bus, settings(zone=zone) + practice("look-up", zone=zone),
+              env={"TZ": zone})
+    notification_server.wait_for_notify(1, NUDGE_WAIT)
+    [look] = nudged(d, "look-up")
+    snooze = d.cli("snooze", "--for", "1h")
+    assert snooze.returncode == 0, snooze.stderr
+    [pending] = d.call("status")["snoozed"]
+    until = datetime.fromisoformat(pending["until"]).astimezone(ZoneInfo(zone))
+    assert snooze.stdout == f'Snoozed "Look-Up" ({look}); it comes back at {until:%H:%M}.\n'
