@@ -418,6 +418,13 @@ def edit(ctx: click.Context) -> None:
         ctx.exit(1)
 
 
+# Practising (issue 6): the library, try, feelings/needs, reflect, review, show, together.
+from attuned import cli_practice  # noqa: E402
+
+for _command in cli_practice.COMMANDS:
+    cli.add_command(_command)
+
+
 def _interactive() -> bool:
     return sys.stdin.isatty()
 

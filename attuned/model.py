@@ -124,6 +124,14 @@ class Practice:
     repeat: timedelta | None = None
     repeat_max: int = 0
     line: int | None = None  # line of its [[practice]] header in the file
+    # Issue 6. when: "any" | "together" (only while together mode is on).
+    when: str = "any"
+    # A together practice outside together time: "drop" | "defer"; None follows `blocked`.
+    outside: str | None = None
+    discreet: bool = False  # effective: the practice's own, else [settings]
+    # A nudge blocked by quiet hours, together mode or do-not-disturb:
+    # "drop" | "defer" (until the block ends) | "digest" (one evening summary). Effective.
+    blocked: str = "drop"
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,9 @@ class Settings:
     grace: timedelta = DEFAULT_GRACE
     snooze: timedelta = DEFAULT_SNOOZE
     snooze_long: timedelta = DEFAULT_SNOOZE_LONG
+    discreet: bool = False  # issue 6: neutral title and a glyph instead of the text
+    blocked: str = "drop"  # issue 6: the default for every practice's `blocked`
+    digest_at: time = time(21, 0)  # issue 6: when held nudges are gathered into one
 
 
 @dataclass(frozen=True)

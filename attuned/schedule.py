@@ -88,8 +88,13 @@ PRACTICE_KEYS = (
     "id", "title", "message", "enabled",
     *RULE_KEYS, "between", "min_gap", "days", "from", "until",
     "quiet_hours", "grace", "snooze", "answer_within", "repeat", "repeat_max",
+    "when", "outside", "discreet", "blocked",
 )  # fmt: skip
-SETTINGS_KEYS = ("timezone", "quiet_hours", "grace", "snooze", "snooze_long")
+SETTINGS_KEYS = ("timezone", "quiet_hours", "grace", "snooze", "snooze_long", "discreet",
+                 "blocked", "digest_at")
+WHEN_CHOICES = ("any", "together")
+OUTSIDE_CHOICES = ("drop", "defer")
+BLOCKED_CHOICES = ("drop", "defer", "digest")
 _TOP_KEYS = ("settings", "practice")
 _RULES_TEXT = "at, every, random, cron, once"
 
@@ -441,9 +446,14 @@ class _Checker:
         grace = self.value(where, raw, "grace", base.grace, _duration)
         snooze = self.value(where, raw, "snooze", base.snooze, _duration)
         snooze_long = self.value(where, raw, "snooze_long", base.snooze_long, _duration)
+        discreet = self.value(where, raw, "discreet", base.discreet, _bool)
+        blocked = self.value(where, raw, "blocked", base.blocked, _blocked)
+        digest_at = self.value(where, raw, "digest_at", base.digest_at, _clock)
         return Settings(timezone=timezone, quiet_hours=quiet, grace=grace or base.grace,
                         snooze=snooze or base.snooze,
-                        snooze_long=snooze_long or base.snooze_long)
+                        snooze_long=snooze_long or base.snooze_long,
+                        discreet=base.discreet if discreet is None else discreet,
+                        blocked=blocked or base.blocked, digest_at=digest_at or base.digest_at)
 
     def value(self, where: _Where, raw: Mapping[str, Any], key: str, default: Any,
               convert: Callable[[Any], Any]) -> Any:
@@ -498,13 +508,22 @@ class _Checker:
         if "repeat_max" in raw and "repeat" not in raw:
             self.add(where, "repeat_max",
                      'needs "repeat", how long to wait before asking again, like repeat = "10m"')
+        when = self.value(where, raw, "when", "any", _when)
+        outside = self.value(where, raw, "outside", None, _outside)
+        if "outside" in raw and when != "together":
+            self.add(where, "outside",
+                     'goes with when = "together"; it says what happens to this practice\'s '
+                     "nudges while you are not together")
+        discreet = self.value(where, raw, "discreet", settings.discreet, _bool)
+        blocked = self.value(where, raw, "blocked", settings.blocked, _blocked)
         if len(self.problems) > before or rule is None or not isinstance(pid, str):
             return None
         return Practice(
             id=pid, title=title, messages=messages, rule=rule, enabled=enabled,
             start=start, until=until, quiet_hours=quiet, grace=grace, snooze=snooze,
             answer_within=answer_within, repeat=repeat, repeat_max=repeat_max,
-            line=table.header if table else None,
+            line=table.header if table else None, when=when, outside=outside,
+            discreet=discreet, blocked=blocked,
         )  # fmt: skip
 
     def required(self, where: _Where, raw: Mapping[str, Any], key: str,
@@ -621,7 +640,44 @@ def _messages(value: object) -> tuple[str, ...]:
             raise _Invalid(f"{expected}, got {_show(item)}")
         if not item.strip():
             raise _Invalid("is empty; write what the nudge should say")
+        _placeholders(item)
     return tuple(value)
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def _placeholders(message: str) -> None:
+    from attuned.feelings import PLACEHOLDERS
+
+    for name in _PLACEHOLDER.findall(message):
+        if name not in PLACEHOLDERS:
+            known = " and ".join("{" + p + "}" for p in PLACEHOLDERS)
+            raise _Invalid(f'{_show(message)} has an unknown placeholder "{{{name}}}"; '
+                           f"the ones attuned fills in are {known}")
+
+
+def _choice(value: object, choices: tuple[str, ...]) -> str:
+    words = ", ".join(f'"{c}"' for c in choices)
+    if not isinstance(value, str) or value.strip().lower() not in choices:
+        raise _Invalid(f"expected one of {words}, got {_show(value)}")
+    return value.strip().lower()
+
+
+def _when(value: object) -> str:
+    return _choice(value, WHEN_CHOICES)
+
+
+def _outside(value: object) -> str:
+    return _choice(value, OUTSIDE_CHOICES)
+
+
+def _blocked(value: object) -> str:
+    return _choice(value, BLOCKED_CHOICES)
+
+
+def _clock(value: object) -> time:
+    return parse_clock(_text(value, 'a time of day like "21:00"'))
 
 
 def _bool(value: object) -> bool:

@@ -275,6 +275,10 @@ class Service:
                 if old.state == NudgeState.SHOWN:
                     self.store.expire(old.id, at=now)
         message = timing.pick_message(p, due, self.seed)
+        if "{" in message:  # {feeling} / {need}: same words for the same nudge
+            from attuned.feelings import fill
+
+            message = fill(message, p.id, due, self.seed)
         repeat_at = now + p.repeat if p.repeat is not None and p.repeat_max > 0 else None
         try:
             # Recorded before it is shown: after a crash it is open, never shown twice.

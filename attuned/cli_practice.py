@@ -1,0 +1,238 @@
+"""CLI commands for practising (issue 6): the practice library, `try`, the feelings and
+needs lists, reflection and review, discreet `show`, and together mode.
+
+Registered on the main group by attuned/cli.py. Thin: parse, call the library modules,
+format. Heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from attuned.errors import AttunedError
+
+
+class PracticeAlreadyThere(AttunedError):
+    pass
+
+
+def _config(ctx: click.Context) -> Path:
+    from attuned import paths
+
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Path) else paths.config_path()
+
+
+def _now() -> datetime:
+    from attuned.clock import now
+
+    return now()
+
+
+def _zone(ctx: click.Context) -> Any:
+    from attuned import schedule, zones
+
+    path = _config(ctx)
+    try:
+        sched = schedule.load(path) if path.exists() else schedule.example_schedule()
+    except AttunedError:
+        return zones.system_zone()
+    return zones.schedule_zone(sched.settings)
+
+
+def _warn_problems(problems: Any) -> None:
+    for p in problems:
+        click.echo(f"attuned: {p} (left out of the list)", err=True)
+
+
+# --------------------------------------------------------------------------- library
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def practices(ctx: click.Context, as_json: bool) -> None:
+    """The practice library: small, specific practices to try for a while.
+
+    Your own templates in $XDG_CONFIG_HOME/attuned/practices/*.toml join the list.
+
+    \b
+    Example:
+        attuned practices && attuned try breakfast --for 1w
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from attuned import library
+
+    lib = library.load()
+    if as_json:
+        click.echo(json.dumps([library.to_json(t) for t in lib.templates], indent=2,
+                              ensure_ascii=False))
+        _warn_problems(lib.problems)
+        return
+    width = max(len(t.name) for t in lib.templates)
+    for t in lib.templates:
+        mine = "" if t.origin == library.BUILT_IN else "  (yours)"
+        click.echo(f"{t.name:<{width}}  {t.title}{mine}")
+        click.echo(f"{'':<{width}}  {library.describe(t)}")
+        click.echo(f"{'':<{width}}  {t.why}")
+    click.echo("\nMore about one: attuned practices show NAME. "
+               "Try one: attuned try NAME --for 1w")
+    _warn_problems(lib.problems)
+
+
+@practices.command(name="show")
+@click.argument("name")
+def practices_show(name: str) -> None:
+    """Everything about one practice in the library.
+
+    \b
+    Example:
+        attuned practices show breakfast
+    """
+    from attuned import library
+
+    lib = library.load()
+    t = lib.get(name)
+    click.echo(t.title)
+    click.echo(f"  {t.why}")
+    click.echo(f"Suggested: {library.describe(t)}")
+    click.echo("It might say:")
+    for m in t.messages:
+        click.echo(f"  - {m}")
+    if any("{" in m for m in t.messages):
+        click.echo("  ({feeling} and {need} are filled in from `attuned feelings` and "
+                   "`attuned needs`.)")
+    from attuned.durations import format_duration
+
+    click.echo(f"Try it: attuned try {t.name} --for {format_duration(t.period)}")
+    if t.origin != library.BUILT_IN:
+        click.echo(f"(your template: {t.origin})")
+
+
+_NEW_FILE = """\
+# attuned: your practices, and when to be nudged about them.
+# `attuned practices` lists ready-made ones; `attuned try NAME` adds one here.
+# `attuned check` checks this file; `attuned edit` opens it.
+"""
+
+
+@click.command(name="try")
+@click.argument("name")
+@click.option("--for", "period", metavar="DURATION",
+              help='How long to keep it, in whole days: "3d", "1w", "2w" (default: the '
+                   "practice's suggestion).")
+@click.option("--at", "at", multiple=True, help='Clock times instead of the suggestion, "07:30".')
+@click.option("--random", "random_", type=int, help="N unpredictable moments a day instead.")
+@click.option("--between", help='The window for --random (or the suggestion\'s), "17:00-22:00".')
+@click.option("--days", help='Which days, "weekdays", "mon,wed".')
+@click.option("--as", "as_id", metavar="ID", help="Add it under another id.")
+@click.pass_context
+def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
+         random_: int | None, between: str | None, days: str | None,
+         as_id: str | None) -> None:
+    """Try a practice from the library for a while, starting today.
+
+    It is added to your schedule (comments kept) with a period from today; on its last
+    day attuned asks how it went.
+
+    \b
+    Example:
+        attuned try breakfast --for 1w --at 07:15
+    """
+    from attuned import library, schedule, timing, zones
+    from attuned.durations import parse_duration
+
+    if at and random_ is not None:
+        raise click.UsageError("give --at or --random, not both")
+    lib = library.load()
+    t = lib.get(name)
+    length = parse_duration(period) if period else t.period
+    library.whole_days(length)
+    pid = as_id or t.name
+    path = _config(ctx)
+    created = False
+    if not path.exists():
+        schedule.write_new(path, _NEW_FILE, force=False)
+        created = True
+    sched = schedule.load(path)
+    if sched.get(pid) is not None:
+        old = sched.get(pid)
+        assert old is not None
+        state = "" if old.enabled else " (paused; `attuned enable " + pid + "` switches it on)"
+        raise PracticeAlreadyThere(
+            f'you already have a practice "{pid}" in {path}{state}. To try it again as a '
+            f"new period, give it another id: attuned try {name} --as {pid}-2")
+    overrides: dict[str, Any] = {}
+    if at:
+        times = [x.strip() for v in at for x in v.split(",") if x.strip()]
+        overrides["at"] = times[0] if len(times) == 1 else times
+    if random_ is not None:
+        overrides["random"] = random_
+    if between is not None:
+        overrides["between"] = between
+    if days is not None:
+        overrides["days"] = days
+    zone = zones.schedule_zone(sched.settings)
+    today = _now().astimezone(zone).date()
+    fields = t.fields(pid, today, length, overrides)
+    new = schedule.add_practice(path, fields)
+    p = new.get(pid)
+    assert p is not None
+    if created:
+        click.echo(f"Started your schedule at {path}")
+    until = fields["until"]
+    assert isinstance(until, date)
+    click.echo(f'Trying "{t.title}" as {pid}: {timing.describe_rule(p)}, '
+               f"{today:%a %d %b} to {until:%a %d %b %Y}.")
+    click.echo("On the last day attuned asks how it went; `attuned review` helps you choose "
+               "what next.")
+    click.echo("A running daemon picks the change up by itself; `attuned next` shows what "
+               "comes.")
+
+
+# --------------------------------------------------------------------------- words
+
+
+def _print_list(kind: str) -> None:
+    from attuned import feelings
+
+    wl = feelings.word_list(kind)
+    click.echo(wl.about)
+    for heading, words in wl.groups:
+        click.echo(f"\n{heading}:" if heading else "")
+        click.echo("  " + ", ".join(words))
+
+
+@click.command()
+def feelings() -> None:
+    """Words for feelings, for guessing what might be alive in your partner.
+
+    A message with {feeling} in it gets one of these, a different one each time.
+
+    \b
+    Example:
+        attuned feelings
+    """
+    _print_list("feeling")
+
+
+@click.command()
+def needs() -> None:
+    """Words for needs, for guessing what a feeling may point to.
+
+    A message with {need} in it gets one of these, a different one each time.
+
+    \b
+    Example:
+        attuned needs
+    """
+    _print_list("need")
+
+
+COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs)
