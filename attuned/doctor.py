@@ -127,7 +127,8 @@ def check_config(inp: Inputs) -> tuple[CheckResult, Schedule | None]:
         return _fail(name, str(e), f"make {path} a readable text file, or move it away "
                      "and run `attuned init`"), None
     enabled = sum(1 for p in sched.practices if p.enabled)
-    return _ok(name, f"{path}: valid, {len(sched.practices)} practices "
+    n = len(sched.practices)
+    return _ok(name, f"{path}: valid, {n} practice{'' if n == 1 else 's'} "
                      f"({enabled} enabled)"), sched
 
 
@@ -368,7 +369,7 @@ def check_history(inp: Inputs) -> CheckResult:
     if version > LATEST_VERSION:
         return _fail(name, f"{db} was written by a newer attuned (schema {version}, this "
                            f"one knows up to {LATEST_VERSION})", "upgrade attuned")
-    return _ok(name, f"{db}: healthy, {nudges} nudges")
+    return _ok(name, f"{db}: healthy, {nudges} nudge{'' if nudges == 1 else 's'}")
 
 
 # ---------------------------------------------------------------- time zones

@@ -1,0 +1,408 @@
+"""`attuned doctor` against the real things where they can run here: a private
+dbus-daemon with the test notification server (with and without actions, or none),
+a real `attuned run` subprocess answering on its control socket, real SQLite files,
+real schedule files. `systemctl --user` is stood in for by FakeSystemctl
+(tests/test_install.py): no user service manager can run in this environment.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from buses import DBusDaemon
+from click.testing import CliRunner, Result
+from notification_server import NotificationServer
+from test_daemon_sdnotify import NotifyReceiver, SdDaemon
+from test_install import FakeSystemctl, fake_attuned
+
+from attuned import cli_service, doctor
+from attuned.cli import cli
+from attuned.cli_service import Deps, format_report
+from attuned.install import install, run_command
+from attuned.store import LATEST_VERSION, Store
+
+NO_BUS = "unix:path=/nonexistent/attuned-test-bus"
+VALID = """\
+[settings]
+timezone = "UTC"
+
+[[practice]]
+id = "breakfast"
+title = "Breakfast presence"
+message = "Paper down."
+at = "07:30"
+"""
+
+
+@pytest.fixture
+def home(isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The system's zone is UTC for every test (tzlocal reads TZ first).
+    monkeypatch.setenv("TZ", "UTC")
+    return isolated_dirs
+
+
+@pytest.fixture
+def config(home: Path) -> Path:
+    path = home / "config" / "attuned" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(VALID)
+    return path
+
+
+@pytest.fixture
+def exe(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = fake_attuned(home / ".local" / "bin")
+    monkeypatch.setattr(sys, "argv", [str(script), "doctor"])
+    return script
+
+
+def env(bus: str | None) -> dict[str, str]:
+    """The test's environment (its private XDG directories; $XDG_RUNTIME_DIR has no bus
+    socket) with `bus` as the session bus, or none."""
+    environ = dict(os.environ)
+    environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    return {**environ, "DBUS_SESSION_BUS_ADDRESS": bus} if bus else environ
+
+
+def doctor_run(monkeypatch: pytest.MonkeyPatch, *, bus: str | None,
+               runner: object = None, config: Path | None = None) -> Result:
+    monkeypatch.setattr(cli_service, "DEPS", Deps(
+        runner=runner or FakeSystemctl(enabled="not-found"),  # type: ignore[arg-type]
+        environ=env(bus), platform="linux"))
+    args = (["--config", str(config)] if config else []) + ["doctor"]
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def line(result: Result, name: str) -> list[str]:
+    """The report lines of one check: its own line, the detail lines under it, and its
+    fix as one line."""
+    lines = result.stdout.splitlines()
+    start = next(i for i, text in enumerate(lines) if text[2:].startswith(f"{name} ")
+                 and text[2:2 + cli_service.NAME_WIDTH].strip() == name)
+    out = [lines[start]]
+    fix: list[str] = []
+    for text in lines[start + 1:]:
+        if not text.startswith(" "):
+            break
+        if fix or text.strip().startswith("fix: "):
+            fix.append(text.strip())  # the fix is wrapped: give it back as one line
+        else:
+            out.append(text.strip())
+    return out + ([" ".join(fix)] if fix else [])
+
+
+def head(mark: str, name: str, detail: str) -> str:
+    return f"{mark} {name:<{cli_service.NAME_WIDTH}}{detail}"
+
+
+# ---------------------------------------------------------------- the notification server
+
+
+def test_a_server_with_actions_is_named_and_all_is_well(
+        monkeypatch: pytest.MonkeyPatch, config: Path, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    result = doctor_run(monkeypatch, bus=session_bus.address, config=config)
+    assert line(result, "session bus") == [head(
+        "✓", "session bus", f"{session_bus.address} (from DBUS_SESSION_BUS_ADDRESS)")]
+    assert line(result, "notifications") == [head(
+        "✓", "notifications", "attuned-test-server 1.0: shows Done / Snooze / Skip")]
+    assert line(result, "schedule") == [head(
+        "✓", "schedule", f"{config}: valid, 1 practice (1 enabled)")]
+    assert line(result, "time zone") == [head("✓", "time zone", "UTC, the same as the system's")]
+    assert result.exit_code == 0
+
+
+def test_a_server_without_actions_is_a_warning_that_says_how_to_answer(
+        monkeypatch: pytest.MonkeyPatch, config: Path, session_bus: DBusDaemon) -> None:
+    with NotificationServer(session_bus.address, actions=False, name="plain-server"):
+        result = doctor_run(monkeypatch, bus=session_bus.address, config=config)
+    assert line(result, "notifications") == [
+        head("!", "notifications", "plain-server 1.0: shows nudges without buttons"),
+        "fix: answer nudges from a terminal: `attuned done|snooze|skip` (or use a server "
+        "that offers actions: KDE, xfce4-notifyd, dunst, mako)",
+    ]
+    assert result.exit_code == 0
+
+
+def test_no_notification_server_warns_that_nudges_go_to_the_log(
+        monkeypatch: pytest.MonkeyPatch, config: Path, session_bus: DBusDaemon) -> None:
+    result = doctor_run(monkeypatch, bus=session_bus.address, config=config)
+    assert line(result, "session bus")[0].startswith("✓ ")
+    assert line(result, "notifications")[0] == head(
+        "!", "notifications", "no notification server on the bus; nudges go to the log only")
+    assert "fix: start a notification server" in line(result, "notifications")[1]
+    # The log still takes the nudges: nothing needed is missing.
+    assert result.exit_code == 0
+    assert result.stdout.endswith("attuned can work; 3 things could be better (! above).\n")
+
+
+def test_no_session_bus_at_all(monkeypatch: pytest.MonkeyPatch, config: Path) -> None:
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "session bus")[0] == head(
+        "!", "session bus", "none found: DBUS_SESSION_BUS_ADDRESS is not set and "
+        "$XDG_RUNTIME_DIR/bus does not exist; nudges go to the log only")
+    assert line(result, "notifications") == [
+        head("!", "notifications", "not checked (no session bus)")]
+    assert result.exit_code == 0
+
+
+def test_a_bus_address_nothing_listens_on(monkeypatch: pytest.MonkeyPatch,
+                                           config: Path) -> None:
+    result = doctor_run(monkeypatch, bus=NO_BUS, config=config)
+    first = line(result, "session bus")[0]
+    assert first.startswith(head("!", "session bus",
+                                 f"Cannot connect to the D-Bus session bus at {NO_BUS}: "))
+    assert first.endswith("; nudges go to the log only")
+    assert result.exit_code == 0
+
+
+# ---------------------------------------------------------------- the schedule
+
+
+def test_a_broken_config_fails_with_the_same_text_as_check(
+        monkeypatch: pytest.MonkeyPatch, config: Path) -> None:
+    config.write_text(VALID.replace('at = "07:30"', 'at = "7.30"'))
+    checked = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert checked.exit_code == 1
+    problems = checked.stderr.strip().splitlines()
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "schedule") == [
+        head("✗", "schedule", f"{config} has problems, so it cannot be used:"),
+        *problems,
+        "fix: correct the lines above (`attuned edit` checks before it saves); a running "
+        "daemon keeps the last good schedule meanwhile",
+    ]
+    assert result.exit_code == 1
+    assert result.stdout.endswith("1 thing attuned needs is broken (✗ above).\n")
+
+
+def test_a_missing_config_is_a_warning_the_example_runs(
+        monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    path = home / "config" / "attuned" / "config.toml"
+    result = doctor_run(monkeypatch, bus=None)
+    assert line(result, "schedule") == [
+        head("!", "schedule", f"no schedule file at {path}: the built-in example runs"),
+        "fix: make it yours with `attuned init`, then `attuned edit`",
+    ]
+    assert line(result, "time zone") == [
+        head("✓", "time zone", "the schedule follows the system's zone, UTC")]
+    assert result.exit_code == 0
+
+
+def test_a_schedule_pinned_to_another_zone_is_a_warning(
+        monkeypatch: pytest.MonkeyPatch, config: Path) -> None:
+    config.write_text(VALID.replace('"UTC"', '"Asia/Tokyo"'))
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "time zone")[0] == head(
+        "!", "time zone", "the schedule keeps Asia/Tokyo clock times, the system is in UTC")
+    assert result.exit_code == 0
+
+
+# ---------------------------------------------------------------- the history
+
+
+def test_a_healthy_history_and_none_yet(monkeypatch: pytest.MonkeyPatch, config: Path,
+                                        home: Path) -> None:
+    db = home / "state" / "attuned" / "history.db"
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "history") == [head("✓", "history", f"none yet; the daemon creates {db}")]
+    assert not db.exists()  # doctor created nothing
+    Store.open(db).close()
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "history") == [head("✓", "history", f"{db}: healthy, 0 nudges")]
+
+
+def test_a_damaged_history_fails_and_is_left_exactly_where_it_was(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path) -> None:
+    db = home / "state" / "attuned" / "history.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"this is not a database, it is a shopping list" * 100)
+    before = sorted(p.name for p in db.parent.iterdir())
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    lines = line(result, "history")
+    assert lines[0].startswith(head("✗", "history", f"{db} "))
+    assert "restart the daemon (`systemctl --user restart attuned`)" in " ".join(lines)
+    assert result.exit_code == 1
+    # Doctor never moves the user's data: that is the daemon's decision, and it says so.
+    assert sorted(p.name for p in db.parent.iterdir()) == before
+    assert db.read_bytes() == b"this is not a database, it is a shopping list" * 100
+
+
+def test_a_history_from_a_newer_attuned_fails(monkeypatch: pytest.MonkeyPatch, config: Path,
+                                              home: Path) -> None:
+    db = home / "state" / "attuned" / "history.db"
+    Store.open(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (?, '2030-01-01T00:00:00Z')",
+                     (LATEST_VERSION + 1,))
+    conn.close()
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "history") == [
+        head("✗", "history", f"{db} was written by a newer attuned (schema "
+             f"{LATEST_VERSION + 1}, this one knows up to {LATEST_VERSION})"),
+        "fix: upgrade attuned",
+    ]
+    assert result.exit_code == 1
+
+
+# ---------------------------------------------------------------- the service
+
+
+def test_service_not_installed_is_a_warning_with_the_install_command(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path) -> None:
+    unit = home / "config" / "systemd" / "user" / "attuned.service"
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "service") == [
+        head("!", "service", f"not installed (no {unit})"),
+        "fix: `attuned service install --now` starts it now and at every login",
+    ]
+    assert result.exit_code == 0
+
+
+def test_a_running_service_installed_from_this_attuned(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path) -> None:
+    install(False, FakeSystemctl())
+    unit = home / "config" / "systemd" / "user" / "attuned.service"
+    result = doctor_run(monkeypatch, bus=None, config=config,
+                        runner=FakeSystemctl(service="active"))
+    assert line(result, "service") == [
+        head("✓", "service", f"installed at {unit}, enabled, active")]
+    assert line(result, "service program") == [
+        head("✓", "service program", f"runs this attuned ({exe} run)")]
+
+
+def test_a_stopped_service_left_by_an_old_install(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path) -> None:
+    unit = home / "config" / "systemd" / "user" / "attuned.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    result = doctor_run(monkeypatch, bus=None, config=config,
+                        runner=FakeSystemctl(service="failed"))
+    assert line(result, "service") == [
+        head("!", "service", f"installed at {unit}, enabled, failed: not running now"),
+        "fix: start it with `systemctl --user start attuned`; if it fails, `attuned service "
+        "logs` says why",
+    ]
+    assert line(result, "service program") == [
+        head("!", "service program", f"runs /opt/old/attuned run, but this attuned is {exe} "
+             "run (an old install?)"),
+        "fix: `attuned service install --now` points it here (the old unit is kept aside)",
+    ]
+    assert result.exit_code == 0
+
+
+def test_without_systemd_the_service_check_says_so_and_how_to_run_by_hand(
+        monkeypatch: pytest.MonkeyPatch, config: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = doctor_run(monkeypatch, bus=None, config=config, runner=run_command)
+    assert line(result, "service")[0] == head(
+        "!", "service", "systemd is not available here: the systemctl command was not found.")
+    assert "start `attuned run` from your session's" in " ".join(line(result, "service"))
+    assert result.exit_code == 0
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, session_bus: DBusDaemon, monkeypatch: pytest.MonkeyPatch,
+           home: Path) -> Iterator[Callable[[], SdDaemon]]:
+    """Starts a real daemon on `session_bus` and points doctor at its directories."""
+    receiver = NotifyReceiver()
+    made: list[SdDaemon] = []
+
+    def start() -> SdDaemon:
+        d = SdDaemon(tmp_path, bus=session_bus.address, notify=receiver.path,
+                     watchdog_usec=None).start()
+        made.append(d)
+        receiver.wait_first("READY=1", 15)  # sd_notify: the event that it is up
+        monkeypatch.setenv("ATTUNED_RUNTIME_DIR", str(d.runtime_dir))
+        monkeypatch.setenv("ATTUNED_STATE_DIR", str(d.state_dir))
+        return d
+
+    yield start
+    for d in made:
+        d.cleanup()
+    receiver.close()
+
+
+def test_everything_in_place_with_a_running_daemon_exits_0(
+        monkeypatch: pytest.MonkeyPatch, session_bus: DBusDaemon,
+        notification_server: NotificationServer, daemon: Callable[[], SdDaemon],
+        exe: Path) -> None:
+    d = daemon()
+    install(False, FakeSystemctl())
+    result = doctor_run(monkeypatch, bus=session_bus.address, config=d.config,
+                        runner=FakeSystemctl(service="active"))
+    daemon_line = line(result, "daemon")
+    assert daemon_line[0].startswith(head(
+        "✓", "daemon", f"answering at {d.control_socket}; next: evening at "))
+    assert line(result, "history") == [
+        head("✓", "history", f"{d.state_dir / 'history.db'}: healthy, 0 nudges")]
+    assert [text[0] for text in result.stdout.splitlines()[:-2]] == ["✓"] * 8, result.stdout
+    assert result.stdout.endswith("\nEverything attuned needs works.\n")
+    assert result.exit_code == 0
+
+
+def test_a_daemon_reading_another_schedule_is_a_warning(
+        monkeypatch: pytest.MonkeyPatch, config: Path, daemon: Callable[[], SdDaemon]) -> None:
+    d = daemon()
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    first = line(result, "daemon")[0]
+    assert first.startswith("! daemon ")
+    assert first.endswith(f"; it reads {d.config}, not {config}")
+
+
+def test_no_daemon_is_a_warning_with_how_to_start_it(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path) -> None:
+    sock = home / "runtime" / "attuned" / "control.sock"
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "daemon") == [
+        head("!", "daemon", f"not running (nothing answers at {sock})"),
+        "fix: `systemctl --user start attuned` (or `attuned service install --now`), or "
+        "`attuned run` in a terminal",
+    ]
+    assert result.exit_code == 0
+
+
+# ---------------------------------------------------------------- the library and format
+
+
+def test_checks_run_without_the_cli_and_say_which_are_needed(
+        config: Path, tmp_path: Path) -> None:
+    results = doctor.run_checks(doctor.Inputs(
+        config=config, history_db=tmp_path / "none.db", control_socket=tmp_path / "no.sock",
+        environ={}, runner=FakeSystemctl(enabled="not-found"), platform="linux",
+        system_zone=lambda: __import__("zoneinfo").ZoneInfo("UTC")))
+    assert [(r.name, r.level) for r in results] == [
+        ("schedule", "ok"), ("session bus", "warn"), ("notifications", "warn"),
+        ("service", "warn"), ("daemon", "warn"), ("history", "ok"), ("time zone", "ok")]
+    assert doctor.needed_ok(results)
+    assert not doctor.needed_ok([*results, doctor.CheckResult("x", False, "broken")])
+
+
+def test_on_macos_notifications_are_plyer_without_buttons(config: Path) -> None:
+    [result] = doctor.check_notifications(doctor.Inputs(config=config, platform="darwin"))
+    assert (result.level, result.detail, result.fix) == (
+        "warn", "shown through plyer: no Done/Snooze/Skip buttons on this system",
+        "answer nudges from a terminal: `attuned done|snooze|skip`")
+
+
+def test_marks_fall_back_to_ascii_on_a_terminal_that_cannot_show_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    marks = cli_service._marks()
+    assert marks == {"ok": "ok", "warn": "!!", "fail": "XX"}
+    lines = format_report([doctor.CheckResult("history", False, "bad", "restart")], marks)
+    assert lines == ["XX history         bad", "                   fix: restart", "",
+                     "1 thing attuned needs is broken (XX above)."]
+    "\n".join(lines).encode("ascii")
+
