@@ -138,7 +138,9 @@ class Daemon:
     def _on_due(self, key: str, due: datetime) -> None:
         assert self.service is not None
         self.service.on_due(key, due)
-        self._status()
+        # After the nudge's task has sent it: the status looks at every planned job, which
+        # took 10-130 ms with 10,000 practices and made every nudge that much later.
+        asyncio.get_running_loop().call_soon(self._status)
 
     def _on_missed(self, key: str, due: datetime) -> None:
         assert self.service is not None
@@ -288,6 +290,10 @@ class Daemon:
                 note=_opt_str(params, "note"), how=_opt_str(params, "how"),
                 snooze_for=parse_duration(length) if isinstance(length, str) else None)
             return result.to_json()
+        if method in ("reflect", "together"):  # issue 6: practising
+            from attuned import practising
+
+            return await practising.control(service, method, params)
         if method == "ping":
             return {"pong": True}
         if method == "test.advance_clock" and clock.fake_clock_allowed():
@@ -300,10 +306,12 @@ class Daemon:
     def _next_words(self) -> str:
         assert self.service is not None
         due = self.service.planner.due_times()
-        ups = sorted((t, k[2:]) for k, t in due.items() if k.startswith("p:"))
-        if not ups:
+        # min, not sorted: one pass (aware datetimes compare slowly; 10,000 jobs sorted
+        # took 130 ms on each nudge and reload).
+        first = min(((t, k[2:]) for k, t in due.items() if k.startswith("p:")), default=None)
+        if first is None:
             return "nothing planned"
-        t, pid = ups[0]
+        t, pid = first
         return f"{pid} at {t.astimezone(self.service.zone):%a %H:%M}"
 
     def _status(self) -> None:
