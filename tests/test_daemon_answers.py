@@ -1,0 +1,191 @@
+"""Answers that survive anything: a snooze or a repeat across `kill -9` and a restart,
+nudges that came due while the daemon was down, and kill -9 at random moments while
+100 nudges are answered through the daemon."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from buses import DBusDaemon
+from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings, utc_now
+from notification_server import NotificationServer
+
+from attuned.errors import AttunedError
+from attuned.store import EventKind
+
+NUDGE_WAIT = 10.0
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    made = Daemons(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def nudged(d: DaemonProcess, pid: str, *, since: int = 0) -> str:
+    [m] = d.wait_for_log(rf"INFO attuned: nudged {pid} \((\w+)\)", NUDGE_WAIT, since=since)
+    return m.group(1)
+
+
+def shown(d: DaemonProcess, pid: str) -> list[str | None]:
+    """For each time `pid` was shown: None, or the nudge whose snooze it brings back."""
+    return [e.snoozed_from for e in d.history()
+            if e.kind == EventKind.SHOWN and e.practice_id == pid]
+
+
+# ------------------------------------------------------------------------- restarts
+
+
+def test_a_snooze_survives_kill_9_and_comes_back_once(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address,
+                config_text=settings(snooze="3s") + practice("look-up", once=due_in(2))
+                + practice("sentinel", once=due_in(12))).start()
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    nid = nudged(d, "look-up")
+    notification_server.invoke_action(rec["id"], "snooze")
+    d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 5)
+    d.kill()
+    mark = d.mark()
+    d.start()
+    d.wait_for_log(rf"INFO attuned: brought back snoozed {nid} as \w+", NUDGE_WAIT,
+                   since=mark)
+    # Everything the restarted daemon shows until the sentinel: the return, once.
+    notification_server.wait_for_notify(3, NUDGE_WAIT + 5)
+    assert [r["summary"] for r in notification_server.notifies] == [
+        "Look-Up", "Look-Up (snoozed)", "Sentinel"]
+    assert shown(d, "look-up") == [None, nid]
+
+
+def test_repeats_survive_kill_9_and_stop_at_their_count(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings() + practice(
+        "look-up", once=due_in(2), extra='repeat = "2s"\nrepeat_max = 3')
+        + practice("sentinel", once=due_in(14))).start()
+    nid = nudged(d, "look-up")
+    d.wait_for_log(rf"INFO attuned: repeated {nid} \(1 of 3\)", NUDGE_WAIT)
+    d.kill()
+    mark = d.mark()
+    d.start()
+    d.wait_for_log(rf"INFO attuned: repeated {nid} \(3 of 3\)", NUDGE_WAIT, since=mark)
+    notification_server.wait_for_notify(5, NUDGE_WAIT)
+    assert [r["summary"] for r in notification_server.notifies] == ["Look-Up"] * 4 + [
+        "Sentinel"]
+    # The restarted daemon went on counting from where the killed one was.
+    after = [line.split("repeated ", 1)[1] for line in d.log_matches("repeated", since=mark)]
+    assert after == [f"{nid} (2 of 3)", f"{nid} (3 of 3)"]
+
+
+def test_a_snooze_that_ended_beyond_grace_while_down_is_recorded_missed(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings(
+        snooze="1s", grace="1s") + practice("look-up", once=due_in(1))).start()
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    nid = nudged(d, "look-up")
+    notification_server.invoke_action(rec["id"], "snooze")
+    d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 5)
+    d.kill()
+    [snoozed] = [e for e in d.history() if e.kind == EventKind.SNOOZED]
+    assert snoozed.snoozed_until is not None
+    # Down for longer than the snooze and its grace: time has to pass, nothing to await.
+    left = (snoozed.snoozed_until + timedelta(seconds=1.5) - utc_now()).total_seconds()
+    time.sleep(max(0.0, left))
+    mark = d.mark()
+    d.start()
+    d.wait_for_log(rf"INFO attuned: missed the snoozed nudge {nid} \(look-up\): more than "
+                   "its grace late", 5, since=mark)
+    assert [str(e.kind) for e in d.history()] == ["shown", "snoozed", "missed"]
+    assert shown(d, "look-up") == [None]
+    assert len(notification_server.notifies) == 1
+    assert d.call("status")["snoozed"] == []
+
+
+def test_a_nudge_due_while_down_within_grace_is_delivered_at_start(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings(grace="15m")
+                + practice("look-up", once=utc_now() - timedelta(minutes=5))).start()
+    [rec] = notification_server.wait_for_notify(1, 5)
+    assert rec["summary"] == "Look-Up"
+    [m] = d.wait_for_log(r"INFO attuned: nudged look-up \(\w+\), (\d+) s late", 5)
+    assert 300 <= int(m.group(1)) <= 320
+    # Restarted again: it is in the history, so it is not shown twice.
+    assert d.stop() == 0
+    d.start()
+    assert d.call("status")["next"] == []
+    assert len(notification_server.notifies) == 1
+
+
+# ------------------------------------------------------------------------- crash safety
+
+
+def test_kill_9_at_random_moments_loses_no_acknowledged_answer(
+        daemons: Daemons, tmp_path: Path) -> None:
+    count = 100
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    past = utc_now() - timedelta(minutes=1)
+    text = settings() + "".join(practice(f"p{i:03}", once=past) for i in range(count))
+    d = daemons(config_text=text).start()  # no bus: the nudges go to the log
+    lines = d.wait_for_log(r"INFO attuned: nudged (p\d+) \((\w+)\)", 30, count=count)
+    ids = [m.group(2) for m in lines]
+    assert len(set(ids)) == count
+    rng.shuffle(ids)
+    kill_at = set(rng.sample(range(count), 6))
+
+    acknowledged: list[str] = []
+    kills = 0
+    for i, nid in enumerate(ids):
+        restarted = False
+        if i in kill_at:
+            # kill -9 a few milliseconds into this request: before, during or after it.
+            pid = d.pid
+            threading.Timer(rng.uniform(0, 0.008), os.kill, (pid, signal.SIGKILL)).start()
+        while True:
+            try:
+                d.call("done", {"target": nid, "note": f"answer {i}"}, timeout=5)
+            except AttunedError as e:
+                if d.running() and "was already answered: done" not in str(e):
+                    # The kill is on its way; let it land, then start again.
+                    d.wait_exit(5)
+                if not d.running():
+                    kills += 1
+                    restarted = True
+                    d.kill()
+                    d.start()
+                    continue
+                break  # recorded before the kill, only the reply was lost
+            acknowledged.append(nid)
+            break
+        if i in kill_at and not restarted:
+            # The kill landed after the reply: restart for the next answers.
+            d.wait_exit(5)
+            kills += 1
+            d.start()
+
+    events = d.history()
+    done = Counter(e.nudge_id for e in events if e.kind == EventKind.DONE)
+    shows = Counter(e.nudge_id for e in events if e.kind == EventKind.SHOWN)
+    msg = f"seed {seed}"
+    print(f"kills {kills}, replies lost {count - len(acknowledged)}", msg)
+    assert kills == len(kill_at), msg
+    assert all(done[nid] == 1 for nid in acknowledged), msg  # every acknowledged answer
+    assert set(done) == set(ids), msg  # and the ones whose reply was lost
+    assert max(done.values()) == 1, msg  # no duplicates
+    assert sorted(shows.values()) == [1] * count, msg  # nothing shown twice after restarts
+    assert d.call("status")["open"] == []
