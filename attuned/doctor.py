@@ -202,6 +202,13 @@ NO_SERVER_FIX = (
     "a plain window manager (e.g. `exec dunst` in its startup file)")
 
 
+# Servers that advertise actions but offer them through a menu, not buttons.
+MENU_SERVERS = {
+    "dunst": "in its context menu (`dunstctl context`)",
+    "mako": "in its menu (`makoctl menu`)",
+}
+
+
 def check_notifications(inp: Inputs, probe: BusProbe | None = None) -> list[CheckResult]:
     """The session bus (reachable, at which address) and the notification server on it
     (present, its name, whether it shows buttons). Neither is needed: without them
@@ -239,7 +246,9 @@ def check_notifications(inp: Inputs, probe: BusProbe | None = None) -> list[Chec
         return results
     who = f"{info.name} {info.version}".strip()
     if info.supports_actions:
-        results.append(_ok("notifications", f"{who}: shows Done / Snooze / Skip"))
+        menu = MENU_SERVERS.get(info.name.lower())
+        results.append(_ok("notifications", f"{who}: shows Done / Snooze / Skip"
+                                            + (f" {menu}" if menu else "")))
     else:
         results.append(_warn(
             "notifications", f"{who}: shows nudges without buttons",

@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import buses
 import pytest
 from buses import DBusDaemon
 from click.testing import CliRunner, Result
@@ -128,6 +130,52 @@ def test_a_server_without_actions_is_a_warning_that_says_how_to_answer(
         "that offers actions: KDE, xfce4-notifyd, dunst, mako)",
     ]
     assert result.exit_code == 0
+
+
+def test_dunst_is_said_to_offer_the_answers_in_its_menu(
+        monkeypatch: pytest.MonkeyPatch, config: Path, session_bus: DBusDaemon) -> None:
+    with NotificationServer(session_bus.address, name="dunst"):
+        result = doctor_run(monkeypatch, bus=session_bus.address, config=config)
+    assert line(result, "notifications") == [head(
+        "✓", "notifications",
+        "dunst 1.0: shows Done / Snooze / Skip in its context menu (`dunstctl context`)")]
+
+
+@pytest.fixture
+def activating_bus(tmp_path: Path) -> Iterator[str]:
+    """A private bus that COULD start a notification server on demand (an activation
+    file, as dunst installs); DBusDaemon's buses have no service directory at all."""
+    services = tmp_path / "services"
+    services.mkdir()
+    # Never started: doctor must not activate anything, only ask what could be.
+    (services / "org.freedesktop.Notifications.service").write_text(
+        "[D-BUS Service]\nName=org.freedesktop.Notifications\nExec=/bin/false\n")
+    conf = tmp_path / "activating-bus.conf"
+    # The test buses' own configuration, plus the service directory.
+    conf.write_text(buses._CONFIG.format(listen="unix:tmpdir=/tmp").replace(
+        "<auth>EXTERNAL</auth>", f"<auth>EXTERNAL</auth>\n  <servicedir>{services}</servicedir>"))
+    proc = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork",
+                             "--print-address=1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    try:
+        address = buses._read_line(proc.stdout.fileno(), 10).strip()
+        assert address, "dbus-daemon printed no address"
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(5)
+        proc.stdout.close()
+
+
+
+
+def test_a_server_the_bus_starts_on_demand_is_fine(
+        monkeypatch: pytest.MonkeyPatch, config: Path, activating_bus: str) -> None:
+    result = doctor_run(monkeypatch, bus=activating_bus, config=config)
+    assert line(result, "session bus")[0].startswith("✓ ")
+    assert line(result, "notifications") == [head(
+        "✓", "notifications", "no server running now; the bus starts one at the first nudge")]
 
 
 def test_no_notification_server_warns_that_nudges_go_to_the_log(
