@@ -294,6 +294,8 @@ def check_service(inp: Inputs) -> list[CheckResult]:
         results.append(_warn(name, facts + ": not running now", fix))
     else:
         results.append(_ok(name, facts))
+    if not mac:
+        results.append(_service_bus(inp))
     if st.points_here:
         results.append(_ok("service program", f"runs this attuned ({st.exec_start})"))
     else:
@@ -303,6 +305,39 @@ def check_service(inp: Inputs) -> list[CheckResult]:
             f"{st.expected_exec_start} (an old install?)",
             "`attuned service install --now` points it here (the old unit is kept aside)"))
     return results
+
+
+def _unquote(value: str) -> str:
+    # systemctl show-environment writes values with shell-special characters as $'...'
+    # (systemctl(1)); bus addresses and paths need no C escapes undone.
+    if value.startswith("$'") and value.endswith("'") and len(value) >= 3:
+        return value[2:-1]
+    return value
+
+
+def _service_bus(inp: Inputs) -> CheckResult:
+    """Whether the service, started by the user manager rather than from this terminal,
+    would find the session bus (the usual reason cron or service nudges never show)."""
+    from attuned.busaddr import session_bus_address
+    from attuned.install import UPDATE_ENVIRONMENT
+
+    name = "service bus"
+    shown = inp.runner(("systemctl", "--user", "show-environment"))
+    if shown.returncode != 0:
+        said = (shown.stderr or shown.stdout).strip() or f"exit {shown.returncode}"
+        return _warn(name, f"cannot read the service manager's environment ({said})")
+    env = {}
+    for text in shown.stdout.splitlines():
+        key, sep, value = text.partition("=")
+        if sep:
+            env[key] = _unquote(value)
+    address = session_bus_address(env)
+    if address is None:
+        return _warn(name, "the service would find no session bus (its manager has no "
+                     "DBUS_SESSION_BUS_ADDRESS and there is no $XDG_RUNTIME_DIR/bus): "
+                     "its nudges would go to the log",
+                     f"add `{UPDATE_ENVIRONMENT}` to your session's startup file")
+    return _ok(name, f"the service finds the session bus at {address}")
 
 
 # ---------------------------------------------------------------- the daemon

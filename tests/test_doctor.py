@@ -12,8 +12,9 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import buses
 import pytest
@@ -26,7 +27,7 @@ from test_install import FakeSystemctl, fake_attuned
 from attuned import cli_service, doctor
 from attuned.cli import cli
 from attuned.cli_service import Deps, format_report
-from attuned.install import install, run_command
+from attuned.install import CommandResult, install, run_command
 from attuned.store import LATEST_VERSION, Store
 
 NO_BUS = "unix:path=/nonexistent/attuned-test-bus"
@@ -62,6 +63,21 @@ def exe(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script = fake_attuned(home / ".local" / "bin")
     monkeypatch.setattr(sys, "argv", [str(script), "doctor"])
     return script
+
+
+class FakeManager(FakeSystemctl):
+    """FakeSystemctl that also answers `show-environment` with `environment`."""
+
+    def __init__(self, environment: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.environment = environment or {}
+
+    def __call__(self, argv: Sequence[str]) -> CommandResult:
+        if tuple(argv) == ("systemctl", "--user", "show-environment"):
+            self.calls.append(tuple(argv))
+            return CommandResult(
+                0, "".join(f"{k}={v}\n" for k, v in self.environment.items()), "")
+        return super().__call__(argv)
 
 
 def env(bus: str | None) -> dict[str, str]:
@@ -317,10 +333,13 @@ def test_a_running_service_installed_from_this_attuned(
         monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path) -> None:
     install(False, FakeSystemctl())
     unit = home / "config" / "systemd" / "user" / "attuned.service"
-    result = doctor_run(monkeypatch, bus=None, config=config,
-                        runner=FakeSystemctl(service="active"))
+    manager = FakeManager({"DBUS_SESSION_BUS_ADDRESS": "$'unix:path=/run/user/1000/bus'"},
+                          service="active")
+    result = doctor_run(monkeypatch, bus=None, config=config, runner=manager)
     assert line(result, "service") == [
         head("✓", "service", f"installed at {unit}, enabled, active")]
+    assert line(result, "service bus") == [head(
+        "✓", "service bus", "the service finds the session bus at unix:path=/run/user/1000/bus")]
     assert line(result, "service program") == [
         head("✓", "service program", f"runs this attuned ({exe} run)")]
 
@@ -336,6 +355,14 @@ def test_a_stopped_service_left_by_an_old_install(
         head("!", "service", f"installed at {unit}, enabled, failed: not running now"),
         "fix: start it with `systemctl --user start attuned`; if it fails, `attuned service "
         "logs` says why",
+    ]
+    # Its manager was never told where the bus is, and there is no $XDG_RUNTIME_DIR/bus.
+    assert line(result, "service bus") == [
+        head("!", "service bus", "the service would find no session bus (its manager has no "
+             "DBUS_SESSION_BUS_ADDRESS and there is no $XDG_RUNTIME_DIR/bus): its nudges "
+             "would go to the log"),
+        "fix: add `dbus-update-activation-environment --systemd DISPLAY WAYLAND_DISPLAY "
+        "XDG_CURRENT_DESKTOP DBUS_SESSION_BUS_ADDRESS` to your session's startup file",
     ]
     assert line(result, "service program") == [
         head("!", "service program", f"runs /opt/old/attuned run, but this attuned is {exe} "
@@ -388,14 +415,14 @@ def test_everything_in_place_with_a_running_daemon_exits_0(
         exe: Path) -> None:
     d = daemon()
     install(False, FakeSystemctl())
-    result = doctor_run(monkeypatch, bus=session_bus.address, config=d.config,
-                        runner=FakeSystemctl(service="active"))
+    manager = FakeManager({"DBUS_SESSION_BUS_ADDRESS": session_bus.address}, service="active")
+    result = doctor_run(monkeypatch, bus=session_bus.address, config=d.config, runner=manager)
     daemon_line = line(result, "daemon")
     assert daemon_line[0].startswith(head(
         "✓", "daemon", f"answering at {d.control_socket}; next: evening at "))
     assert line(result, "history") == [
         head("✓", "history", f"{d.state_dir / 'history.db'}: healthy, 0 nudges")]
-    assert [text[0] for text in result.stdout.splitlines()[:-2]] == ["✓"] * 8, result.stdout
+    assert [text[0] for text in result.stdout.splitlines()[:-2]] == ["✓"] * 9, result.stdout
     assert result.stdout.endswith("\nEverything attuned needs works.\n")
     assert result.exit_code == 0
 
