@@ -600,15 +600,18 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
 @cli.command()
 @click.argument("target", required=False, metavar="[ID|PRACTICE]")
 @click.option("--note", help="A line about how it went.")
+@click.option("--noticed", "how", flag_value="noticed", help="You noticed the moment.")
+@click.option("--partly", "how", flag_value="partly", help="It went partly.")
+@click.option("--missed-it", "how", flag_value="missed", help="You did it, but missed the moment.")
 @click.pass_context
-def done(ctx: click.Context, target: str | None, note: str | None) -> None:
-    """Mark a nudge done (default: the newest open one).
+def done(ctx: click.Context, target: str | None, note: str | None, how: str | None) -> None:
+    """Mark a nudge done (default: the newest open one), and how it went if you like.
 
     \b
     Example:
-        attuned done breakfast --note "she was tired; I made tea"
+        attuned done breakfast --partly --note "she was tired; I made tea"
     """
-    _answer(ctx, "done", target, note=note)
+    _answer(ctx, "done", target, note=note, how=how)
 
 
 @cli.command()

@@ -8,7 +8,7 @@ format. Heavy imports stay inside the commands.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -235,4 +235,123 @@ def needs() -> None:
     _print_list("need")
 
 
-COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs)
+# --------------------------------------------------------------------------- reflect
+
+
+@click.command()
+@click.argument("practice_id", required=False, metavar="[PRACTICE]")
+@click.option("--landed", "verdict", flag_value="landed", help="It landed.")
+@click.option("--partly", "verdict", flag_value="partly", help="Partly.")
+@click.option("--not-yet", "verdict", flag_value="not-yet", help="Not yet.")
+@click.option("--text", default="", help="Anything you noticed, in a line or two.")
+def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
+    """Say how a practice's period went (default: the one attuned just asked about).
+
+    \b
+    Example:
+        attuned reflect breakfast --partly --text "easier on slow mornings"
+    """
+    from attuned import control, paths, review
+    from attuned.errors import DaemonNotRunning
+    from attuned.store import Store
+
+    if verdict is None:
+        raise click.UsageError("say how it went: --landed, --partly or --not-yet")
+    try:
+        res = control.call("reflect", {"practice": practice_id, "verdict": verdict,
+                                       "text": text})
+        pid = str(res["practice"])
+    except DaemonNotRunning:
+        store = Store.open(paths.history_db())
+        try:
+            pid = practice_id or review.default_practice(store)
+            review.record(store, pid, verdict, text, at=_now(), source="cli")
+        finally:
+            store.close()
+    words = {"landed": "it landed", "partly": "partly", "not-yet": "not yet"}[verdict]
+    quoted = f' "{text}"' if text else ""
+    click.echo(f"Kept your reflection on {pid}: {words}.{quoted}")
+    click.echo("`attuned review` puts it together with the week's answers.")
+
+
+@click.command(name="review")
+@click.option("--week", "days", flag_value=7, default=True, help="The last 7 days (default).")
+@click.option("--month", "days", flag_value=30, help="The last 30 days.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def review_(ctx: click.Context, days: int, as_json: bool) -> None:
+    """Your practices over the past week: answers, done-rate, reflections, and what to
+    keep, extend or try next (each suggestion says which rule it comes from).
+
+    \b
+    Example:
+        attuned review
+    """
+    from attuned import library, paths, review, schedule
+    from attuned.store import Store
+
+    path = _config(ctx)
+    practices_ = schedule.load(path).practices if path.exists() else ()
+    zone = _zone(ctx)
+    today = _now().astimezone(zone).date()
+    store = Store.open(paths.history_db())
+    try:
+        events = store.history()
+        refls = store.reflections()
+    finally:
+        store.close()
+    order = library.names(library.load().templates)
+    rows = review.review(events, refls, practices_, today=today, zone=zone, days=days,
+                         library_order=order)
+    if as_json:
+        click.echo(json.dumps([_review_json(r) for r in rows], indent=2, ensure_ascii=False))
+        return
+    first = today - timedelta(days=days - 1)
+    click.echo(f"{first:%a %d %b} to {today:%a %d %b %Y}")
+    if not rows:
+        click.echo("No practices in these days yet. `attuned practices` lists some to try.")
+        return
+    for r in rows:
+        click.echo("")
+        click.echo(_review_text(r))
+    click.echo("\nA missed nudge is data, not failure: choose what helps.")
+
+
+def _review_text(r: Any) -> str:
+    st = r.stats
+    lines = [f"{r.practice_id}  {r.title}"
+             + (f"  (period ends {r.until:%a %d %b})" if r.until else "")]
+    parts = [f"{st.done} done"]
+    for n, word in ((st.skipped, "skipped"), (st.snoozed, "snoozed"), (st.missed, "missed"),
+                    (st.expired, "unanswered"), (st.dismissed, "dismissed")):
+        if n:
+            parts.append(f"{n} {word}")
+    lines.append(f"  {st.nudges} nudges: {', '.join(parts)}; done-rate {st.done_percent}  "
+                 f"{st.sparkline}")
+    hows = [f"{n} {'missed the moment' if h == 'missed' else h}" for h, n in r.hows if n]
+    if hows:
+        lines.append(f"  how it went: {', '.join(hows)}")
+    for note in r.notes:
+        lines.append(f'  note: "{note}"')
+    for refl in r.reflections:
+        text = f', "{refl.text}"' if refl.text else ""
+        lines.append(f"  reflection ({refl.at:%a %d %b}): {refl.verdict}{text}")
+    lines.append(f"  -> {r.suggestion.text}")
+    lines.append(f"     ({r.suggestion.rule})")
+    return "\n".join(lines)
+
+
+def _review_json(r: Any) -> dict[str, Any]:
+    st = r.stats
+    return {"practice": r.practice_id, "title": r.title, "nudges": st.nudges,
+            "done": st.done, "skipped": st.skipped, "snoozed": st.snoozed,
+            "missed": st.missed, "expired": st.expired, "done_rate": st.done_rate,
+            "how": dict(r.hows), "notes": list(r.notes),
+            "reflections": [{"at": x.at.isoformat(), "verdict": x.verdict, "text": x.text}
+                            for x in r.reflections],
+            "until": r.until.isoformat() if r.until else None,
+            "suggestion": {"action": r.suggestion.action, "text": r.suggestion.text,
+                           "rule": r.suggestion.rule}}
+
+
+COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_)

@@ -178,7 +178,9 @@ class Service:
             if key.startswith("p:") and key not in wanted:
                 self.planner.remove(key)
                 changed += 1
-        return changed
+        from attuned import practising  # issue 6: a period's end asks how it went
+
+        return changed + practising.plan_reflections(self, startup=startup)
 
     def _record_missed_while_down(self, p: Practice, last: datetime, until: datetime) -> None:
         if until <= last:
@@ -261,6 +263,10 @@ class Service:
                 await self.fire_repeat(ident, due)
             elif kind == "x":
                 await self.expire(ident)
+            elif kind == "e":  # issue 6: the question at a period's end
+                from attuned import practising
+
+                await practising.fire_reflection(self, ident, due)
         except Exception:
             log.exception("could not deliver %s", key)
 
@@ -368,6 +374,9 @@ class Service:
         if p is not None and p.snooze != self.schedule.settings.snooze:
             actions = (actions[0], ("snooze", f"Snooze {format_duration(p.snooze)}"),
                        *actions[2:])
+        from attuned import practising
+
+        title, body = practising.present(self, rec, title, body)  # issue 6: discreet
         n = Notification(title=title, body=body, actions=actions, replaces_id=replaces)
         delivery = await self.notifier.send(n)
         return delivery.notification_id
@@ -378,6 +387,10 @@ class Service:
         rec = self.store.find_by_notification(notification_id)
         if rec is None:
             log.debug("action %s on unknown notification %d", key, notification_id)
+            return
+        from attuned import practising
+
+        if practising.on_action(self, rec, key):  # issue 6: a reflection's answer
             return
         action = ACTION_KEYS.get(key)
         if action is None:
