@@ -354,4 +354,35 @@ def _review_json(r: Any) -> dict[str, Any]:
                            "rule": r.suggestion.rule}}
 
 
-COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_)
+# --------------------------------------------------------------------------- discreet
+
+
+@click.command()
+@click.argument("nudge_id", required=False, metavar="[ID]")
+@click.pass_context
+def show(ctx: click.Context, nudge_id: str | None) -> None:
+    """Show a nudge's full text (a discreet nudge shows only a glyph and its id).
+
+    \b
+    Example:
+        attuned show k3f2
+    """
+    from attuned import paths
+    from attuned.store import Store
+
+    store = Store.open(paths.history_db())
+    try:
+        rec = store.get(nudge_id) if nudge_id else store.newest_open()
+    finally:
+        store.close()
+    if rec is None:
+        raise AttunedError("there is no open nudge to show; give its id, like: attuned show "
+                           "k3f2 (`attuned history` lists them)")
+    zone = _zone(ctx)
+    when = rec.shown_at or rec.due
+    state = "open" if rec.is_open else rec.state.value
+    click.echo(f"{rec.id}  {rec.title}  ({when.astimezone(zone):%a %d %b %H:%M}, {state})")
+    click.echo(rec.message)
+
+
+COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_, show)
