@@ -158,15 +158,27 @@ class Service:
         now = self.now()
         changed = 0
         wanted: set[str] = set()
+        planned = self.planner.due_times()
         for p in self.schedule.practices:
             if not p.enabled:
                 continue
             key = f"p:{p.id}"
+            current = planned.get(key)
+            if current is not None and current <= now and now - current <= p.grace:
+                # Already due, inside its grace (a resume, a clock jump): the scheduler
+                # delivers it late on its next look.
+                wanted.add(key)
+                continue
             last = self.store.last_fired(p.id)
             after = now - p.grace if startup else now
             if last is not None and last > after:
                 after = last
-            if startup and last is not None:
+            if current is not None and current <= now:
+                # Came due beyond its grace while the machine slept: one missed record
+                # (with any later ones), never silently planned past.
+                self._record_missed_while_down(p, current - timedelta(microseconds=1),
+                                               now - p.grace, "the computer was asleep")
+            elif startup and last is not None:
                 self._record_missed_while_down(p, last, now - p.grace)
             nxt = timing.next_occurrence(p, after, self.zone, self.seed)
             if nxt is None:
@@ -182,7 +194,8 @@ class Service:
 
         return changed + practising.plan_reflections(self, startup=startup)
 
-    def _record_missed_while_down(self, p: Practice, last: datetime, until: datetime) -> None:
+    def _record_missed_while_down(self, p: Practice, last: datetime, until: datetime,
+                                  why: str = "the daemon was not running") -> None:
         if until <= last:
             return
         missed = timing.occurrences(p, last + timedelta(microseconds=1), until, self.zone,
@@ -192,12 +205,11 @@ class Service:
             try:
                 self.store.record_missed(
                     p.id, missed[-1], at=self.now(),
-                    reason=f"the daemon was not running ({len(missed)} due)",
-                    title=p.title)
+                    reason=f"{why} ({len(missed)} due)", title=p.title)
             except NudgeAlreadyRecorded:
                 return
-            log.info("missed %s at %s while the daemon was not running", p.id,
-                     missed[-1].astimezone(self.zone).strftime("%a %H:%M"))
+            log.info("missed %s at %s while %s", p.id,
+                     missed[-1].astimezone(self.zone).strftime("%a %H:%M"), why)
 
     def restore_pending(self) -> None:
         """Snoozes and repeats live in the database; bring them back after any restart."""
@@ -227,13 +239,22 @@ class Service:
         now = self.now()
         if kind == "p":
             p = self.schedule.get(ident)
+            reason = "later than its grace"
+            if p is not None:
+                # Later ones past their grace too (a long sleep) share this one record.
+                later = timing.occurrences(p, due + timedelta(microseconds=1),
+                                           now - p.grace, self.zone, self.seed)
+                if later:
+                    due, reason = later[-1], f"{reason} ({len(later) + 1} due)"
             with contextlib.suppress(NudgeAlreadyRecorded):
-                self.store.record_missed(ident, due, at=now, reason="later than its grace",
+                self.store.record_missed(ident, due, at=now, reason=reason,
                                          title=p.title if p else "")
             log.info("missed %s due %s: more than its grace late", ident,
                      due.astimezone(self.zone).strftime("%a %H:%M"))
             if p is not None and p.enabled:
-                nxt = timing.next_occurrence(p, now, self.zone, self.seed)
+                # A later occurrence still inside its grace (several came due during a
+                # sleep) is delivered; the ones between are covered by this one record.
+                nxt = timing.next_occurrence(p, max(due, now - p.grace), self.zone, self.seed)
                 if nxt is not None:
                     self.planner.set(key, nxt, p.grace)
         elif kind == "s":
@@ -273,6 +294,11 @@ class Service:
     async def fire(self, practice_id: str, due: datetime) -> NudgeRecord | None:
         p = self.schedule.get(practice_id)
         if p is None or not p.enabled:
+            return None
+        from attuned import practising
+
+        if practising.held_back(self, p, due):  # issue 6: together mode, held nudges
+            self._plan_next(p, due)
             return None
         now = self.now()
         # A nudge is open until answered or until the practice's next nudge.
