@@ -385,4 +385,46 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
     click.echo(rec.message)
 
 
-COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_, show)
+# --------------------------------------------------------------------------- together
+
+
+@click.command()
+@click.argument("switch", required=False, type=click.Choice(["on", "off", "until"]))
+@click.argument("until", required=False, metavar="[HH:MM]")
+@click.pass_context
+def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
+    """Say that you two are together now (practices with when = "together" nudge only
+    then). With no argument, say whether it is on.
+
+    \b
+    Example:
+        attuned together until 22:00      # a keyboard shortcut can run this
+    """
+    from attuned import control
+    from attuned import together as tg
+    from attuned.errors import DaemonNotRunning
+
+    zone = _zone(ctx)
+    now = _now()
+    if switch is None:
+        click.echo(tg.load().describe(now, zone))
+        return
+    if switch != "until" and until is not None:
+        raise click.UsageError(f"together {switch} takes no time; did you mean: "
+                               f"attuned together until {until}")
+    state = tg.switch(switch, until, now, zone)  # errors before any socket
+    try:
+        res = control.call("together", {"switch": switch, "until": until})
+        click.echo(str(res["text"]))
+        released = res.get("released") or []
+        if isinstance(released, list) and released:
+            click.echo(f"Released {len(released)} nudge(s) that waited for you: "
+                       + ", ".join(str(r) for r in released))
+    except DaemonNotRunning:
+        tg.save(state)
+        click.echo(state.describe(now, zone) + " (the daemon is not running; it reads this "
+                   "when it starts)")
+
+
+COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_, show,
+                                       together)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from attuned import review
 from attuned.errors import AttunedError
+from attuned.model import Practice
 from attuned.notify.base import Notification
 from attuned.store import VERDICTS, NudgeAlreadyRecorded, NudgeRecord
 
@@ -129,4 +130,62 @@ async def control(svc: Service, method: str, params: dict[str, object]) -> dict[
 
     if method == "reflect":
         return await reflect(svc, opt("practice"), opt("verdict") or "", opt("text") or "")
-    raise AttunedError(f'unknown request "{method}"')
+    return await together_switch(svc, opt("switch") or "", opt("until"))
+
+
+# --------------------------------------------------------------------------- holding
+
+
+def held_back(svc: Service, p: Practice, due: datetime) -> bool:
+    """Is this nudge held back from the screen? A together practice while apart is
+    dropped or kept for later (its `outside`, else its `blocked`: "digest" defers here)."""
+    from attuned import together
+
+    if p.when != "together" or together.load().active(svc.now()):
+        return False
+    mode = p.outside or ("drop" if p.blocked == "drop" else "defer")
+    if mode == "defer":
+        together.hold(together.Held(p.id, due, "together", "defer"))
+        log.info("held %s (due %s) until together time starts", p.id,
+                 due.astimezone(svc.zone).strftime("%a %H:%M"))
+    else:
+        log.info("dropped %s (due %s): not together time", p.id,
+                 due.astimezone(svc.zone).strftime("%a %H:%M"))
+    return True
+
+
+async def fire_held(svc: Service, practice_id: str, due: datetime,
+                    note: str) -> NudgeRecord | None:
+    """Show a nudge that was held back, as planned for `due` (recorded once)."""
+    from attuned import timing
+    from attuned.feelings import fill
+
+    p = svc.schedule.get(practice_id)
+    if p is None or not p.enabled:
+        return None
+    message = fill(timing.pick_message(p, due, svc.seed), p.id, due, svc.seed)
+    try:
+        rec = svc.store.record_shown(p.id, due, svc.now(), p.title, message)
+    except NudgeAlreadyRecorded:
+        return None
+    nid = await svc._send(p.title, f"{note} {message}" if note else message, rec)
+    if nid is not None:
+        svc.store.set_notification_id(rec.id, nid)
+    log.info("released held %s (%s)", p.id, rec.id)
+    return rec
+
+
+async def together_switch(svc: Service, word: str, until: str | None) -> dict[str, object]:
+    """The control method "together": switch, save, and release what waited for it."""
+    from attuned import together
+
+    state = together.switch(word, until, svc.now(), svc.zone)
+    together.save(state)
+    released: list[str] = []
+    if state.active(svc.now()):
+        for h in together.take(lambda h: h.reason == "together"):
+            rec = await fire_held(svc, h.practice_id, h.due, "")
+            if rec is not None:
+                released.append(rec.id)
+    return {**state.to_json(), "text": state.describe(svc.now(), svc.zone),
+            "released": released}

@@ -1,0 +1,106 @@
+"""Together mode: practices with when = "together" nudge only while it is on; outside it
+they are dropped or held until it starts. Service-level on a real store with the named
+fakes of test_review (FakePlanner, FakeNotifier); the CLI without a daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from test_review import make, practice
+
+from attuned import cli_practice, practising, together
+from attuned.cli import cli
+from attuned.store import Store
+
+T0 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+UTCZ = ZoneInfo("UTC")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "history.db")
+    yield s
+    s.close()
+
+
+def test_apart_a_together_practice_is_dropped_by_default(store: Store) -> None:
+    svc, planner, notifier, _ = make(store, practice(when="together"), at=T0)
+    assert asyncio.run(svc.fire("breakfast", T0)) is None
+    assert notifier.sent == [] and store.history() == []
+    assert "p:breakfast" in planner.jobs  # the practice carries on
+    assert together.load_held() == []
+
+
+def test_held_until_together_time_starts_once_and_newest_only(store: Store) -> None:
+    p = practice(when="together", outside="defer", messages=("Look up.",))
+    svc, _, notifier, clock = make(store, p, practice(id="other"), at=T0)
+    asyncio.run(svc.fire("breakfast", T0))
+    clock.at = T0 + timedelta(days=1)
+    asyncio.run(svc.fire("breakfast", T0 + timedelta(days=1)))
+    assert notifier.sent == []
+    assert [(h.practice_id, h.due) for h in together.load_held()] == [
+        ("breakfast", T0 + timedelta(days=1))]
+    # Ordinary practices are not held.
+    assert asyncio.run(svc.fire("other", T0 + timedelta(days=1))) is not None
+
+    res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
+    assert res["text"] == "Together mode is on, until you switch it off."
+    assert len(res["released"]) == 1  # type: ignore[arg-type]
+    (n,) = [x for x in notifier.sent if x.body == "Look up."]
+    assert n.title == "Breakfast presence"
+    rec = store.get(str(res["released"][0]))  # type: ignore[index]
+    assert rec.due == T0 + timedelta(days=1)
+    assert together.load_held() == []
+    # Switching on again releases nothing more.
+    res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
+    assert res["released"] == []
+
+
+def test_together_on_lets_it_through_until_the_time_given(store: Store) -> None:
+    svc, _, notifier, clock = make(store, practice(when="together"), at=T0)
+    res = asyncio.run(practising.control(svc, "together", {"switch": "until",
+                                                           "until": "22:00"}))
+    assert res["text"] == "Together mode is on until 22:00."
+    assert together.load() == together.TogetherState(True, datetime(2026, 12, 1, 22, 0,
+                                                                    tzinfo=UTCZ))
+    assert asyncio.run(svc.fire("breakfast", T0)) is not None
+    clock.at = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+    later = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+    assert asyncio.run(svc.fire("breakfast", later)) is None  # over at 22:00
+    assert len(notifier.sent) == 1
+
+
+def test_until_a_time_already_past_today_means_tomorrow() -> None:
+    s = together.switch("until", "01:30", T0, UTCZ)
+    assert s.until == datetime(2026, 12, 2, 1, 30, tzinfo=UTCZ)
+    with pytest.raises(together.TogetherError) as e:
+        together.switch("until", "late", T0, UTCZ)
+    assert str(e.value) == '"late" is not a time of day; write it as HH:MM, like "07:30"'
+
+
+def test_the_state_survives_on_disk_and_a_damaged_file_reads_as_apart() -> None:
+    together.save(together.TogetherState(True, None))
+    assert together.load().active(T0)
+    together.state_file().write_text("{not json")
+    assert together.load() == together.TogetherState()
+
+
+def test_the_cli_without_a_daemon_writes_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_practice, "_now", lambda: T0)
+    r = CliRunner().invoke(cli, ["together"])
+    assert r.output == "Together mode is off.\n"
+    r = CliRunner().invoke(cli, ["together", "until", "22:00"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Together mode is on until 22:00. (the daemon is not running")
+    assert together.load().active(T0)
+    r = CliRunner().invoke(cli, ["together", "on", "22:00"])
+    assert r.exit_code == 2
+    assert "did you mean: attuned together until 22:00" in r.output
+    r = CliRunner().invoke(cli, ["together", "off"])
+    assert not together.load().active(T0)
