@@ -4,10 +4,11 @@ answer them; the server may lack buttons, be missing, appear late or restart."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -306,3 +307,69 @@ def test_snooze_reply_says_the_return_time_in_the_schedules_zone(
     [pending] = d.call("status")["snoozed"]
     until = datetime.fromisoformat(pending["until"]).astimezone(ZoneInfo(zone))
     assert snooze.stdout == f'Snoozed "Look-Up" ({look}); it comes back at {until:%H:%M}.\n'
+
+
+# ------------------------------------------------------------------------- planning
+
+PLANNING = """[settings]
+timezone = "Europe/Berlin"
+quiet_hours = "none"
+
+[[practice]]
+id = "half-past-two"
+title = "At 02:30"
+message = "m"
+at = "02:30"
+
+[[practice]]
+id = "cron"
+title = "Cron 02:15"
+message = "m"
+cron = "15 2 * * *"
+
+[[practice]]
+id = "every"
+title = "Every 30m"
+message = "m"
+every = "30m"
+between = "02:00-04:00"
+
+[[practice]]
+id = "random"
+title = "Random"
+message = "m"
+random = 2
+between = "04:00-06:00"
+"""
+
+
+@pytest.mark.parametrize("night", ["2027-03-28", "2027-10-31", "2027-06-15"],
+                         ids=["spring-dst", "autumn-dst", "ordinary"])
+def test_the_daemon_plans_what_attuned_next_shows(daemons: Daemons, night: str) -> None:
+    # The daemon's clock is moved (FAKE) to 00:40 Berlin time on the night; the clock
+    # check notices within a second and re-plans. Nothing is due in the 15 min before, so
+    # the daemon's grace window cannot add a late nudge the CLI would not show.
+    zone = ZoneInfo("Europe/Berlin")
+    moment = datetime.fromisoformat(f"{night}T00:40:00").replace(tzinfo=zone)
+    d = daemons(config_text=PLANNING, fake_clock=True,
+                env={"ATTUNED_CLOCK_CHECK_SECONDS": "1"}).start()
+    mark = d.mark()
+    # In UTC: aware datetimes sharing one tzinfo subtract as wall times, ignoring DST.
+    d.advance_clock((moment.astimezone(UTC) - datetime.now(UTC)).total_seconds())
+    d.wait_for_log(r"INFO attuned: the wall clock moved by .* re-planning", 10, since=mark)
+    status = d.call("status")
+    assert abs(datetime.fromisoformat(status["now"]) - moment) < timedelta(seconds=30)
+    daemon = [(datetime.fromisoformat(n["at"]), n["practice"]) for n in status["next"]]
+
+    listed = d.cli("next", "--from", f"{night} 00:40", "--count", "40", "--json")
+    assert listed.returncode == 0, listed.stderr
+    first: dict[str, datetime] = {}
+    for o in json.loads(listed.stdout):
+        first.setdefault(o["practice"], datetime.fromisoformat(o["at"]))
+    assert len(first) == 4
+    cli = sorted((at, pid) for pid, at in first.items())[:3]
+    assert daemon == cli
+    # The three soonest are the ones a DST night shifts or doubles (02:00-02:30).
+    assert {pid for _, pid in daemon} == {"every", "cron", "half-past-two"}
+    # Both agree on the zone's offsets that night, not just the instants.
+    assert [at.utcoffset() for at, _ in daemon] == [at.utcoffset() for at, _ in cli]

@@ -16,8 +16,6 @@ from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, FakeLogind, due_in, practice, settings, utc_now
 from notification_server import NotificationServer
 
-from attuned.store import EventKind
-
 NUDGE_WAIT = 10.0
 
 
@@ -156,4 +154,3 @@ def test_status_now_follows_the_fake_clock(daemons: Daemons) -> None:
     d.advance_clock(3600)
     now = datetime.fromisoformat(d.call("status")["now"])
     assert timedelta(minutes=59) < now - datetime.now(UTC) < timedelta(minutes=61)
-    assert EventKind.MISSED == "missed"
