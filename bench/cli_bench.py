@@ -1,0 +1,176 @@
+"""Wall time of the CLI's quick commands beside the floor of any Python CLI.
+
+    python bench/cli_bench.py [--runs 10] [--no-pyc] [--json [FILE]]
+
+Runs, as subprocesses on the example schedule (copied to a private config; private state
+directory): `attuned list`, `attuned next --count 10`, `attuned check`, `attuned --help`,
+`python -c "import click"` and `python -c pass`. Each is run once unmeasured (byte-code
+caches, page cache), then --runs times; the median (and min, max) wall time is printed.
+For the attuned commands it also runs them once with PYTHONPROFILEIMPORTTIME=1 and reports
+whether APScheduler, dbus-fast or asyncio got imported, how many modules were, and the
+costliest imports.
+
+Byte-code: this machine's environment may set PYTHONDONTWRITEBYTECODE=1, which makes every
+run compile attuned from source (an installed package has .pyc files). By default the
+children get a private PYTHONPYCACHEPREFIX instead; --no-pyc measures without caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _common as c  # noqa: E402
+
+ROOT = HERE.parent
+EXAMPLE = ROOT / "config.example.toml"
+WATCHED = ("apscheduler", "dbus_fast", "asyncio", "sqlite3", "tomlkit", "plyer")
+
+
+def attuned_command() -> list[str]:
+    """The console script, as users run it; `python -m attuned` if it is not installed."""
+    script = shutil.which("attuned")
+    return [script] if script else [sys.executable, "-m", "attuned"]
+
+
+def wall_times(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True, timeout=60)  # unmeasured: caches
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True, timeout=60)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+_IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def import_profile(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    proc = subprocess.run(cmd, env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+                          capture_output=True, text=True, timeout=60, check=True)
+    rows = []
+    for line in proc.stderr.splitlines():
+        m = _IMPORT_LINE.match(line)
+        if m:
+            rows.append((m.group(4), int(m.group(2)), len(m.group(3)) // 2))
+    names = {name for name, _, _ in rows}
+    top = sorted(((cum, name) for name, cum, depth in rows if depth == 0), reverse=True)
+    return {
+        "modules_imported": len(names),
+        "imports": {w: any(n == w or n.startswith(w + ".") for n in names) for w in WATCHED},
+        "costliest_top_level_ms": [[name, round(cum / 1000, 1)] for cum, name in top[:5]],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="measured runs per command")
+    parser.add_argument("--no-pyc", action="store_true",
+                        help="no byte-code caches (PYTHONDONTWRITEBYTECODE=1)")
+    parser.add_argument("--json", metavar="FILE", nargs="?", const="-",
+                        help="also dump the figures as JSON (to FILE, or stdout)")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="attuned-cli-bench-"))
+    try:
+        home = work / "home"
+        for sub in ("config/attuned", "state", "runtime", "data"):
+            (home / sub).mkdir(parents=True)
+        config = home / "config" / "attuned" / "config.toml"
+        shutil.copyfile(EXAMPLE, config)
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
+                            "PYTHONPROFILEIMPORTTIME", "ATTUNED_CONFIG")}
+        env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+                    "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / "data"),
+                    "XDG_RUNTIME_DIR": str(home / "runtime"),
+                    "ATTUNED_STATE_DIR": str(home / "state"),
+                    "ATTUNED_RUNTIME_DIR": str(home / "runtime")})
+        if args.no_pyc:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+
+        attuned = attuned_command()
+        cases: list[tuple[str, list[str], bool]] = [
+            ("attuned list", [*attuned, "list"], True),
+            ("attuned next --count 10", [*attuned, "next", "--count", "10"], True),
+            ("attuned check", [*attuned, "check"], True),
+            ("attuned --help", [*attuned, "--help"], True),
+            ('python -c "import click"', [sys.executable, "-c", "import click"], False),
+            ("python -c pass", [sys.executable, "-c", "pass"], False),
+        ]
+        load_start = c.load_average()
+        results: dict[str, Any] = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
+            "byte_code_cache": not args.no_pyc, "attuned": " ".join(attuned),
+            "cpus": os.cpu_count(), "load_average_start": load_start, "commands": {}}
+        for label, cmd, profile in cases:
+            print(f"... {label}", file=sys.stderr, flush=True)
+            times = wall_times(cmd, env, args.runs)
+            entry: dict[str, Any] = {
+                "median_ms": round(c.median(times) * 1000, 1),
+                "min_ms": round(min(times) * 1000, 1), "max_ms": round(max(times) * 1000, 1)}
+            if profile:
+                entry.update(import_profile(cmd, env))
+            results["commands"][label] = entry
+        results["load_average_end"] = c.load_average()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    floor = results["commands"]['python -c "import click"']["median_ms"]
+    print(f"attuned CLI wall time, median of {args.runs} runs ({results['attuned']}), "
+          f"{results['cpus']} CPUs, byte-code caches {'off' if args.no_pyc else 'on'}")
+    print(f"load average (1/5/15 min): {results['load_average_start']} at start, "
+          f"{results['load_average_end']} at the end")
+    print()
+    rows = [("command", "median ms", "min", "max", "vs import click", "APScheduler?",
+             "asyncio?", "dbus-fast?", "modules")]
+    for label, e in results["commands"].items():
+        imp = e.get("imports")
+        rows.append((
+            label, f"{e['median_ms']:.1f}", f"{e['min_ms']:.1f}", f"{e['max_ms']:.1f}",
+            f"{e['median_ms'] - floor:+.1f}",
+            ("IMPORTED" if imp["apscheduler"] else "no") if imp else "",
+            ("imported" if imp["asyncio"] else "no") if imp else "",
+            ("imported" if imp["dbus_fast"] else "no") if imp else "",
+            str(e.get("modules_imported", ""))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for n, r in enumerate(rows):
+        print("| " + " | ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print()
+    for label, e in results["commands"].items():
+        if "costliest_top_level_ms" in e:
+            costly = ", ".join(f"{n} {ms:g}" for n, ms in e["costliest_top_level_ms"])
+            print(f"{label}: costliest imports (ms, cumulative): {costly}")
+    bad = [label for label, e in results["commands"].items()
+           if label in ("attuned list", "attuned next --count 10")
+           and e.get("imports", {}).get("apscheduler")]
+    print("\nMISSED: APScheduler imported by " + ", ".join(bad) if bad
+          else "\nAPScheduler is not imported by `attuned list` or `attuned next`.")
+    if args.json == "-":
+        print(json.dumps(results, indent=2))
+    elif args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
