@@ -226,3 +226,25 @@ def test_no_config_file_runs_the_built_in_example_and_says_so_once(
     status = d.call("status")
     assert status["using_example"] is False
     assert status["schedule"] == str(d.config)
+
+
+def test_started_on_a_broken_file_it_runs_nothing_says_why_and_recovers(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    good = settings() + practice("look-up", title="Look up", once=due_in(3))
+    d = daemons(bus=session_bus.address, config_text=good.replace('title = "Look up"',
+                                                                  'title = ""'))
+    check = d.cli("check")
+    assert check.returncode == 1
+    d.start()
+    [note] = notification_server.wait_for_notify(1, 5)
+    assert note["summary"] == PROBLEM_TITLE
+    assert note["body"].startswith(check.stderr)
+    status = d.call("status")
+    assert status["schedule_error"] == check.stderr.rstrip("\n")
+    assert status["next"] == []
+    mark = d.mark()
+    write_in_place(d.config, good)
+    d.wait_for_log(r"INFO attuned: the schedule is valid again", 5, since=mark)
+    rec = notification_server.wait_for_notify(2, NUDGE_WAIT)[1]
+    assert rec["summary"] == "Look up"
