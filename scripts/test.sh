@@ -18,6 +18,6 @@ if ((${#missing[@]})); then
 fi
 
 python3 -m pip install -q -e '.[test]'
-python3 -m ruff check attuned tests bench
+python3 -m ruff check .
 python3 -m mypy
 python3 -m pytest -n auto -q "$@"
