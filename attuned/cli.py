@@ -725,8 +725,8 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if as_csv:
-        out = click.get_text_stream("stdout")
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else
+        # sys.stdout, not click.get_text_stream: click 8.5.1's stub makes mypy reject it.
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else
                                 ["at", "event", "nudge", "practice", "title", "source", "note",
                                  "how", "snoozed_until", "due"])
         writer.writeheader()
