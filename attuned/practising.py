@@ -9,12 +9,12 @@ Scheduler job keys added here: "e:<practice>" a period's reflection question,
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from attuned import review
 from attuned.errors import AttunedError
-from attuned.model import Practice
+from attuned.model import Action, Practice
 from attuned.notify.base import Notification
 from attuned.store import VERDICTS, NudgeAlreadyRecorded, NudgeRecord
 
@@ -134,24 +134,252 @@ async def control(svc: Service, method: str, params: dict[str, object]) -> dict[
 
 
 # --------------------------------------------------------------------------- holding
+#
+# A nudge is blocked when, at the moment it is due, together mode is off (for a
+# when = "together" practice), its quiet hours hold the moment, or the desktop's
+# notifications are paused (do-not-disturb, where the server says so: dunst). Per
+# practice it is then dropped (nothing recorded, as if it were never due), deferred
+# (shown once the block ends: "h:<practice>", one per practice, the newest), or
+# gathered into the digest ("d:digest", one notification at settings.digest_at listing
+# every gathered practice). Held nudges live in held.json (attuned.together), so they
+# survive restarts; jobs are re-planned from it by plan_held.
+
+# Held nudges are already late by design: however late their release comes (a suspend),
+# it still comes.
+_HELD_GRACE = timedelta(days=365)
+DIGEST_KEY = "d:digest"
+DIGEST_TITLE = "Nudges that waited for you"
+_NOTES = {"quiet": "(held through quiet hours)",
+          "dnd": "(held while notifications were paused)", "together": ""}
 
 
-def held_back(svc: Service, p: Practice, due: datetime) -> bool:
-    """Is this nudge held back from the screen? A together practice while apart is
-    dropped or kept for later (its `outside`, else its `blocked`: "digest" defers here)."""
+def quiet_filter(p: Practice) -> bool:
+    """Should the timing core leave out this practice's nudges inside its quiet hours?
+    Yes (as `attuned next` does) unless they are deferred or gathered there."""
+    return p.blocked == "drop" or p.quiet_hours is None
+
+
+def _mode(p: Practice, block: str) -> str:
+    """drop | defer | digest for a nudge of `p` blocked by `block`."""
+    if block == "together":
+        # Its `outside`, else its `blocked` ("digest" defers: together time may come soon).
+        return p.outside or ("drop" if p.blocked == "drop" else "defer")
+    return p.blocked
+
+
+async def desktop_paused(svc: Service) -> bool:
+    """Are the desktop's notifications paused? False when the server cannot say."""
+    notifier = getattr(svc.notifier, "primary", None) or svc.notifier
+    probe = getattr(notifier, "do_not_disturb", None)
+    if probe is None:
+        return False
+    try:
+        return bool(await probe())
+    except Exception as e:  # cannot tell: show it (never lose a nudge to a failed probe)
+        log.debug("could not ask whether notifications are paused: %s", e)
+        return False
+
+
+async def blocked_by(svc: Service, p: Practice) -> str | None:
+    """What blocks a nudge of `p` now: "together" | "quiet" | "dnd", or None."""
+    from attuned import timing, together
+
+    now = svc.now()
+    if p.when == "together" and not together.load().active(now):
+        return "together"
+    if timing.in_quiet_hours(p.quiet_hours, now.astimezone(svc.zone)):
+        return "quiet"
+    if await desktop_paused(svc):
+        return "dnd"
+    return None
+
+
+async def held_back(svc: Service, p: Practice, due: datetime) -> bool:
+    """Is this nudge held back from the screen (dropped, deferred or gathered)?"""
+    block = await blocked_by(svc, p)
+    if block is None:
+        return False
+    _hold(svc, p, due, block, _mode(p, block))
+    return True
+
+
+def _hold(svc: Service, p: Practice, due: datetime, block: str, mode: str) -> None:
     from attuned import together
 
-    if p.when != "together" or together.load().active(svc.now()):
-        return False
-    mode = p.outside or ("drop" if p.blocked == "drop" else "defer")
-    if mode == "defer":
-        together.hold(together.Held(p.id, due, "together", "defer"))
-        log.info("held %s (due %s) until together time starts", p.id,
-                 due.astimezone(svc.zone).strftime("%a %H:%M"))
-    else:
-        log.info("dropped %s (due %s): not together time", p.id,
-                 due.astimezone(svc.zone).strftime("%a %H:%M"))
-    return True
+    when = due.astimezone(svc.zone).strftime("%a %H:%M")
+    together.mark_blocked(p.id, due)
+    why = {"together": "not together time", "quiet": "quiet hours",
+           "dnd": "notifications are paused"}[block]
+    if mode == "drop":
+        log.info("dropped %s (due %s): %s", p.id, when, why)
+        return
+    together.hold(together.Held(p.id, due, block, mode))
+    if mode == "digest":
+        svc.planner.set(DIGEST_KEY, digest_time(svc, due), _HELD_GRACE)
+        log.info("gathered %s (due %s) into the digest: %s", p.id, when, why)
+        return
+    at = _release_time(svc, p, block)
+    if at is not None:
+        svc.planner.set(f"h:{p.id}", at, _HELD_GRACE)
+    log.info("held %s (due %s) until %s", p.id, when,
+             {"together": "together time starts", "dnd": "notifications are resumed"}.get(
+                 block, f"quiet hours end at {at:%H:%M}" if at else "quiet hours end"))
+
+
+def _release_time(svc: Service, p: Practice, block: str) -> datetime | None:
+    """When a deferred nudge should be looked at again; None: on an event (together on,
+    notifications resumed)."""
+    from attuned import timing
+
+    if block == "quiet" and p.quiet_hours is not None:
+        return timing.quiet_end(p.quiet_hours, svc.now(), svc.zone)
+    return None
+
+
+def digest_time(svc: Service, after: datetime) -> datetime:
+    """The digest's moment for nudges held since `after`: the next settings.digest_at
+    after it, or, when digest_at falls inside the quiet hours of [settings], the next end
+    of those quiet hours."""
+    from attuned import timing
+
+    s = svc.schedule.settings
+    wall = s.digest_at
+    q = s.quiet_hours
+    if q is not None and q.start != q.end and q.contains(wall):
+        wall = q.end  # a digest never wakes anyone: it comes as the quiet hours end
+    return timing.next_wall(wall, after, svc.zone)
+
+
+def plan_held(svc: Service, *, startup: bool) -> int:
+    """Jobs for what held.json holds (after a restart, a reload or a clock jump): each
+    deferred nudge's release and the digest. Returns how many jobs changed."""
+    from attuned import timing, together
+
+    now = svc.now()
+    items = together.load_held()
+    wanted: dict[str, tuple[datetime, timedelta]] = {}
+    gathered = [h.due for h in items if h.mode == "digest"]
+    if gathered:
+        wanted[DIGEST_KEY] = (digest_time(svc, min(gathered)), _HELD_GRACE)
+    state = together.load()
+    for h in items:
+        p = svc.schedule.get(h.practice_id)
+        if h.mode != "defer" or p is None:
+            continue
+        at: datetime | None = now
+        if h.reason == "together" and not state.active(now):
+            continue  # together time has not started: `attuned together on` releases it
+        if h.reason == "quiet" and p.quiet_hours is not None:
+            at = timing.quiet_end(p.quiet_hours, now, svc.zone)
+        if at is not None:
+            # "dnd": looked at now; if still paused it is held again until resumed.
+            wanted[f"h:{p.id}"] = (at, _HELD_GRACE)
+    changed = 0
+    current = svc.planner.due_times()
+    for key, (at, grace) in wanted.items():
+        if key.startswith("h:") and key in current:
+            continue  # already planned (e.g. quiet hours' end): keep it
+        if svc.planner.set(key, at, grace):
+            changed += 1
+    for key in svc.planner.keys():  # noqa: SIM118 (a method, not a dict)
+        if key.startswith(("h:", "d:")) and key not in wanted:
+            svc.planner.remove(key)
+            changed += 1
+    return changed
+
+
+def handled_marks() -> dict[str, datetime]:
+    """Per practice, the newest planned nudge that was held or dropped: a restart
+    counts nudges after it (not it) as missed while down."""
+    from attuned import together
+
+    marks = together.load_blocked()
+    for h in together.load_held():
+        if h.practice_id not in marks or marks[h.practice_id] < h.due:
+            marks[h.practice_id] = h.due
+    return marks
+
+
+def blocked_while_down(p: Practice, at: datetime) -> bool:
+    """Would a nudge of `p` at `at` have been blocked by together mode (as far as the
+    saved state tells)? Such a nudge is not counted as missed while the daemon was down."""
+    from attuned import together
+
+    return p.when == "together" and not together.load().active(at)
+
+
+async def fire_key(svc: Service, kind: str, ident: str, due: datetime) -> None:
+    """The jobs of held nudges: "h:<practice>" a release, "d:digest" the digest."""
+    if kind == "h":
+        await release(svc, ident)
+    elif kind == "d":
+        await fire_digest(svc)
+
+
+async def release(svc: Service, practice_id: str) -> NudgeRecord | None:
+    """Show a practice's deferred nudge if nothing blocks it any more; else hold it
+    again (a nudge once held is never dropped by a later block)."""
+    from attuned import together
+
+    items = together.take(lambda h: h.practice_id == practice_id and h.mode == "defer")
+    if not items:
+        return None
+    h = items[-1]
+    p = svc.schedule.get(practice_id)
+    if p is None or not p.enabled:
+        return None
+    block = await blocked_by(svc, p)
+    if block is not None:
+        mode = "digest" if block != "together" and p.blocked == "digest" else "defer"
+        _hold(svc, p, h.due, block, mode)
+        return None
+    return await fire_held(svc, p.id, h.due, _NOTES.get(h.reason, ""))
+
+
+async def fire_digest(svc: Service) -> list[NudgeRecord]:
+    """One notification listing every gathered nudge; each is recorded as shown (and so
+    answerable: attuned done|skip ID)."""
+    from attuned import timing, together
+    from attuned.feelings import fill
+
+    items = sorted(together.take(lambda h: h.mode == "digest"), key=lambda h: h.due)
+    now = svc.now()
+    recs: list[NudgeRecord] = []
+    lines: list[str] = []
+    for h in items:
+        p = svc.schedule.get(h.practice_id)
+        if p is None or not p.enabled:
+            continue
+        message = fill(timing.pick_message(p, h.due, svc.seed), p.id, h.due, svc.seed)
+        try:
+            rec = svc.store.record_shown(p.id, h.due, now, p.title, message)
+        except NudgeAlreadyRecorded:
+            continue
+        recs.append(rec)
+        when = h.due.astimezone(svc.zone).strftime("%H:%M")
+        if p.discreet:
+            lines.append(f"{when}  {DISCREET_GLYPH}  {rec.id}")
+        else:
+            lines.append(f"{when}  {p.title}: {message}  ({rec.id})")
+    if not recs:
+        return []
+    lines.append("Answer each with: attuned done|skip ID")
+    await svc.notifier.send(Notification(title=DIGEST_TITLE, body="\n".join(lines)))
+    log.info("digest of %d held nudges: %s", len(recs), ", ".join(r.id for r in recs))
+    return recs
+
+
+def on_dnd_change(svc: Service, paused: bool) -> None:
+    """The desktop's notifications were paused or resumed: on resume, what waited for
+    it is looked at now."""
+    from attuned import together
+
+    log.info("notifications %s on the desktop", "paused" if paused else "resumed")
+    if paused:
+        return
+    for h in together.load_held():
+        if h.reason == "dnd" and h.mode == "defer":
+            svc.planner.set(f"h:{h.practice_id}", svc.now(), _HELD_GRACE)
 
 
 async def fire_held(svc: Service, practice_id: str, due: datetime,
@@ -183,9 +411,31 @@ async def together_switch(svc: Service, word: str, until: str | None) -> dict[st
     together.save(state)
     released: list[str] = []
     if state.active(svc.now()):
-        for h in together.take(lambda h: h.reason == "together"):
-            rec = await fire_held(svc, h.practice_id, h.due, "")
-            if rec is not None:
-                released.append(rec.id)
+        for h in together.load_held():
+            if h.reason == "together" and h.mode == "defer":
+                rec = await release(svc, h.practice_id)
+                if rec is not None:
+                    released.append(rec.id)
     return {**state.to_json(), "text": state.describe(svc.now(), svc.zone),
             "released": released}
+
+
+# --------------------------------------------------------------------------- inline reply
+
+
+def on_reply(svc: Service, notification_id: int, text: str) -> None:
+    """A reply typed into the notification (servers with "inline-reply"): the nudge is
+    done, with the text as its note."""
+    rec = svc.store.find_by_notification(notification_id)
+    if rec is None:
+        log.debug("reply on unknown notification %d", notification_id)
+        return
+    note = " ".join(text.split())  # one line, as `attuned done --note` keeps it
+    svc._spawn(_reply_quietly(svc, rec.id, note or None))
+
+
+async def _reply_quietly(svc: Service, nudge_id: str, note: str | None) -> None:
+    try:
+        await svc.act(nudge_id, Action.DONE, source="button", note=note)
+    except AttunedError as e:
+        log.info("%s", e)

@@ -155,10 +155,13 @@ class Service:
         At start-up a nudge that came due while the daemon was down is still delivered if
         inside its grace; older ones of the same practice are recorded as one missed nudge.
         """
+        from attuned import practising  # issue 6: held nudges, a period's question
+
         now = self.now()
         changed = 0
         wanted: set[str] = set()
         planned = self.planner.due_times()
+        marks = practising.handled_marks()  # held or dropped: not missed while down
         for p in self.schedule.practices:
             if not p.enabled:
                 continue
@@ -170,6 +173,9 @@ class Service:
                 wanted.add(key)
                 continue
             last = self.store.last_fired(p.id)
+            mark = marks.get(p.id)
+            if mark is not None and (last is None or mark > last):
+                last = mark
             after = now - p.grace if startup else now
             if last is not None and last > after:
                 after = last
@@ -180,7 +186,8 @@ class Service:
                                                now - p.grace, "the computer was asleep")
             elif startup and last is not None:
                 self._record_missed_while_down(p, last, now - p.grace)
-            nxt = timing.next_occurrence(p, after, self.zone, self.seed)
+            nxt = timing.next_occurrence(p, after, self.zone, self.seed,
+                                         quiet=practising.quiet_filter(p))
             if nxt is None:
                 continue
             wanted.add(key)
@@ -190,16 +197,18 @@ class Service:
             if key.startswith("p:") and key not in wanted:
                 self.planner.remove(key)
                 changed += 1
-        from attuned import practising  # issue 6: a period's end asks how it went
-
-        return changed + practising.plan_reflections(self, startup=startup)
+        return (changed + practising.plan_reflections(self, startup=startup)
+                + practising.plan_held(self, startup=startup))
 
     def _record_missed_while_down(self, p: Practice, last: datetime, until: datetime,
                                   why: str = "the daemon was not running") -> None:
         if until <= last:
             return
-        missed = timing.occurrences(p, last + timedelta(microseconds=1), until, self.zone,
-                                    self.seed)
+        from attuned import practising
+
+        missed = [t for t in timing.occurrences(p, last + timedelta(microseconds=1), until,
+                                                self.zone, self.seed)
+                  if not practising.blocked_while_down(p, t)]  # issue 6: not missed
         if missed:
             # Several missed nudges of one practice collapse into one record.
             try:
@@ -254,7 +263,10 @@ class Service:
             if p is not None and p.enabled:
                 # A later occurrence still inside its grace (several came due during a
                 # sleep) is delivered; the ones between are covered by this one record.
-                nxt = timing.next_occurrence(p, max(due, now - p.grace), self.zone, self.seed)
+                from attuned import practising
+
+                nxt = timing.next_occurrence(p, max(due, now - p.grace), self.zone, self.seed,
+                                             quiet=practising.quiet_filter(p))
                 if nxt is not None:
                     self.planner.set(key, nxt, p.grace)
         elif kind == "s":
@@ -288,6 +300,10 @@ class Service:
                 from attuned import practising
 
                 await practising.fire_reflection(self, ident, due)
+            elif kind in ("h", "d"):  # issue 6: a held nudge's release, the digest
+                from attuned import practising
+
+                await practising.fire_key(self, kind, ident, due)
         except Exception:
             log.exception("could not deliver %s", key)
 
@@ -297,7 +313,7 @@ class Service:
             return None
         from attuned import practising
 
-        if practising.held_back(self, p, due):  # issue 6: together mode, held nudges
+        if await practising.held_back(self, p, due):  # issue 6: together, quiet, DND
             self._plan_next(p, due)
             return None
         now = self.now()
@@ -345,7 +361,10 @@ class Service:
         log.info("expired %s (%s): no answer in time", nudge_id, rec.practice_id)
 
     def _plan_next(self, p: Practice, after: datetime) -> None:
-        nxt = timing.next_occurrence(p, after, self.zone, self.seed)
+        from attuned import practising
+
+        nxt = timing.next_occurrence(p, after, self.zone, self.seed,
+                                     quiet=practising.quiet_filter(p))
         if nxt is not None:
             self.planner.set(f"p:{p.id}", nxt, p.grace)
         else:

@@ -11,7 +11,9 @@ Definitions used throughout:
   (for a window crossing midnight: the window's start date). `days` and the practice's
   period (`from`/`until`, both inclusive) are checked against it. For cron and once the
   local date of the nudge is used.
-- Quiet hours remove every nudge whose local wall time lies inside them.
+- Quiet hours remove every nudge whose local wall time lies inside them (by default;
+  with `quiet=False` they are kept, for practices whose blocked nudges are deferred or
+  gathered into a digest: the daemon decides at fire time, see attuned.practising).
 - A practice never yields two nudges at one instant.
 
 Aware datetimes that share a tzinfo compare and subtract by WALL time in Python (fold is
@@ -204,7 +206,7 @@ def _walls(practice: Practice, day: date) -> Sequence[datetime]:
     raise TypeError(f"no wall times for {type(rule).__name__}")
 
 
-def _keep(practice: Practice, at: datetime, moved: bool) -> bool:
+def _keep(practice: Practice, at: datetime, moved: bool, quiet: bool = True) -> bool:
     """The per-nudge filters, on the resolved instant `at` (in the zone); `moved`: its
     wall time fell into a DST gap and was moved to the gap's end."""
     rule = practice.rule
@@ -214,7 +216,7 @@ def _keep(practice: Practice, at: datetime, moved: bool) -> bool:
         return False  # only possible in the repeated hour of a fall-back night
     if isinstance(rule, CronRule | OnceRule) and not _in_period(practice, at.date()):
         return False
-    return not in_quiet_hours(practice.quiet_hours, at)
+    return not (quiet and in_quiet_hours(practice.quiet_hours, at))
 
 
 def _seeded_rng(*parts: str) -> random.Random:
@@ -253,7 +255,7 @@ def random_instants(rule: RandomRule, practice_id: str, day: date, zone: ZoneInf
 
 
 def _day_nudges(practice: Practice, day: date, zone: ZoneInfo, seed: str,
-                after: datetime | None = None) -> Iterator[datetime]:
+                after: datetime | None = None, quiet: bool = True) -> Iterator[datetime]:
     """Nudges of rule day `day`, in order, unique, every filter applied; if `after` (UTC)
     is given, only those strictly after it. Lazy: next_occurrence stops at the first."""
     rule = practice.rule
@@ -261,14 +263,16 @@ def _day_nudges(practice: Practice, day: date, zone: ZoneInfo, seed: str,
         if not _in_period(practice, day):
             return
         for at in random_instants(rule, practice.id, day, zone, seed, after):
-            if (after is None or at.astimezone(UTC) > after) and _keep(practice, at, False):
+            if (after is None or at.astimezone(UTC) > after) and _keep(practice, at, False,
+                                                                       quiet):
                 yield at
         return
     if isinstance(rule, OnceRule):
         m = rule.moment
         if m.date() == day:
             at, moved = _resolve(m.replace(tzinfo=None), zone)
-            if (after is None or at.astimezone(UTC) > after) and _keep(practice, at, moved):
+            if (after is None or at.astimezone(UTC) > after) and _keep(practice, at, moved,
+                                                                       quiet):
                 yield at
         return
     walls = _walls(practice, day)
@@ -288,7 +292,7 @@ def _day_nudges(practice: Practice, day: date, zone: ZoneInfo, seed: str,
     for i in range(first, len(walls)):
         at, moved = _resolve(walls[i], zone)
         u = at.astimezone(UTC)
-        if u == last or not _keep(practice, at, moved):
+        if u == last or not _keep(practice, at, moved, quiet):
             continue  # two wall times moved onto one instant by a DST gap: once only
         last = u
         yield at
@@ -309,8 +313,9 @@ def _first_day(practice: Practice, day: date, last_day: date) -> date:
 
 
 def occurrences(practice: Practice, start: datetime, end: datetime, zone: ZoneInfo,
-                seed: str) -> list[datetime]:
-    """The practice's nudges with start <= t < end: aware (in `zone`), sorted, unique."""
+                seed: str, *, quiet: bool = True) -> list[datetime]:
+    """The practice's nudges with start <= t < end: aware (in `zone`), sorted, unique.
+    `quiet=False` keeps the nudges that fall inside its quiet hours."""
     if not practice.enabled:
         return []
     s, e = _utc(start), _utc(end)
@@ -329,7 +334,7 @@ def occurrences(practice: Practice, start: datetime, end: datetime, zone: ZoneIn
         last_day = min(last_day, rule.moment.date())
     seen: dict[datetime, datetime] = {}
     while day <= last_day:
-        for at in _day_nudges(practice, day, zone, seed):
+        for at in _day_nudges(practice, day, zone, seed, quiet=quiet):
             u = at.astimezone(UTC)
             if s <= u < e:
                 seen.setdefault(u, at)
@@ -350,7 +355,7 @@ def upcoming(schedule: Schedule, start: datetime, end: datetime, zone: ZoneInfo,
 
 
 def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
-               horizon: timedelta = HORIZON) -> Iterator[datetime]:
+               horizon: timedelta = HORIZON, *, quiet: bool = True) -> Iterator[datetime]:
     """The practice's nudges strictly after `after`, in order, computed a day at a time,
     up to `horizon` past `after` (or the end of its period)."""
     if not practice.enabled:
@@ -373,7 +378,7 @@ def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
         day = _first_day(practice, day, last_day)
         if day > last_day:
             return
-        for at in _day_nudges(practice, day, zone, seed, a):
+        for at in _day_nudges(practice, day, zone, seed, a, quiet):
             u = at.astimezone(UTC)
             if last is not None and u <= last:
                 continue
@@ -383,10 +388,39 @@ def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
 
 
 def next_occurrence(practice: Practice, after: datetime, zone: ZoneInfo,
-                    seed: str) -> datetime | None:
+                    seed: str, *, quiet: bool = True) -> datetime | None:
     """The practice's first nudge strictly after `after`, or None (disabled, past its
-    period or its once-moment, or nothing within four years)."""
-    return next(iter_after(practice, after, zone, seed), None)
+    period or its once-moment, or nothing within four years). `quiet=False` also
+    finds nudges inside its quiet hours."""
+    return next(iter_after(practice, after, zone, seed, quiet=quiet), None)
+
+
+def quiet_end(window: Window, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """When the quiet hours that hold `at` (aware) end: the window's end wall time,
+    resolved in `zone` (a DST gap moves it to the gap's end). `at` itself when it is not
+    inside the window; None for a window covering the whole day (it never ends)."""
+    local = _utc(at).astimezone(zone)
+    if not _window_has(window, local):
+        return local
+    if window.start == window.end:
+        return None
+    day = local.date()
+    t = time(local.hour, local.minute, local.second, local.microsecond)
+    if window.crosses_midnight and t >= window.start:
+        day += ONE_DAY  # inside the evening part: it ends tomorrow morning
+    return resolve_wall(day, window.end, zone)
+
+
+def next_wall(t: time, after: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant strictly after `after` whose wall time in `zone` is `t` (or,
+    for a wall time a DST gap skips, the gap's end)."""
+    a = _utc(after)
+    day = a.astimezone(zone).date()
+    while True:
+        at = resolve_wall(day, t, zone)
+        if at.astimezone(UTC) > a:
+            return at
+        day += ONE_DAY
 
 
 def next_n(schedule: Schedule, after: datetime, n: int, zone: ZoneInfo,

@@ -4,8 +4,10 @@
 the state directory (written atomically), so it survives restarts; the CLI tells a
 running daemon through the control socket, or writes the file itself.
 
-Nudges held back (a together practice while apart with outside = "defer") wait in
-held.json next to it, one per practice (the newest), until together time starts.
+Nudges held back (by together mode, quiet hours or do-not-disturb; see
+attuned.practising) wait in held.json next to it, one per practice (the newest), until
+released or gathered into the digest. blocked.json keeps, per practice, the planned time
+of the newest nudge held or dropped, so a restart does not count those as missed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def state_file() -> Path:
 
 def held_file() -> Path:
     return paths.state_dir() / "held.json"
+
+
+def blocked_file() -> Path:
+    return paths.state_dir() / "blocked.json"
 
 
 def load(path: Path | None = None) -> TogetherState:
@@ -137,3 +143,26 @@ def take(pred: object, path: Path | None = None) -> list[Held]:
     if out:
         save_held([h for h in items if not pred(h)], path)
     return out
+
+
+def load_blocked(path: Path | None = None) -> dict[str, datetime]:
+    """Per practice, the planned time of its newest nudge that was held or dropped."""
+    path = path or blocked_file()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return {str(k): datetime.fromisoformat(v) for k, v in data.items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}  # damaged: the worst outcome is one nudge counted as missed
+
+
+def mark_blocked(practice_id: str, due: datetime, path: Path | None = None) -> None:
+    path = path or blocked_file()
+    marks = load_blocked(path)
+    old = marks.get(practice_id)
+    if old is not None and old >= due:
+        return
+    marks[practice_id] = due
+    paths.ensure_private_dir(path.parent)
+    fsutil.atomic_write(path, json.dumps({k: v.isoformat() for k, v in marks.items()}).encode())
