@@ -76,6 +76,13 @@ class Daemon:
             )
             chain.on_action = service.on_action
             chain.on_closed = service.on_closed
+            if chain.primary is not None:  # issue 6: inline replies, do-not-disturb
+                from attuned import practising
+
+                chain.primary.on_reply = lambda nid, text: practising.on_reply(
+                    service, nid, text)
+                chain.primary.on_dnd_change = lambda paused: practising.on_dnd_change(
+                    service, paused)
             store.forget_notification_ids()  # a new server run may reuse old ids
             await self._connect(chain)
             planner.start()

@@ -21,6 +21,8 @@ tests/buses.py gives one on a private bus):
     [rec] = server.wait_for_notify(count=1, timeout=5)               # blocks, with timeout
     server.invoke_action(rec["id"], "snooze")     # ActionInvoked to the Notify caller
     server.close(rec["id"], reason=2)             # NotificationClosed (2 = dismissed)
+    server.reply(rec["id"], "text")               # NotificationReplied (inline_reply=True)
+    server.set_paused(True)                       # dunst's do-not-disturb (dunst=True)
     server.records                                # every call so far
     server.stop()                                 # releases the name (a "restart" is
                                                   # stop() then a new server)
@@ -28,14 +30,21 @@ tests/buses.py gives one on a private bus):
 As a separate process, for daemon tests:
 
     python tests/notification_server.py --address ADDR [--no-actions] [--record F.jsonl]
-                                        [--name NAME]
+                                        [--name NAME] [--inline-reply] [--dunst]
+
+With inline_reply it also advertises "inline-reply". With dunst it also serves dunst's
+do-not-disturb: the property "paused" of org.dunstproject.cmd0 (Get/Set/GetAll through
+org.freedesktop.DBus.Properties), announced by a broadcast PropertiesChanged, as dunst
+1.9 does.
 
 prints `READY <unique-name>` on stdout once it owns the name, appends each record as a
 JSON line to F.jsonl (flushed at once), and runs until SIGTERM/SIGINT. It is controlled
 over D-Bus through a test-only interface on the same object path,
 org.attuned.TestControl: InvokeAction(u id, s key), Close(u id, u reason),
 Records() -> s (JSON list), WaitForNotify(u count, u timeout_ms) -> s (JSON list of
-Notify records; error org.attuned.TestControl.Timeout). `NotificationServerProcess`
+Notify records; error org.attuned.TestControl.Timeout), Reply(u id, s text) (the
+inline reply: NotificationReplied to the Notify caller), SetPaused(b paused).
+`NotificationServerProcess`
 wraps all of that for synchronous tests with the same methods as the thread version:
 
     server = NotificationServerProcess(bus.address, actions=False,
@@ -61,13 +70,15 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TextIO
 
-from dbus_fast import DBusError, Message, MessageType, NameFlag, RequestNameReply
+from dbus_fast import DBusError, Message, MessageType, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
 IFACE = "org.freedesktop.Notifications"
 CONTROL_IFACE = "org.attuned.TestControl"
+PROPERTIES = "org.freedesktop.DBus.Properties"
+DUNST_IFACE = "org.dunstproject.cmd0"
 TIMEOUT_ERROR = "org.attuned.TestControl.Timeout"
 
 Record = dict[str, Any]
@@ -90,9 +101,14 @@ class ServerCore:
     """The server itself, living on one asyncio loop and one bus connection."""
 
     def __init__(self, bus: MessageBus, *, actions: bool, server_name: str,
-                 on_record: Callable[[Record], None]) -> None:
+                 on_record: Callable[[Record], None], inline_reply: bool = False,
+                 dunst: bool = False) -> None:
         self.bus = bus
         self.capabilities = ["body", "actions"] if actions else ["body"]
+        if inline_reply:
+            self.capabilities.append("inline-reply")
+        self.dunst = dunst
+        self.paused = False
         self.server_name = server_name
         self.on_record = on_record
         self.records: list[Record] = []
@@ -123,7 +139,32 @@ class ServerCore:
             return self._notifications_call(msg)
         if msg.interface == CONTROL_IFACE:
             return self._control_call(msg)
+        if msg.interface == PROPERTIES and self.dunst:
+            return self._properties_call(msg)
         return None
+
+    def _properties_call(self, msg: Message) -> Message | None:
+        if msg.member == "Get" and list(msg.body) == [DUNST_IFACE, "paused"]:
+            return Message.new_method_return(msg, "v", [Variant("b", self.paused)])
+        if msg.member == "GetAll" and list(msg.body) == [DUNST_IFACE]:
+            return Message.new_method_return(msg, "a{sv}",
+                                             [{"paused": Variant("b", self.paused)}])
+        if msg.member == "Set" and list(msg.body)[:2] == [DUNST_IFACE, "paused"]:
+            self.set_paused(bool(msg.body[2].value))
+            return Message.new_method_return(msg)
+        return None
+
+    def set_paused(self, paused: bool) -> None:
+        """dunst's do-not-disturb; a change is broadcast with PropertiesChanged."""
+        changed = paused != self.paused
+        self.paused = paused
+        self._record({"method": "SetPaused", "paused": paused})
+        if changed:
+            sent = self.bus.send(Message(
+                message_type=MessageType.SIGNAL, path=PATH, interface=PROPERTIES,
+                member="PropertiesChanged", signature="sa{sv}as",
+                body=[DUNST_IFACE, {"paused": Variant("b", paused)}, []]))
+            sent.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _notifications_call(self, msg: Message) -> Message | None:
         sender = msg.sender or ""
@@ -165,6 +206,12 @@ class ServerCore:
                 return Message.new_method_return(msg)
             if member == "Close" and msg.signature == "uu":
                 self.emit_closed(int(msg.body[0]), int(msg.body[1]))
+                return Message.new_method_return(msg)
+            if member == "Reply" and msg.signature == "us":
+                self.reply(int(msg.body[0]), str(msg.body[1]))
+                return Message.new_method_return(msg)
+            if member == "SetPaused" and msg.signature == "b":
+                self.set_paused(bool(msg.body[0]))
                 return Message.new_method_return(msg)
             if member == "Records":
                 return Message.new_method_return(msg, "s", [json.dumps(self.records)])
@@ -214,13 +261,19 @@ class ServerCore:
         self._signal(nid, "NotificationClosed", "uu", [nid, reason])
         del self.owners[nid]
 
+    def reply(self, nid: int, text: str) -> None:
+        """The person typed `text` into the notification's reply field."""
+        self._signal(nid, "NotificationReplied", "us", [nid, text])
+
 
 async def serve(address: str, *, actions: bool, server_name: str,
                 on_record: Callable[[Record], None],
-                on_ready: Callable[[ServerCore], None], stop: asyncio.Event) -> None:
+                on_ready: Callable[[ServerCore], None], stop: asyncio.Event,
+                inline_reply: bool = False, dunst: bool = False) -> None:
     """Run a server until `stop` is set or the bus goes away."""
     bus = await MessageBus(bus_address=address).connect()
-    core = ServerCore(bus, actions=actions, server_name=server_name, on_record=on_record)
+    core = ServerCore(bus, actions=actions, server_name=server_name, on_record=on_record,
+                      inline_reply=inline_reply, dunst=dunst)
     bus.add_message_handler(core.handle)
     reply = await bus.request_name(NAME, NameFlag.DO_NOT_QUEUE)
     if reply is not RequestNameReply.PRIMARY_OWNER:
@@ -241,9 +294,12 @@ class NotificationServer:
     """The server on its own thread and event loop, with blocking, thread-safe methods."""
 
     def __init__(self, address: str, *, actions: bool = True,
-                 name: str = "attuned-test-server", record_path: Path | None = None) -> None:
+                 name: str = "attuned-test-server", record_path: Path | None = None,
+                 inline_reply: bool = False, dunst: bool = False) -> None:
         self.address = address
         self.actions = actions
+        self.inline_reply = inline_reply
+        self.dunst = dunst
         self.name = name
         self.record_path = record_path
         self.unique_name = ""
@@ -286,7 +342,8 @@ class NotificationServer:
             self._ready.set()
 
         await serve(self.address, actions=self.actions, server_name=self.name,
-                    on_record=self._add_record, on_ready=ready, stop=self._stop)
+                    on_record=self._add_record, on_ready=ready, stop=self._stop,
+                    inline_reply=self.inline_reply, dunst=self.dunst)
 
     def _add_record(self, rec: Record) -> None:
         if self.record_path is not None:
@@ -338,6 +395,14 @@ class NotificationServer:
         """Emit NotificationClosed(id, reason): 1 expired, 2 dismissed, 3 closed by call."""
         self._in_loop(lambda core: core.emit_closed(notification_id, reason), timeout)
 
+    def reply(self, notification_id: int, text: str, timeout: float = 5.0) -> None:
+        """Emit NotificationReplied(id, text) to the connection that sent it."""
+        self._in_loop(lambda core: core.reply(notification_id, text), timeout)
+
+    def set_paused(self, paused: bool, timeout: float = 5.0) -> None:
+        """Switch dunst's do-not-disturb (needs dunst=True); emits PropertiesChanged."""
+        self._in_loop(lambda core: core.set_paused(paused), timeout)
+
     def stop(self, timeout: float = 5.0) -> None:
         loop, stop = self._loop, self._stop
         if self._thread is None:
@@ -361,9 +426,12 @@ class NotificationServerProcess:
     """This module run as a subprocess, driven through org.attuned.TestControl."""
 
     def __init__(self, address: str, *, actions: bool = True,
-                 name: str = "attuned-test-server", record: Path | None = None) -> None:
+                 name: str = "attuned-test-server", record: Path | None = None,
+                 inline_reply: bool = False, dunst: bool = False) -> None:
         self.address = address
         self.actions = actions
+        self.inline_reply = inline_reply
+        self.dunst = dunst
         self.name = name
         self.record = record
         self.unique_name = ""
@@ -374,6 +442,10 @@ class NotificationServerProcess:
                "--name", self.name]
         if not self.actions:
             cmd.append("--no-actions")
+        if self.inline_reply:
+            cmd.append("--inline-reply")
+        if self.dunst:
+            cmd.append("--dunst")
         if self.record is not None:
             cmd += ["--record", str(self.record)]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -428,6 +500,12 @@ class NotificationServerProcess:
     def close(self, notification_id: int, reason: int = 2, timeout: float = 5.0) -> None:
         self._control("Close", "uu", [notification_id, reason], timeout)
 
+    def reply(self, notification_id: int, text: str, timeout: float = 5.0) -> None:
+        self._control("Reply", "us", [notification_id, text], timeout)
+
+    def set_paused(self, paused: bool, timeout: float = 5.0) -> None:
+        self._control("SetPaused", "b", [paused], timeout)
+
     def stop(self, timeout: float = 5.0) -> None:
         self._end(signal.SIGTERM, timeout)
 
@@ -462,6 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, help="append every call here as JSON lines")
     parser.add_argument("--name", default="attuned-test-server",
                         help="server name for GetServerInformation")
+    parser.add_argument("--inline-reply", action="store_true",
+                        help='also advertise "inline-reply"')
+    parser.add_argument("--dunst", action="store_true",
+                        help="also serve dunst's do-not-disturb property")
     args = parser.parse_args(argv)
     record_file: TextIO | None = open(args.record, "a") if args.record else None  # noqa: SIM115
 
@@ -480,7 +562,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"READY {core.bus.unique_name}", flush=True)
 
         await serve(args.address, actions=not args.no_actions, server_name=args.name,
-                    on_record=record, on_ready=ready, stop=stop)
+                    on_record=record, on_ready=ready, stop=stop,
+                    inline_reply=args.inline_reply, dunst=args.dunst)
 
     try:
         asyncio.run(run())

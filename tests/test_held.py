@@ -17,11 +17,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from buses import WAIT, DBusDaemon, Events, run
+from notification_server import NotificationServer
 from test_review import FakeNotifier, make, practice, settle
 
 from attuned import practising, timing, together
 from attuned.model import Action, AtRule, Practice, Settings
 from attuned.model import Window as W
+from attuned.notify.base import Notification
+from attuned.notify.dbus import DBusNotifier
 from attuned.store import Store
 
 UTCZ = ZoneInfo("UTC")
@@ -333,3 +337,97 @@ def test_an_inline_reply_is_the_note_of_a_done_answer(store: Store) -> None:
     assert notifier.closed == [1]
     practising.on_reply(svc, 99, "unknown")  # nothing to answer: ignored
 
+
+
+# --------------------------------------------------------------------------- on the bus
+
+
+def test_inline_reply_is_offered_where_advertised_and_answers_done(
+        tmp_path: Path, session_bus: DBusDaemon) -> None:
+    store = Store.open(tmp_path / "h.db")
+    replies = Events()
+
+    async def main() -> str:
+        notifier = DBusNotifier(session_bus.address)
+        svc, _, _, clock = make(store, practice(), at=datetime(2026, 12, 1, 7, 30,
+                                                               tzinfo=UTC))
+        svc.notifier = notifier
+
+        def on_reply(nid: int, text: str) -> None:
+            practising.on_reply(svc, nid, text)
+            replies(nid, text)
+
+        notifier.on_reply = on_reply
+        try:
+            rec = await svc.fire("breakfast", clock.at)
+            assert rec is not None
+            [shown] = await asyncio.to_thread(server.wait_for_notify, 1, WAIT)
+            await asyncio.to_thread(server.reply, shown["id"], "she laughed")
+            await replies.wait(1)
+            await settle(svc)
+            return rec.id
+        finally:
+            await notifier.aclose()
+
+    with NotificationServer(session_bus.address, inline_reply=True) as server:
+        nudge_id = run(main)
+        [shown] = server.notifies
+    assert shown["actions"][-2:] == ["inline-reply", "How did it go? (a note)"]
+    assert shown["actions"][:2] == ["done", "Done"]
+    done = store.get(nudge_id)
+    assert (done.state.value, done.note, done.source) == ("done", "she laughed", "button")
+    store.close()
+
+
+def test_no_inline_reply_where_the_server_does_not_advertise_it(
+        session_bus: DBusDaemon, notification_server: NotificationServer) -> None:
+    async def main() -> None:
+        notifier = DBusNotifier(session_bus.address)
+        try:
+            await notifier.send(Notification("t", "b", actions=(("done", "Done"),)))
+            await notifier.send(Notification("no answers", "b"))  # not a nudge: no reply
+        finally:
+            await notifier.aclose()
+
+    run(main)
+    assert [r["actions"] for r in notification_server.wait_for_notify(2, WAIT)] == [
+        ["done", "Done"], []]
+
+
+def test_dunsts_pause_is_read_and_its_change_is_heard(session_bus: DBusDaemon) -> None:
+    changes = Events()
+
+    async def main() -> list[bool | None]:
+        notifier = DBusNotifier(session_bus.address)
+        notifier.on_dnd_change = changes
+        try:
+            await notifier.connect()
+            seen = [await notifier.do_not_disturb()]
+            await asyncio.to_thread(server.set_paused, True)
+            await changes.wait(1)
+            seen.append(await notifier.do_not_disturb())
+            await asyncio.to_thread(server.set_paused, False)
+            await changes.wait(2)
+            seen.append(await notifier.do_not_disturb())
+            return seen
+        finally:
+            await notifier.aclose()
+
+    with NotificationServer(session_bus.address, dunst=True) as server:
+        assert run(main) == [False, True, False]
+    assert changes.items == [True, False]
+
+
+def test_a_server_without_a_pause_switch_cannot_tell(
+        session_bus: DBusDaemon, notification_server: NotificationServer) -> None:
+    async def main() -> bool | None:
+        notifier = DBusNotifier(session_bus.address)
+        try:
+            await notifier.connect()
+            return await notifier.do_not_disturb()
+        finally:
+            await notifier.aclose()
+
+    assert run(main) is None
+    # Not connected at all: cannot tell either.
+    assert asyncio.run(DBusNotifier("unix:path=/nonexistent").do_not_disturb()) is None

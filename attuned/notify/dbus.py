@@ -38,6 +38,15 @@ NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
 NOTIFICATIONS_IFACE = "org.freedesktop.Notifications"
 _BUS_NAME = "org.freedesktop.DBus"
 _BUS_PATH = "/org/freedesktop/DBus"
+_PROPERTIES = "org.freedesktop.DBus.Properties"
+# dunst (1.9) says whether notifications are paused (do-not-disturb) in the read-write
+# property "paused" of this interface, on the server's object, and announces changes
+# with PropertiesChanged (its introspection: EmitsChangedSignal = true).
+DUNST_IFACE = "org.dunstproject.cmd0"
+# The freedesktop spec's inline reply: the client adds an action with this key (its label
+# is the placeholder text); the server answers with NotificationReplied(id, text).
+INLINE_REPLY = "inline-reply"
+REPLY_LABEL = "How did it go? (a note)"
 
 # Match rules: the server's signals (servers usually address them to us, which needs
 # no rule, but some broadcast them) and ownership changes of the server's name.
@@ -45,6 +54,8 @@ _MATCH_RULES = (
     f"type='signal',interface='{NOTIFICATIONS_IFACE}',path='{NOTIFICATIONS_PATH}'",
     f"type='signal',sender='{_BUS_NAME}',interface='{_BUS_NAME}',"
     f"member='NameOwnerChanged',arg0='{NOTIFICATIONS_NAME}'",
+    f"type='signal',interface='{_PROPERTIES}',member='PropertiesChanged',"
+    f"path='{NOTIFICATIONS_PATH}',arg0='{DUNST_IFACE}'",
 )
 
 # Ids we sent and that are not closed yet; bounded because some servers never
@@ -53,6 +64,8 @@ _MAX_TRACKED_IDS = 256
 
 AddressSource = str | Callable[[], str | None] | None
 ServerChangeCallback = Callable[[ServerInfo | None], None]
+ReplyCallback = Callable[[int, str], None]  # (notification id, the text typed)
+PausedCallback = Callable[[bool], None]  # the desktop's do-not-disturb switched
 
 _NO_BUS = (
     "No D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus "
@@ -91,6 +104,9 @@ class DBusNotifier:
         # Told when the server appears, changes or disappears (None); for the chain's
         # logging and for tests that need to await the change.
         self.on_server_change: ServerChangeCallback | None = None
+        # Inline replies (servers with "inline-reply") and do-not-disturb changes (dunst).
+        self.on_reply: ReplyCallback | None = None
+        self.on_dnd_change: PausedCallback | None = None
         self._address = address
         self._environ = environ
         self._call_timeout = call_timeout
@@ -267,6 +283,9 @@ class DBusNotifier:
         await self.connect()
         info = await self._refresh()
         actions = [part for pair in n.actions for part in pair]
+        if INLINE_REPLY in info.capabilities and any(k == "done" for k, _ in n.actions):
+            # An answerable nudge: where the server can, a typed note answers "done".
+            actions += [INLINE_REPLY, REPLY_LABEL]
         hints = {
             "desktop-entry": Variant("s", n.desktop_entry),
             "category": Variant("s", n.category),
@@ -281,6 +300,20 @@ class DBusNotifier:
         while len(self._ids) > _MAX_TRACKED_IDS:
             self._ids.popitem(last=False)
         return Delivery(self.backend, nid, info.name)
+
+    async def do_not_disturb(self) -> bool | None:
+        """Has the person paused notifications on the desktop? True or False where the
+        server says (dunst's "paused"); None where it cannot (any other server, or no
+        server, or no bus)."""
+        if not self.connected or self.server_info is None:
+            return None
+        try:
+            (value,) = await self._call(NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, _PROPERTIES,
+                                        "Get", "ss", [DUNST_IFACE, "paused"])
+        except NotifyError as exc:
+            log.debug("the notification server does not say whether it is paused: %s", exc)
+            return None
+        return bool(value.value) if isinstance(value, Variant) else None
 
     async def close_notification(self, notification_id: int) -> None:
         """Withdraw a nudge from the screen (the server answers with NotificationClosed)."""
@@ -307,6 +340,12 @@ class DBusNotifier:
         try:
             if msg.interface == NOTIFICATIONS_IFACE and msg.path == NOTIFICATIONS_PATH:
                 self._on_notification_signal(msg)
+            elif (msg.interface == _PROPERTIES and msg.member == "PropertiesChanged"
+                  and msg.path == NOTIFICATIONS_PATH and msg.signature == "sa{sv}as"
+                  and msg.body[0] == DUNST_IFACE):
+                changed = msg.body[1].get("paused")
+                if isinstance(changed, Variant) and self.on_dnd_change is not None:
+                    self.on_dnd_change(bool(changed.value))
             elif (msg.interface == _BUS_NAME and msg.member == "NameOwnerChanged"
                   and msg.signature == "sss" and msg.body[0] == NOTIFICATIONS_NAME):
                 self._on_owner_changed(str(msg.body[1]), str(msg.body[2]))
@@ -318,6 +357,10 @@ class DBusNotifier:
             nid, key = int(msg.body[0]), str(msg.body[1])
             if nid in self._ids and self.on_action is not None:
                 self.on_action(nid, key)
+        elif msg.member == "NotificationReplied" and msg.signature == "us":
+            nid, text = int(msg.body[0]), str(msg.body[1])
+            if nid in self._ids and self.on_reply is not None:
+                self.on_reply(nid, text)
         elif msg.member == "NotificationClosed" and msg.signature == "uu":
             nid, reason = int(msg.body[0]), int(msg.body[1])
             if nid in self._ids:
