@@ -420,7 +420,12 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
             if p is not None:
                 p.stop()
         sink.close()
-    info["sd_notify messages"] = len(sink.messages)
+    kinds: dict[str, int] = {}
+    for _, message in sink.messages:
+        for line in message.splitlines():
+            key = line.split("=", 1)[0]
+            kinds[key] = kinds.get(key, 0) + 1
+    info["sd_notify fields"] = kinds
     info["attuned log tail"] = att.log.text().splitlines()[-3:]
     return att.figures, bare.figures if bare is not None else {}, info
 
@@ -606,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind}: zone {info['zone']}, bare jobs {info.get('jobs')}, reloads attuned "
               f"{info.get('reloads attuned (s)')} s, bare (SIGHUP) "
               f"{info.get('reloads bare (s)')} s, load during idle {info.get('load during idle')}")
+        print(f"  sd_notify from attuned: {info.get('sd_notify fields')}")
         for key in ("nudges during idle", "attuned logged while idle", "bare logged while idle",
                     "warning"):
             if key in info:
