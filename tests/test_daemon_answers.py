@@ -53,7 +53,7 @@ def test_a_snooze_survives_kill_9_and_comes_back_once(
         notification_server: NotificationServer) -> None:
     d = daemons(bus=session_bus.address,
                 config_text=settings(snooze="3s") + practice("look-up", once=due_in(2))
-                + practice("sentinel", once=due_in(12))).start()
+                + practice("sentinel", once=due_in(9))).start()
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     nid = nudged(d, "look-up")
     notification_server.invoke_action(rec["id"], "snooze")
@@ -74,8 +74,8 @@ def test_repeats_survive_kill_9_and_stop_at_their_count(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
     d = daemons(bus=session_bus.address, config_text=settings() + practice(
-        "look-up", once=due_in(2), extra='repeat = "2s"\nrepeat_max = 3')
-        + practice("sentinel", once=due_in(14))).start()
+        "look-up", once=due_in(2), extra='repeat = "1s"\nrepeat_max = 3')
+        + practice("sentinel", once=due_in(9))).start()
     nid = nudged(d, "look-up")
     d.wait_for_log(rf"INFO attuned: repeated {nid} \(1 of 3\)", NUDGE_WAIT)
     d.kill()

@@ -137,7 +137,7 @@ def test_snooze_button_brings_the_nudge_back_once_after_its_length(
     assert back["summary"] == "Look-Up (snoozed)"
     assert back["body"] == "Back from a snooze. Time for look-up"
     assert back["actions"][::2] == ["done", "snooze", "snooze-long", "skip"]
-    assert length - 0.5 <= waited <= length + 2.0, f"came back after {waited:.1f} s"
+    assert length - 0.5 <= waited <= length + 2.5, f"came back after {waited:.1f} s"
     assert closes(notification_server) == [rec["id"]]
     notification_server.wait_for_notify(3, NUDGE_WAIT + length)
     assert [r["summary"] for r in notification_server.notifies] == [
@@ -168,10 +168,12 @@ def test_cli_done_skip_snooze_while_the_daemon_runs(
     mark = d.mark()
     snooze = d.cli("snooze", "look-up", "--for", "2s")
     assert snooze.returncode == 0, snooze.stderr
-    until = d.call("status")["snoozed"][0]["until"]
-    assert snooze.stdout == (f'Snoozed "Look up" ({look}); it comes back at '
-                             f"{datetime.fromisoformat(until):%H:%M}.\n")
     d.wait_for_log(rf"INFO attuned: snoozed {look} \(look-up\) from the cli", 5, since=mark)
+    # From the history: under load the 2 s snooze may be over before `status` could ask.
+    [until] = [e.snoozed_until for e in d.history() if str(e.kind) == "snoozed"]
+    assert until is not None
+    assert snooze.stdout == (f'Snoozed "Look up" ({look}); it comes back at '
+                             f"{until:%H:%M}.\n")
     back = notification_server.wait_for_notify(3, NUDGE_WAIT)[2]
     assert back["summary"] == "Look up (snoozed)"
     again = returned(d, since=mark)
@@ -250,14 +252,17 @@ def test_server_without_actions_gets_nudges_and_the_log_says_so_once(
 
 
 def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon) -> None:
-    d = start(daemons, session_bus, settings() + practice("look-up", once=due_in(2))
-              + practice("tea", once=due_in(6)))
+    look_up = settings() + practice("look-up", once=due_in(2))
+    d = start(daemons, session_bus, look_up)
     assert d.log_matches(r"WARNING attuned: no notification server on the bus yet")
     d.wait_for_log(r"^attuned nudge: Look-Up: Time for look-up "
                    r"\(answer with: attuned done\|snooze\|skip\)$", NUDGE_WAIT)
     nudged(d, "look-up")
     server = NotificationServer(session_bus.address).start()
     try:
+        d.wait_for_log(r"a notification server appeared on the session bus", 5)
+        # The next nudge, planned only now so that it cannot come before the server.
+        d.config.write_text(look_up + practice("tea", once=due_in(1)))
         [rec] = server.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Tea"
         [tea] = nudged(d, "tea")
@@ -271,8 +276,8 @@ def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon)
 
 def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> None:
     first = NotificationServer(session_bus.address, name="first").start()
-    d = start(daemons, session_bus, settings() + practice("look-up", once=due_in(2))
-              + practice("tea", once=due_in(5)))
+    look_up = settings() + practice("look-up", once=due_in(2))
+    d = start(daemons, session_bus, look_up)
     try:
         [rec] = first.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Look-Up"
@@ -282,6 +287,8 @@ def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> 
     d.wait_for_log(r"the notification server left the session bus", 5)
     second = NotificationServer(session_bus.address, name="second").start()
     try:
+        d.wait_for_log(r"a notification server appeared on the session bus", 5)
+        d.config.write_text(look_up + practice("tea", once=due_in(1)))
         [rec] = second.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Tea"
         [tea] = nudged(d, "tea")
