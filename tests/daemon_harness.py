@@ -12,9 +12,10 @@ is short and under /tmp (AF_UNIX socket paths are limited to 107 bytes, and pyte
 tmp_path is long). The system bus is never the real one: ATTUNED_SYSTEM_BUS_ADDRESS
 points at a fake logind's private bus or at an address nothing listens on.
 
-Also here: `FakeLogind` (a FAKE org.freedesktop.login1 on a private bus, emitting
-PrepareForSleep on request, driven synchronously from a thread) and `practice_due_in`
-(a TOML `once` moment a few seconds ahead, in UTC).
+Also here: `settings(...)` and `practice(pid, once=due_in(2))` write schedule text (a
+`once` moment whole seconds ahead, in the schedule's zone); `Daemons` makes daemons for
+a test and cleans them up; `FakeLogind` (a FAKE org.freedesktop.login1 on a private bus,
+emitting PrepareForSleep on request, driven synchronously from a thread).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -284,22 +284,6 @@ class DaemonProcess:
         """(practice, kind, source) of every history event, oldest first."""
         return [(e.practice_id, str(e.kind), e.source) for e in self.history()
                 if practice_id is None or e.practice_id == practice_id]
-
-    def wait_for_history(self, want: Callable[[list[HistoryEvent]], bool],
-                         timeout: float = 5.0) -> list[HistoryEvent]:
-        """The history once `want` accepts it. SQLite gives no change events to another
-        process, so this one wait polls (every 50 ms, bounded)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            events = self.history() if (self.state_dir / "history.db").exists() else []
-            if want(events):
-                return events
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"history not as wanted after {timeout} s: "
-                    f"{[(e.practice_id, str(e.kind), e.source) for e in events]}\nlog:\n"
-                    + self.log_text())
-            time.sleep(0.05)
 
 
 class Daemons:
