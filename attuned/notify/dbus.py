@@ -117,6 +117,7 @@ class DBusNotifier:
         # for the previous server cannot install stale information.
         self._generation = 0
         self._ids: OrderedDict[int, None] = OrderedDict()
+        self._no_pause_switch = -1  # the generation of a server without dunst's "paused"
         self._connect_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -305,12 +306,16 @@ class DBusNotifier:
         """Has the person paused notifications on the desktop? True or False where the
         server says (dunst's "paused"); None where it cannot (any other server, or no
         server, or no bus)."""
-        if not self.connected or self.server_info is None:
+        if (not self.connected or self.server_info is None
+                or self._no_pause_switch == self._generation):
             return None
+        generation = self._generation
         try:
             (value,) = await self._call(NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, _PROPERTIES,
                                         "Get", "ss", [DUNST_IFACE, "paused"])
         except NotifyError as exc:
+            # Asked once per server: one that has no such switch will not grow one.
+            self._no_pause_switch = generation
             log.debug("the notification server does not say whether it is paused: %s", exc)
             return None
         return bool(value.value) if isinstance(value, Variant) else None

@@ -1,0 +1,177 @@
+"""Held nudges, together, discreet and inline reply end to end: the daemon as a real
+subprocess on a private bus with the test notification server (tests/daemon_harness.py).
+
+Quiet hours have minute resolution, so the tests that wait for their end (or for the
+digest's time) run the daemon with its FAKE clock (ATTUNED_FAKE_CLOCK=1): the wall
+clock jumps forward and the clock check (every second here) notices, as after a
+suspend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from buses import DBusDaemon
+from daemon_harness import Daemons, due_in, practice, settings, utc_now
+from notification_server import NotificationServer
+
+NUDGE_WAIT = 10.0
+FAST_CLOCK_CHECK = {"ATTUNED_CLOCK_CHECK_SECONDS": "1"}
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    made = Daemons(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def quiet_around(now: datetime) -> tuple[str, datetime]:
+    """Practice quiet hours from an hour ago to an hour ahead (UTC wall times), and
+    when they end."""
+    start = (now - timedelta(hours=1)).replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=1)).replace(second=0, microsecond=0)
+    return f'quiet_hours = "{start:%H:%M}-{end:%H:%M}"', end
+
+
+def test_a_deferred_nudge_inside_quiet_hours_comes_when_they_end(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    quiet, end = quiet_around(utc_now())
+    due = due_in(2)
+    d = daemons(bus=session_bus.address, fake_clock=True, env=FAST_CLOCK_CHECK,
+                config_text=settings() + practice("look-up", title="Look up", once=due,
+                                                  extra=f'{quiet}\nblocked = "defer"'))
+    d.start()
+    d.wait_for_log(rf"INFO attuned: held look-up \(due \w+ {due:%H:%M}\) until quiet "
+                   rf"hours end at {end:%H:%M}", NUDGE_WAIT)
+    assert notification_server.notifies == []
+    mark = d.mark()
+    d.advance_clock((end - utc_now()).total_seconds() + 2)
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    assert (rec["summary"], rec["body"]) == ("Look up",
+                                            "(held through quiet hours) Time for look-up")
+    d.wait_for_log(r"INFO attuned: released held look-up", 5, since=mark)
+    [shown] = d.history()
+    assert shown.practice_id == "look-up" and str(shown.kind) == "shown"
+    # Not also counted as missed by the re-plan after the clock jump.
+    assert d.kinds() == [("look-up", "shown", "daemon")]
+    assert d.stop() == 0
+
+
+def test_the_digest_gathers_two_practices_into_one_notification(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    now = utc_now()
+    quiet, _ = quiet_around(now)
+    digest = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+    text = (settings(extra=f'digest_at = "{digest:%H:%M}"')
+            + practice("look-up", title="Look up", once=due_in(2),
+                       extra=f'{quiet}\nblocked = "digest"')
+            + practice("breakfast", title="Breakfast", once=due_in(3),
+                       extra=f'{quiet}\nblocked = "digest"'))
+    d = daemons(bus=session_bus.address, fake_clock=True, env=FAST_CLOCK_CHECK,
+                config_text=text).start()
+    d.wait_for_log(r"INFO attuned: gathered \S+ \(due .*\) into the digest", NUDGE_WAIT,
+                   count=2)
+    assert notification_server.notifies == []
+    d.advance_clock((digest - utc_now()).total_seconds() + 2)
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    assert rec["summary"] == "Nudges that waited for you"
+    lines = rec["body"].splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith(")") and "Look up: Time for look-up" in lines[0]
+    assert "Breakfast: Time for breakfast" in lines[1]
+    assert lines[2] == "Answer each with: attuned done|skip ID"
+    assert sorted(d.kinds()) == [("breakfast", "shown", "daemon"),
+                                 ("look-up", "shown", "daemon")]
+    r = d.cli("done", "breakfast")
+    assert r.returncode == 0, r.stderr
+    assert d.stop() == 0
+
+
+def test_together_mode_defer_is_released_by_together_on(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings() + practice(
+        "eyes", title="Eye contact", once=due_in(2),
+        extra='when = "together"\noutside = "defer"')).start()
+    d.wait_for_log(r"INFO attuned: held eyes \(due .*\) until together time starts",
+                   NUDGE_WAIT)
+    assert notification_server.notifies == []
+    r = d.cli("together", "on")
+    assert r.returncode == 0, r.stderr
+    [nid] = [line.split(": ")[1] for line in r.stdout.splitlines()
+             if line.startswith("Released 1 nudge(s)")]
+    assert r.stdout.splitlines()[0] == "Together mode is on, until you switch it off."
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    assert (rec["summary"], rec["body"]) == ("Eye contact", "Time for eyes")
+    assert [e.nudge_id for e in d.history()] == [nid]
+    assert d.stop() == 0
+
+
+def test_held_for_together_time_comes_at_start_up_when_it_is_already_on(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings() + practice(
+        "eyes", title="Eye contact", once=due_in(2),
+        extra='when = "together"\noutside = "defer"')).start()
+    d.wait_for_log(r"INFO attuned: held eyes", NUDGE_WAIT)
+    assert d.stop() == 0
+    r = d.cli("together", "on")  # no daemon: the CLI writes the state itself
+    assert "the daemon is not running" in r.stdout
+    d.start()
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    assert rec["summary"] == "Eye contact"
+    assert d.kinds() == [("eyes", "shown", "daemon")]  # shown, never missed
+    assert d.stop() == 0
+
+
+def test_discreet_shows_the_neutral_title(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings() + practice(
+        "understand", title="Understand first", once=due_in(2),
+        extra="discreet = true")).start()
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    [shown] = d.history()
+    assert (rec["summary"], rec["body"]) == ("A moment for you", f"◦  {shown.nudge_id}")
+    r = d.cli("show", shown.nudge_id)
+    assert r.stdout.splitlines()[1] == "Time for understand"
+    assert d.stop() == 0
+
+
+def test_paused_notifications_hold_a_deferred_nudge_until_resumed(
+        daemons: Daemons, session_bus: DBusDaemon) -> None:
+    with NotificationServer(session_bus.address, dunst=True) as server:
+        server.set_paused(True)
+        d = daemons(bus=session_bus.address, config_text=settings() + practice(
+            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"')).start()
+        d.wait_for_log(r"INFO attuned: held look-up \(due .*\) until notifications are "
+                       r"resumed", NUDGE_WAIT)
+        assert server.notifies == []
+        server.set_paused(False)
+        [rec] = server.wait_for_notify(1, NUDGE_WAIT)
+        assert rec["body"] == "(held while notifications were paused) Time for look-up"
+        assert d.stop() == 0
+
+
+def test_an_inline_reply_answers_done_with_its_text(
+        daemons: Daemons, session_bus: DBusDaemon) -> None:
+    with NotificationServer(session_bus.address, inline_reply=True) as server:
+        d = daemons(bus=session_bus.address, config_text=settings() + practice(
+            "look-up", title="Look up", once=due_in(2))).start()
+        [rec] = server.wait_for_notify(1, NUDGE_WAIT)
+        assert rec["actions"][-2:] == ["inline-reply", "How did it go? (a note)"]
+        # Logged once its notification id is kept: a person cannot type sooner.
+        d.wait_for_log(r"INFO attuned: nudged look-up", 5)
+        server.reply(rec["id"], "we laughed about the cat")
+        d.wait_for_log(r"INFO attuned: done \w+ \(look-up\) from the button", NUDGE_WAIT)
+        events = d.history()
+        assert (str(events[1].kind), events[1].source, events[1].note) == (
+            "done", "button", "we laughed about the cat")
+        assert d.stop() == 0
