@@ -1,6 +1,6 @@
 """The daemon core's side of practising (issue 6), kept out of service.py: the question
-at a period's end, discreet nudges, and (see held.py) nudges held back by together mode,
-quiet hours or do-not-disturb.
+at a period's end, discreet nudges, nudges held back by together mode, quiet hours or
+do-not-disturb (the store is attuned.together's held.json), and inline replies.
 
 Scheduler job keys added here: "e:<practice>" a period's reflection question,
 "h:<practice>" a held nudge's release, "d:digest" the evening digest.
