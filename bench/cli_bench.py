@@ -4,8 +4,9 @@
 
 Runs, as subprocesses on the example schedule (copied to a private config; private state
 directory): `attuned list`, `attuned next --count 10`, `attuned check`, `attuned --help`,
-`python -c "import click"` and `python -c pass`. Each is run once unmeasured (byte-code
-caches, page cache), then --runs times; the median (and min, max) wall time is printed.
+`python -c "import click"`, `python -c pass` and `python -S -c pass` (no site hooks).
+Each is run once unmeasured (byte-code caches, page cache), then --runs times; the median
+(and min, max) wall time is printed.
 For the attuned commands it also runs them once with PYTHONPROFILEIMPORTTIME=1 and reports
 whether APScheduler, dbus-fast or asyncio got imported, how many modules were, and the
 costliest imports.
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             ("attuned --help", [*attuned, "--help"], True),
             ('python -c "import click"', [sys.executable, "-c", "import click"], False),
             ("python -c pass", [sys.executable, "-c", "pass"], False),
+            # No site-packages hooks at all: what the machine's .pth files cost every start.
+            ("python -S -c pass", [sys.executable, "-S", "-c", "pass"], False),
         ]
         load_start = c.load_average()
         results: dict[str, Any] = {
