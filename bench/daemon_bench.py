@@ -416,9 +416,9 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
             p.figures["lateness_max_ms"] = max(late) if late else float("nan")
             p.figures["lateness_all_ms"] = [round(x, 2) for x in late]
     finally:
-        for p in (att, bare):
-            if p is not None:
-                p.stop()
+        for proc in (att, bare):
+            if proc is not None:
+                proc.stop()
         sink.close()
     kinds: dict[str, int] = {}
     for _, message in sink.messages:
