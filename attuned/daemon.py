@@ -37,6 +37,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.service: Service | None = None
         self._error_notified: str | None = None
+        self._problem_nid: int | None = None
         self.clockwatch: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._status_timer: asyncio.TimerHandle | None = None
@@ -260,6 +261,7 @@ class Daemon:
         self._error_notified = None
         if was_broken:
             log.info("the schedule is valid again")
+            self._spawn(self._close_problem())  # fixing the file clears the warning
         log.info("reloaded %s (%s): %d practices, %d jobs changed", sched.source, why,
                  len(sched.practices), changed)
 
@@ -267,19 +269,30 @@ class Daemon:
         if self._error_notified == text:
             return
         self._error_notified = text
-        await self._tell("attuned: your schedule has a problem",
+        await self._close_problem()
+        self._problem_nid = await self._tell("attuned: your schedule has a problem",
                          f"{text}\nThe last good schedule keeps running. "
                          "`attuned check` shows this again.")
 
-    async def _tell(self, title: str, body: str) -> None:
+    async def _tell(self, title: str, body: str) -> int | None:
         from attuned.notify.base import Notification
 
         assert self.service is not None
-        log.warning("%s: %s", title, body)
+        log.warning("%s: %s", title.removeprefix("attuned: "), body)
         try:
-            await self.service.notifier.send(Notification(title=title, body=body, urgency=1))
+            d = await self.service.notifier.send(Notification(title=title, body=body, urgency=1))
         except Exception as e:
             log.debug("could not show %r: %s", title, e)
+            return None
+        return d.notification_id
+
+    async def _close_problem(self) -> None:
+        nid, self._problem_nid = self._problem_nid, None
+        if nid and self.service is not None:
+            try:
+                await self.service.notifier.close_notification(nid)
+            except Exception as e:
+                log.debug("could not close the schedule warning: %s", e)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -133,6 +133,9 @@ def test_an_invalid_edit_keeps_the_old_schedule_and_says_so_once(
     status = d.call("status")
     assert status["schedule_error"] is None
     assert [r["summary"] for r in notification_server.notifies] == [PROBLEM_TITLE, "Look up"]
+    # ... and takes its warning off the screen.
+    closed = notification_server.wait_for("CloseNotification", 1, 5)
+    assert note["id"] in [r["id"] for r in closed]
     reload = d.cli("reload")
     assert (reload.returncode, reload.stdout) == (0, "Reloaded.\n")
 
