@@ -162,6 +162,7 @@ class Service:
         wanted: set[str] = set()
         planned = self.planner.due_times()
         marks = practising.handled_marks()  # held or dropped: not missed while down
+        fired = self.store.last_fired_all()  # one query, not one per practice
         for p in self.schedule.practices:
             if not p.enabled:
                 continue
@@ -172,7 +173,7 @@ class Service:
                 # delivers it late on its next look.
                 wanted.add(key)
                 continue
-            last = self.store.last_fired(p.id)
+            last = fired.get(p.id)
             mark = marks.get(p.id)
             if mark is not None and (last is None or mark > last):
                 last = mark

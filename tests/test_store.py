@@ -325,6 +325,38 @@ def test_nothing_scheduled_is_recorded_twice(store: Store) -> None:
     assert len(store.history()) == 1
 
 
+def test_last_fired_all_is_last_fired_of_every_practice_in_one_query(store: Store) -> None:
+    shown(store)
+    shown(store, minutes=60)
+    later = shown(store, minutes=30, practice="walk")
+    store.answer(later, Action.SNOOZE, T0 + timedelta(minutes=31), "cli",
+                 snooze_until=T0 + timedelta(hours=5))
+    store.record_shown("walk", T0 + timedelta(hours=5), T0 + timedelta(hours=5), "Walk", "x",
+                       snoozed_from=later)  # a snooze return: not a scheduled instant
+    store.record_missed("tea", T0 + timedelta(minutes=5), T0, "asleep")
+    assert store.last_fired_all() == {
+        "breakfast": T0 + timedelta(minutes=60),
+        "walk": T0 + timedelta(minutes=30),
+        "tea": T0 + timedelta(minutes=5),
+    }
+    assert {p: store.last_fired(p) for p in ("breakfast", "walk", "tea")} == \
+        store.last_fired_all()
+
+
+def test_recording_a_nudge_shown_skips_the_fsync_and_answers_keep_it(store: Store) -> None:
+    # record_shown commits with synchronous=NORMAL (it delays the nudge); every other
+    # write, an answer above all, with FULL: the setting is back to FULL after it.
+    full = 2
+    conn = store._conn
+    nid = shown(store)
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == full
+    with pytest.raises(NudgeAlreadyRecorded):
+        shown(store)
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == full  # after a failure too
+    store.answer(nid, Action.DONE, T0, "cli")
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == full
+
+
 def test_repeats_count_up_and_stop(store: Store) -> None:
     nid = shown(store, next_repeat_at=T0 + timedelta(minutes=15))
     assert [r.id for r in store.pending_repeats()] == [nid]
