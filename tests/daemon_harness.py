@@ -40,7 +40,9 @@ from attuned.store import HistoryEvent, Store
 
 UNREACHABLE_BUS = "unix:path=/nonexistent/attuned-test-bus"
 START_TIMEOUT = 15.0
-STOP_TIMEOUT = 1.0  # the issue asks for a clean exit within 1 s of SIGTERM
+# Exits take ~0.12 s; the bound is loose so a starved CPU does not fail unrelated tests.
+# The lifecycle test holds the daemon to the issue's 1 s.
+STOP_TIMEOUT = 5.0
 SRC = Path(__file__).resolve().parent.parent
 
 

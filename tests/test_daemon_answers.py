@@ -51,9 +51,8 @@ def shown(d: DaemonProcess, pid: str) -> list[str | None]:
 def test_a_snooze_survives_kill_9_and_comes_back_once(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    d = daemons(bus=session_bus.address,
-                config_text=settings(snooze="3s") + practice("look-up", once=due_in(2))
-                + practice("sentinel", once=due_in(9))).start()
+    text = settings(snooze="3s") + practice("look-up", once=due_in(2))
+    d = daemons(bus=session_bus.address, config_text=text).start()
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     nid = nudged(d, "look-up")
     notification_server.invoke_action(rec["id"], "snooze")
@@ -63,8 +62,9 @@ def test_a_snooze_survives_kill_9_and_comes_back_once(
     d.start()
     d.wait_for_log(rf"INFO attuned: brought back snoozed {nid} as \w+", NUDGE_WAIT,
                    since=mark)
-    # Everything the restarted daemon shows until the sentinel: the return, once.
-    notification_server.wait_for_notify(3, NUDGE_WAIT + 5)
+    # A sentinel due a while after the return: until it comes, nothing else may.
+    d.config.write_text(text + practice("sentinel", once=due_in(3)))
+    notification_server.wait_for_notify(3, NUDGE_WAIT)
     assert [r["summary"] for r in notification_server.notifies] == [
         "Look-Up", "Look-Up (snoozed)", "Sentinel"]
     assert shown(d, "look-up") == [None, nid]
@@ -73,15 +73,17 @@ def test_a_snooze_survives_kill_9_and_comes_back_once(
 def test_repeats_survive_kill_9_and_stop_at_their_count(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    d = daemons(bus=session_bus.address, config_text=settings() + practice(
-        "look-up", once=due_in(2), extra='repeat = "1s"\nrepeat_max = 3')
-        + practice("sentinel", once=due_in(9))).start()
+    text = settings() + practice("look-up", once=due_in(2),
+                                 extra='repeat = "1s"\nrepeat_max = 3')
+    d = daemons(bus=session_bus.address, config_text=text).start()
     nid = nudged(d, "look-up")
     d.wait_for_log(rf"INFO attuned: repeated {nid} \(1 of 3\)", NUDGE_WAIT)
     d.kill()
     mark = d.mark()
     d.start()
     d.wait_for_log(rf"INFO attuned: repeated {nid} \(3 of 3\)", NUDGE_WAIT, since=mark)
+    # A fourth repeat would come 1 s later; a sentinel due in 2 s gives it the chance.
+    d.config.write_text(text + practice("sentinel", once=due_in(2)))
     notification_server.wait_for_notify(5, NUDGE_WAIT)
     assert [r["summary"] for r in notification_server.notifies] == ["Look-Up"] * 4 + [
         "Sentinel"]
@@ -93,8 +95,10 @@ def test_repeats_survive_kill_9_and_stop_at_their_count(
 def test_a_snooze_that_ended_beyond_grace_while_down_is_recorded_missed(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
+    # A 1 s grace: the nudge is due far enough ahead that a slow start-up does not
+    # already put it beyond its grace.
     d = daemons(bus=session_bus.address, config_text=settings(
-        snooze="1s", grace="1s") + practice("look-up", once=due_in(1))).start()
+        snooze="1s", grace="1s") + practice("look-up", once=due_in(5))).start()
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     nid = nudged(d, "look-up")
     notification_server.invoke_action(rec["id"], "snooze")

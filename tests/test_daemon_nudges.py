@@ -121,12 +121,8 @@ def test_expired_bubble_is_not_an_answer(
 def test_snooze_button_brings_the_nudge_back_once_after_its_length(
         daemons: Daemons, session_bus: DBusDaemon, notification_server: NotificationServer,
         key: str, length: float) -> None:
-    # A sentinel practice due after the return: when it arrives, a second (wrong) return
-    # would have had its chance to show up, without a blind sleep.
-    first = due_in(2)
-    d = start(daemons, session_bus, settings(snooze="2s", snooze_long="4s")
-              + practice("look-up", once=first)
-              + practice("sentinel", once=due_in(2 + length + 4)))
+    text = settings(snooze="2s", snooze_long="4s") + practice("look-up", once=due_in(2))
+    d = start(daemons, session_bus, text)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     [nid] = nudged(d, "look-up")
     notification_server.invoke_action(rec["id"], key)
@@ -139,6 +135,9 @@ def test_snooze_button_brings_the_nudge_back_once_after_its_length(
     assert back["actions"][::2] == ["done", "snooze", "snooze-long", "skip"]
     assert length - 0.5 <= waited <= length + 2.5, f"came back after {waited:.1f} s"
     assert closes(notification_server) == [rec["id"]]
+    # A sentinel practice added now, due a while after the return: when it arrives, a
+    # second (wrong) return would have had its chance to show up, without a blind sleep.
+    d.config.write_text(text + practice("sentinel", once=due_in(length + 1)))
     notification_server.wait_for_notify(3, NUDGE_WAIT + length)
     assert [r["summary"] for r in notification_server.notifies] == [
         "Look-Up", "Look-Up (snoozed)", "Sentinel"]
