@@ -148,7 +148,11 @@ class ClockWatcher:
     """Calls `on_jump(seconds)` when the wall clock moved against the monotonic clock by
     more than `threshold` (a suspend or a clock step), and `on_zone_change()` after the local
     zone changed (the process's zone caches are refreshed first). Wakes once an `interval`.
-    Callbacks run on the event loop; their exceptions are logged, the watch goes on."""
+    Callbacks run on the event loop; their exceptions are logged, the watch goes on.
+
+    `on_tick()` runs first at every wakeup: the daemon's other housekeeping (the systemd
+    watchdog ping) rides on this one timer, so an idle daemon wakes once a minute, not
+    once per chore; the daemon picks an interval short enough for both."""
 
     def __init__(
         self,
@@ -157,9 +161,11 @@ class ClockWatcher:
         interval: float = 60.0,
         threshold: float = 2.0,
         clock: Clock | None = None,
+        on_tick: Callable[[], object] | None = None,
     ) -> None:
         self._on_jump = on_jump
         self._on_zone_change = on_zone_change
+        self._on_tick = on_tick
         self._interval = interval
         self._threshold = threshold
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -207,6 +213,11 @@ class ClockWatcher:
             # asyncio.sleep runs on the monotonic clock: after a resume this returns up to one
             # interval later, which is the "within 60 s" fallback for missing logind.
             await asyncio.sleep(self._interval)
+            if self._on_tick is not None:
+                try:  # first: a re-plan after a jump can take a while
+                    self._on_tick()
+                except Exception:
+                    log.exception("housekeeping failed")
             self.check_now()
 
     @staticmethod

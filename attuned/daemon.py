@@ -109,7 +109,6 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopping.set)
             loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
-            watchdog = self._start_watchdog()
             self.sd.ready()
             self._status()
             log.info("ready; next: %s", self._next_words())
@@ -117,9 +116,7 @@ class Daemon:
 
             log.info("stopping")
             self.sd.stopping()
-            if watchdog is not None:
-                watchdog.cancel()
-            clockw.stop()
+            clockw.stop()  # and with it the watchdog pings
             if sleep is not None:
                 await sleep.stop()
             if watcher is not None:
@@ -204,24 +201,22 @@ class Daemon:
                 self._status()
 
         interval = float(os.environ.get("ATTUNED_CLOCK_CHECK_SECONDS", "60"))
+        # One timer for all housekeeping (issue 3: at most one wakeup a minute idle): the
+        # clock check also pings the systemd watchdog, at least twice per its interval.
+        # The shipped unit's WatchdogSec=120 makes that the clock check's own minute.
+        watchdog = self.sd.watchdog_interval()
+        tick = None
+        if watchdog is not None:
+            interval = min(interval, watchdog / 2)
+            self.sd.watchdog()
+            tick = self.sd.watchdog
         wall = (lambda: clock.now().timestamp()) if clock.fake_clock_allowed() else None
         watcher = ClockWatcher(on_jump=jumped, on_zone_change=zone_changed, interval=interval,
-                               clock=SystemClock(wall) if wall is not None else None)
+                               clock=SystemClock(wall) if wall is not None else None,
+                               on_tick=tick)
         watcher.start()
         self.clockwatch = watcher
         return watcher
-
-    def _start_watchdog(self) -> asyncio.Task[None] | None:
-        interval = self.sd.watchdog_interval()
-        if interval is None:
-            return None
-
-        async def ping() -> None:
-            while True:
-                self.sd.watchdog()
-                await asyncio.sleep(interval / 2)
-
-        return asyncio.get_running_loop().create_task(ping())
 
     # ---------------------------------------------------------------- reload
 

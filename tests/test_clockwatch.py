@@ -259,3 +259,27 @@ def test_callback_errors_are_logged_and_the_watch_goes_on(
 
     asyncio.run(main())
     assert "handling a clock change failed" in caplog.text
+
+
+def test_on_tick_runs_at_every_wakeup_before_the_check() -> None:
+    # The daemon's watchdog ping rides on this timer: one wakeup for all housekeeping.
+    async def main() -> None:
+        clock = FakeClock()
+        order: list[str] = []
+        seen = Seen()
+
+        def jump(seconds: float) -> None:
+            order.append("jump")
+            seen.jump(seconds)
+
+        watcher = ClockWatcher(jump, interval=0.02, clock=clock,
+                               on_tick=lambda: order.append("tick"))
+        watcher.start()
+        await clock.wait_reads(4)
+        assert order[:3] == ["tick", "tick", "tick"]
+        clock.now = stepped(clock.now, 100.0)
+        await seen.next()
+        assert order[-2:] == ["tick", "jump"]
+        watcher.stop()
+
+    asyncio.run(main())
