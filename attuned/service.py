@@ -141,6 +141,8 @@ class Service:
     seed: str
     now: Callable[[], datetime]
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _in_flight: int = 0  # notifications sent whose id is not known yet
+    _early: dict[int, list[tuple[str, str | int]]] = field(default_factory=dict)
     buttons_hint_logged: bool = False
 
     # ------------------------------------------------------------------ schedule
@@ -424,15 +426,43 @@ class Service:
 
         title, body = practising.present(self, rec, title, body)  # issue 6: discreet
         n = Notification(title=title, body=body, actions=actions, replaces_id=replaces)
-        delivery = await self.notifier.send(n)
-        return delivery.notification_id
+        self._in_flight += 1
+        try:
+            delivery = await self.notifier.send(n)
+        finally:
+            self._in_flight -= 1
+        nid = delivery.notification_id
+        if nid is not None:
+            self.store.set_notification_id(rec.id, nid)
+        self._replay_early(nid)
+        return nid
+
+    def _replay_early(self, nid: int | None) -> None:
+        """Signals about a bubble can arrive before the reply that tells us its id (D-Bus
+        dispatches signals at once; the awaiting code resumes a loop turn later). Answers
+        kept meanwhile are handled now that the id is known."""
+        early = self._early.pop(nid, []) if nid is not None else []
+        if self._in_flight == 0:
+            self._early.clear()
+        for kind, arg in early:
+            if kind == "action":
+                self.on_action(nid or 0, str(arg))
+            else:
+                self.on_closed(nid or 0, int(arg))
+
+    def _keep_early(self, notification_id: int, kind: str, arg: str | int) -> bool:
+        if self._in_flight == 0 or len(self._early) > 64:
+            return False
+        self._early.setdefault(notification_id, []).append((kind, arg))
+        return True
 
     # ------------------------------------------------------------------ answers
 
     def on_action(self, notification_id: int, key: str) -> None:
         rec = self.store.find_by_notification(notification_id)
         if rec is None:
-            log.debug("action %s on unknown notification %d", key, notification_id)
+            if not self._keep_early(notification_id, "action", key):
+                log.debug("action %s on unknown notification %d", key, notification_id)
             return
         from attuned import practising
 
@@ -458,7 +488,10 @@ class Service:
         if reason != 2:  # 1 expired, 3 closed by us: not the person's answer
             return
         rec = self.store.find_by_notification(notification_id)
-        if rec is not None and rec.state == NudgeState.SHOWN:
+        if rec is None:
+            self._keep_early(notification_id, "closed", reason)
+            return
+        if rec.state == NudgeState.SHOWN:
             try:
                 self.store.answer(rec.id, Action.DISMISS, at=self.now(), source="button")
             except NudgeNotOpen:

@@ -247,3 +247,29 @@ def test_a_disabled_practice_is_not_planned(store: Store) -> None:
     svc, planner, _, _ = make(store, practice(enabled=False))
     svc.plan_all(startup=True)
     assert planner.jobs == {}
+
+
+def test_a_button_pressed_before_the_id_is_known_still_counts(store: Store) -> None:
+    """D-Bus delivers ActionInvoked at once, while the code awaiting Notify's reply resumes
+    a loop turn later: the answer must wait for the id, not be dropped."""
+    svc, _, _, _ = make(store)
+
+    class EagerServer(FakeNotifier):  # FAKE: a person faster than the reply
+        async def send(self, n: Notification) -> Delivery:
+            d = await super().send(n)
+            svc.on_action(d.notification_id or 0, "done")
+            return d
+
+    eager = EagerServer()
+    svc.notifier = eager
+
+    async def go() -> str:
+        rec = await svc.fire("breakfast", T0)
+        assert rec is not None
+        await asyncio.gather(*svc._tasks)
+        return rec.id
+
+    nudge = asyncio.run(go())
+    assert store.get(nudge).state == NudgeState.DONE
+    assert eager.closed == [1]
+    assert svc._early == {}
