@@ -25,13 +25,17 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         return _at(d, time(0), zone)
     if s.startswith("+"):
         return local_now + parse_duration(s[1:])
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ t](\d{1,2}:\d{2})(?::\d{2})?)?", s)
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ t](\d{1,2}:\d{2})(?::(\d{2}))?)?", s)
     if m:
         try:
             d = date.fromisoformat(m.group(1))
         except ValueError:
             raise ValueError(f'"{text}" is not a date; write it as YYYY-MM-DD') from None
         t = parse_clock(m.group(2)) if m.group(2) else time(0)
+        if m.group(3):
+            if int(m.group(3)) > 59:
+                raise ValueError(f'"{text}" has seconds past 59')
+            t = t.replace(second=int(m.group(3)))
         return _at(d, t, zone)
     if re.fullmatch(r"\d{1,2}:\d{2}", s):
         t = parse_clock(s)
