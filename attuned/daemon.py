@@ -69,7 +69,8 @@ class Daemon:
                          "(`attuned init` makes it yours)", self.config)
             zone = zones.schedule_zone(sched.settings)
             chain = default_chain()
-            planner = NudgeScheduler(on_due=self._on_due, on_missed=self._on_missed)
+            planner = NudgeScheduler(on_due=self._on_due, on_missed=self._on_missed,
+                                     now=clock.now)
             self.service = service = Service(
                 store=store, notifier=chain, planner=planner,
                 state=ScheduleState(sched, clock.now(), error, example),

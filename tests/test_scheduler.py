@@ -338,3 +338,93 @@ def test_shutdown_drops_pending_jobs() -> None:
 )
 def test_grace_is_whole_positive_seconds(grace: timedelta, seconds: int) -> None:
     assert grace_seconds(grace) == seconds
+
+
+# ---- the horizon: APScheduler holds only what is due soon ---------------------------------
+
+
+def test_beyond_the_horizon_is_parked_and_promoted_in_time() -> None:
+    async def main() -> None:
+        rec = Recorder()
+        sched = NudgeScheduler(rec.due, rec.missed, horizon=timedelta(seconds=0.6))
+        sched.start()
+        base = now()
+        near, far, later = (base + timedelta(seconds=s) for s in (0.3, 0.9, 1.5))
+        sched.set("near", near, GRACE)
+        sched.set("far", far, GRACE)  # parked: beyond now + 0.6 s
+        sched.set("later", later, GRACE)
+        sched.set("gone", base + timedelta(seconds=1.0), GRACE)
+        sched.remove("gone")  # a parked one removed: it never fires
+        assert sched.jobs_in_apscheduler == 1
+        assert sched.keys() == {"near", "far", "later"}
+        assert sched.due_times() == {"near": near, "far": far, "later": later}
+        # Promoted every half horizon (0.3 s), each fires at its own time, none early.
+        await rec.wait_for(3, timeout=4.0)
+        assert [c[:2] for c in rec.calls] == [("due", "near"), ("due", "far"), ("due", "later")]
+        assert await rec.nothing_within(0.4)
+        assert sched.keys() == set()
+        sched.shutdown()
+
+    run(main)
+
+
+def test_a_parked_job_set_again_fires_only_at_its_new_time() -> None:
+    async def main() -> None:
+        rec = Recorder()
+        sched = NudgeScheduler(rec.due, rec.missed, horizon=timedelta(seconds=0.4))
+        sched.start()
+        base = now()
+        sched.set("tea", base + timedelta(seconds=0.6), GRACE)
+        moved = base + timedelta(seconds=1.2)
+        assert sched.set("tea", moved, GRACE) is True
+        assert sched.set("tea", moved, GRACE) is False
+        await rec.wait_for(1, timeout=4.0)
+        assert rec.calls == [("due", "tea", moved)]
+        assert now() >= moved
+        sched.shutdown()
+
+    run(main)
+
+
+def test_wakeup_promotes_parked_nudges_that_came_due_during_a_suspend() -> None:
+    # A suspend longer than the horizon: the promotion job's timer also waits on the
+    # monotonic clock; after wakeup() parked nudges due meanwhile are delivered or missed
+    # by their grace exactly like the ones APScheduler held.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, FakeSuspendLoop)
+        rec = Recorder()
+        sched = NudgeScheduler(rec.due, rec.missed, horizon=timedelta(seconds=1))
+        sched.start()
+        base = now()
+        within, beyond = base + timedelta(seconds=1.6), base + timedelta(seconds=1.7)
+        sched.set("tea", within, GRACE)
+        sched.set("walk", beyond, timedelta(seconds=1))
+        assert sched.jobs_in_apscheduler == 0
+        await asyncio.sleep(0)  # APScheduler arms the promotion's timer on this turn
+        await asyncio.sleep(0)
+        assert now() < base + timedelta(seconds=0.5), "too busy to arm the timer in time"
+        loop.suspend(3600)
+        assert await rec.nothing_within(3.0)  # the wall clock passes both, + walk's grace
+        sched.wakeup()
+        await rec.wait_for(2, timeout=1.0)
+        assert sorted(rec.calls) == [("due", "tea", within), ("missed", "walk", beyond)]
+        sched.shutdown()
+
+    run(main)
+
+
+def test_a_big_promotion_keeps_every_job_and_their_order() -> None:
+    async def main() -> None:
+        rec = Recorder()
+        sched = NudgeScheduler(rec.due, rec.missed, horizon=timedelta(seconds=0.5))
+        sched.start()
+        base = now() + timedelta(seconds=0.8)
+        for i in range(250):  # more than one promotion chunk
+            sched.set(f"p:{i:03}", base + timedelta(microseconds=400 * i), GRACE)
+        assert sched.jobs_in_apscheduler == 0
+        await rec.wait_for(250, timeout=5.0)
+        assert [c[1] for c in rec.calls] == [f"p:{i:03}" for i in range(250)]
+        sched.shutdown()
+
+    run(main)
