@@ -15,7 +15,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -88,6 +88,22 @@ class AnswerResult:
                 "text": self.describe()}
 
 
+def changed_practices(old: Schedule, new: Schedule) -> set[str] | None:
+    """Ids of the practices a reload from `old` to `new` changed, added or removed; None
+    when the settings changed (re-plan everything). A practice that only moved in the
+    file (its `line`) is unchanged. 10,000 practices: re-planning all took ~1 s a save."""
+    if old.settings != new.settings:
+        return None
+    before = {p.id: p for p in old.practices}
+    ids: set[str] = set()
+    for p in new.practices:
+        q = before.pop(p.id, None)
+        if q is None or (p != q and replace(q, line=p.line) != p):
+            ids.add(p.id)
+    ids.update(before)  # removed
+    return ids
+
+
 def resolve_target(store: Store, target: str | None, schedule: Schedule | None) -> NudgeRecord:
     """A nudge id (or unique prefix), a practice id, or None for the newest open nudge."""
     if target is None:
@@ -151,11 +167,13 @@ class Service:
     def schedule(self) -> Schedule:
         return self.state.schedule
 
-    def plan_all(self, *, startup: bool) -> int:
+    def plan_all(self, *, startup: bool, only: Collection[str] | None = None) -> int:
         """(Re)plan every practice's next nudge. Returns how many jobs changed.
 
         At start-up a nudge that came due while the daemon was down is still delivered if
         inside its grace; older ones of the same practice are recorded as one missed nudge.
+        `only`: re-plan just these practice ids (a reload's changed and removed ones, from
+        `changed_practices`); the others' planned nudges stay as they are.
         """
         from attuned import practising  # issue 6: held nudges, a period's question
 
@@ -166,7 +184,7 @@ class Service:
         marks = practising.handled_marks()  # held or dropped: not missed while down
         fired = self.store.last_fired_all()  # one query, not one per practice
         for p in self.schedule.practices:
-            if not p.enabled:
+            if not p.enabled or (only is not None and p.id not in only):
                 continue
             key = f"p:{p.id}"
             current = planned.get(key)
@@ -197,7 +215,7 @@ class Service:
             if self.planner.set(key, nxt, p.grace):
                 changed += 1
         for key in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
-            if key.startswith("p:") and key not in wanted:
+            if key.startswith("p:") and key not in wanted and (only is None or key[2:] in only):
                 self.planner.remove(key)
                 changed += 1
         return (changed + practising.plan_reflections(self, startup=startup)

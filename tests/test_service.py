@@ -17,7 +17,7 @@ import pytest
 
 from attuned.model import Action, AtRule, NudgeState, Practice, Schedule, Settings
 from attuned.notify.base import Delivery, Notification
-from attuned.service import ScheduleState, Service
+from attuned.service import ScheduleState, Service, changed_practices
 from attuned.store import EventKind, Store
 
 UTCZ = ZoneInfo("UTC")
@@ -273,3 +273,35 @@ def test_a_button_pressed_before_the_id_is_known_still_counts(store: Store) -> N
     assert store.get(nudge).state == NudgeState.DONE
     assert eager.closed == [1]
     assert svc._early == {}
+
+
+def test_a_reload_sees_which_practices_changed_not_which_moved() -> None:
+    tea = practice(id="tea", title="Tea", line=10)
+    walk = practice(id="walk", title="Walk", line=20)
+    old = Schedule(Settings(timezone="UTC"), (practice(line=1), tea, walk), "t.toml")
+    # A practice inserted above shifts every line below it: not a change of those.
+    moved = Schedule(old.settings, (practice(id="new", line=1), practice(line=6),
+                                    practice(id="tea", title="Tea", line=15)), "t.toml")
+    assert changed_practices(old, moved) == {"new", "walk"}  # added, removed
+    retitled = Schedule(old.settings, (practice(line=1), practice(id="tea", title="Tea!",
+                                                                 line=10), walk), "t.toml")
+    assert changed_practices(old, retitled) == {"tea"}
+    assert changed_practices(old, old) == set()
+    # Settings fold into every practice's timing (quiet hours, grace): re-plan them all.
+    assert changed_practices(old, Schedule(Settings(timezone="UTC", grace=timedelta(1)),
+                                           old.practices, "t.toml")) is None
+
+
+def test_plan_all_only_replans_the_practices_named(store: Store) -> None:
+    svc, planner, _, _ = make(store, practice(), practice(id="tea"), practice(id="walk"),
+                              at=T0 - timedelta(hours=2))
+    svc.plan_all(startup=True)
+    assert set(planner.jobs) == {"p:breakfast", "p:tea", "p:walk"}
+    kept = (T0 + timedelta(days=3), timedelta(minutes=1))
+    planner.jobs["p:breakfast"] = kept  # not named: left exactly as it is
+    svc.state = ScheduleState(Schedule(svc.schedule.settings, (
+        practice(), practice(id="tea", rule=AtRule((time(9, 0),)))), "test.toml"), svc.now())
+    assert svc.plan_all(startup=False, only={"tea", "walk"}) == 2  # tea moved, walk gone
+    assert planner.jobs["p:breakfast"] == kept
+    assert planner.jobs["p:tea"][0] == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    assert "p:walk" not in planner.jobs
