@@ -23,10 +23,10 @@ log = logging.getLogger("attuned")
 STATUS_DELAY = 0.5  # seconds after a nudge before the status line is refreshed
 
 
-def _read_schedule(path: Path) -> tuple[Schedule, bool]:
+def _read_schedule(path: Path, cache: schedule_io.ScheduleCache) -> tuple[Schedule, bool]:
     """The schedule at `path`, or the built-in example when there is no file yet."""
     try:
-        return schedule_io.load(path), False
+        return schedule_io.load(path, cache), False
     except ConfigNotFound:
         return schedule_io.example_schedule(), True
 
@@ -41,6 +41,8 @@ class Daemon:
         self.clockwatch: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._status_timer: asyncio.TimerHandle | None = None
+        # A reload re-reads only the practices whose text changed (issue 3: reload <= 1 s).
+        self._cache = schedule_io.ScheduleCache()
 
     # ---------------------------------------------------------------- start-up
 
@@ -59,7 +61,7 @@ class Daemon:
                 _patch_apscheduler_clock()
             store = Store.open(paths.history_db())
             try:
-                sched, example = _read_schedule(self.config)
+                sched, example = _read_schedule(self.config, self._cache)
                 error = None
             except ScheduleError as e:
                 # No last good schedule yet: run nothing, say why, and wait for the fix.
@@ -238,7 +240,7 @@ class Daemon:
         assert self.service is not None
         service = self.service
         try:
-            sched, example = _read_schedule(self.config)
+            sched, example = _read_schedule(self.config, self._cache)
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)

@@ -10,6 +10,7 @@ refused if the file changed on disk meanwhile.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import json
 import re
@@ -58,6 +59,7 @@ __all__ = [
     "ConfigExists",
     "ConfigUnreadable",
     "ConfigWriteError",
+    "ScheduleCache",
     "add_practice",
     "edit",
     "edit_text",
@@ -113,14 +115,36 @@ _SHORTEST_EVERY = timedelta(minutes=1)
 # --------------------------------------------------------------------------- reading
 
 
-def load(path: Path) -> Schedule:
-    """Read and validate the schedule at `path`; Schedule.source is the path."""
+def load(path: Path, cache: ScheduleCache | None = None) -> Schedule:
+    """Read and validate the schedule at `path`; Schedule.source is the path. With a
+    `cache` (the daemon keeps one), practices whose text did not change are reused."""
     text = _decode(_read_bytes(path), path)
-    return parse_text(text, source=str(path))
+    return parse_text(text, source=str(path), cache=cache)
 
 
-def parse_text(text: str, source: str = "config.toml") -> Schedule:
-    """Validate TOML `text` into a Schedule; ScheduleError lists every problem found."""
+class ScheduleCache:
+    """The validated practices of the last read, by the text of their [[practice]] block
+    and the settings they were read under, so that a reload after a save reads only the
+    blocks that changed (issue 3: 10,000 practices took ~1.6 s to read on every save).
+    The result is always what a full read would give; anything unusual reads it all."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None  # what the practices below were read under
+        self._practices: dict[str, Practice] = {}
+
+
+def parse_text(text: str, source: str = "config.toml",
+               cache: ScheduleCache | None = None) -> Schedule:
+    """Validate TOML `text` into a Schedule; ScheduleError lists every problem found.
+    `cache`: see ScheduleCache; it changes only how fast, never what is returned."""
+    # Read block by block first: a valid file then needs no _scan for key positions
+    # (0.4 s for 10,000 practices); problems are reported by the full read below.
+    sched = _parse_blocks(text, source, ScheduleCache() if cache is None else cache)
+    return sched if sched is not None else _parse_full(text, source)
+
+
+def _parse_full(text: str, source: str) -> Schedule:
+    """The whole file at once, with every key's line: what reports the problems."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -131,6 +155,68 @@ def parse_text(text: str, source: str = "config.toml") -> Schedule:
         # Top to bottom, as people read the file; problems without a line come last.
         raise ScheduleError(sorted(checker.problems, key=lambda p: (p.line is None, p.line or 0)))
     return sched
+
+
+# A [[practice]] header alone on its line (perhaps with a comment). Such a line inside a
+# multi-line string or array would leave the piece before it unfinished, which tomllib
+# then refuses, so a wrong split is noticed and the whole file is read instead.
+_PRACTICE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*practice[ \t]*\]\][ \t]*(?:#.*)?\r?$", re.M)
+
+
+def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | None:
+    """The schedule read block by block, reusing cached practices; None when the file
+    has a problem or an unusual shape (the full read then gives its exact messages)."""
+    starts = [m.start() for m in _PRACTICE_HEADER.finditer(text)]
+    if not starts:
+        return None
+    preamble = text[: starts[0]]
+    try:
+        data = tomllib.loads(preamble)
+    except tomllib.TOMLDecodeError:
+        return None
+    if "practice" in data:
+        return None
+    checker = _Checker(source, _scan(preamble))
+    settings = checker.schedule(data).settings
+    if checker.problems:
+        return None
+    old = cache._practices if cache._settings == settings else {}
+    new: dict[str, Practice] = {}
+    practices: list[Practice] = []
+    ids: set[str] = set()
+    line = preamble.count("\n") + 1
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        block = text[start:end]
+        p = old.get(block)
+        if p is None:
+            p = _parse_block(block, source, settings)
+            if p is None:
+                return None
+        if p.line != line:
+            p = dataclasses.replace(p, line=line)
+        if p.id in ids:
+            return None
+        ids.add(p.id)
+        new[block] = p
+        practices.append(p)
+        line += block.count("\n")
+    # Only this file's blocks are kept: the cache does not grow with each edit.
+    cache._settings, cache._practices = settings, new
+    return Schedule(settings=settings, practices=tuple(practices), source=source)
+
+
+def _parse_block(block: str, source: str, settings: Settings) -> Practice | None:
+    try:
+        data = tomllib.loads(block)
+    except tomllib.TOMLDecodeError:
+        return None
+    items = data.get("practice")
+    if len(data) != 1 or not isinstance(items, list) or len(items) != 1:
+        return None  # another table inside the block: read the whole file
+    table = _Table(header=1)
+    checker = _Checker(source, _Layout(block.split("\n"), _Table(None), {}, [table], {}))
+    p = checker.practice(items[0], table, settings)
+    return None if checker.problems else p
 
 
 def example_text() -> str:
