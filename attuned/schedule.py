@@ -137,9 +137,11 @@ def parse_text(text: str, source: str = "config.toml",
                cache: ScheduleCache | None = None) -> Schedule:
     """Validate TOML `text` into a Schedule; ScheduleError lists every problem found.
     `cache`: see ScheduleCache; it changes only how fast, never what is returned."""
-    # Read block by block first: a valid file then needs no _scan for key positions
-    # (0.4 s for 10,000 practices); problems are reported by the full read below.
-    sched = _parse_blocks(text, source, ScheduleCache() if cache is None else cache)
+    # A valid file needs no _scan for key positions (0.4 s for 10,000 practices); only
+    # problems need them, and those are reported by the full read below.
+    cache = ScheduleCache() if cache is None else cache
+    sched = (_parse_blocks(text, source, cache) if cache._practices
+             else _parse_whole(text, source, cache))
     return sched if sched is not None else _parse_full(text, source)
 
 
@@ -180,7 +182,9 @@ def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | No
     settings = checker.schedule(data).settings
     if checker.problems:
         return None
-    old = cache._practices if cache._settings == settings else {}
+    if cache._settings != settings:
+        return _parse_whole(text, source, cache)  # every practice is read again anyway
+    old = cache._practices
     new: dict[str, Practice] = {}
     practices: list[Practice] = []
     ids: set[str] = set()
@@ -203,6 +207,43 @@ def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | No
     # Only this file's blocks are kept: the cache does not grow with each edit.
     cache._settings, cache._practices = settings, new
     return Schedule(settings=settings, practices=tuple(practices), source=source)
+
+
+_OTHER_HEADER = re.compile(r"^[ \t]*\[", re.M)
+
+
+def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | None:
+    """The file read at once with only its [[practice]] header lines found, and the cache
+    filled; None when it has a problem or an unusual shape. Without multi-line strings a
+    header-like line is a header, so the n-th one is the n-th practice's."""
+    if '"""' in text or "'''" in text:
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    starts = [m.start() for m in _PRACTICE_HEADER.finditer(text)]
+    items = data.get("practice")
+    if not starts or not isinstance(items, list) or len(items) != len(starts):
+        return None
+    ends = [*starts[1:], len(text)]
+    tables, line, at = [], 1, 0
+    for start in starts:
+        line += text.count("\n", at, start)
+        at = start
+        tables.append(_Table(header=line))
+    checker = _Checker(source, _Layout([], _Table(None), {}, tables, {}))
+    sched = checker.schedule(data)
+    if checker.problems:
+        return None
+    new: dict[str, Practice] = {}
+    for start, end, p in zip(starts, ends, sched.practices, strict=True):
+        block = text[start:end]
+        # A block holding another table (even [settings]) is read on its own next time.
+        if _OTHER_HEADER.search(block, block.find("\n") + 1 or len(block)) is None:
+            new[block] = p
+    cache._settings, cache._practices = sched.settings, new
+    return sched
 
 
 def _parse_block(block: str, source: str, settings: Settings) -> Practice | None:
