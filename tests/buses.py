@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from notification_server import NotificationServer
+from processes import end_process, read_line
 
 START_TIMEOUT = 10.0
 WAIT = 5.0  # default timeout of every wait in the async helpers below
@@ -82,7 +81,7 @@ class DBusDaemon:
                 ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=errlog)
         assert self.process.stdout is not None
-        line = _read_line(self.process.stdout.fileno(), timeout)
+        line = read_line(self.process.stdout.fileno(), timeout)
         if not line:
             self.kill()
             raise RuntimeError(f"dbus-daemon did not print its address within {timeout} s")
@@ -105,17 +104,9 @@ class DBusDaemon:
         self._end(signal.SIGKILL, timeout)
 
     def _end(self, sig: int, timeout: float) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
+        if self.process is None or self.process.poll() is not None:
             return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        end_process(self.process, sig, timeout)
         if self.socket_path is not None:
             self.socket_path.unlink(missing_ok=True)
 
@@ -124,21 +115,6 @@ class DBusDaemon:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _read_line(fd: int, timeout: float) -> str:
-    """One line from a pipe, waiting at most `timeout` seconds in all."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    while not data.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
 
 
 @pytest.fixture

@@ -72,6 +72,7 @@ from typing import Any, TextIO
 
 from dbus_fast import DBusError, Message, MessageType, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
+from processes import end_process
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
@@ -513,17 +514,7 @@ class NotificationServerProcess:
         self._end(signal.SIGKILL, timeout)
 
     def _end(self, sig: int, timeout: float) -> None:
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        end_process(self.process, sig, timeout)
 
     def __enter__(self) -> NotificationServerProcess:
         return self.start()

@@ -14,7 +14,7 @@ import pytest
 from buses import DBusDaemon
 from click.testing import CliRunner
 from notification_server import NotificationServer
-from test_review import FakePlanner, practice
+from service_fakes import FakePlanner, practice
 
 from attuned.cli import cli
 from attuned.model import Schedule, Settings

@@ -21,6 +21,7 @@ import pytest
 from buses import DBusDaemon
 from click.testing import CliRunner, Result
 from notification_server import NotificationServer
+from processes import read_line
 from test_daemon_sdnotify import NotifyReceiver, SdDaemon
 from test_install import FakeSystemctl, fake_attuned
 
@@ -175,7 +176,7 @@ def activating_bus(tmp_path: Path) -> Iterator[str]:
                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     try:
-        address = buses._read_line(proc.stdout.fileno(), 10).strip()
+        address = read_line(proc.stdout.fileno(), 10).strip()
         assert address, "dbus-daemon printed no address"
         yield address
     finally:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from buses import WAIT, DBusDaemon, Events, run
 from notification_server import NotificationServer
-from test_review import FakeNotifier, make, practice, settle
+from service_fakes import FakeNotifier, make, practice, settle
 
 from attuned import practising, timing, together
 from attuned.model import Action, AtRule, Practice, Settings

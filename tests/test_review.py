@@ -1,7 +1,7 @@
 """Periods and reflection: when the question comes, that it comes exactly once, the review's
 arithmetic and suggestions on a pinned history, and nuanced answers.
 
-Service-level tests use a real SQLite store and two named fakes (also used by
+Service-level tests use a real SQLite store and the named fakes of service_fakes.py (also used by
 test_discreet, test_together and test_held): FakePlanner records the jobs the core asks
 for, FakeNotifier records what would be shown. The real bus is covered by the daemon tests.
 """
@@ -9,83 +9,23 @@ for, FakeNotifier records what would be shown. The real bus is covered by the da
 from __future__ import annotations
 
 import asyncio
-import builtins
-import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from service_fakes import make, practice, settle
 
 from attuned import cli_practice, review
 from attuned.cli import cli
-from attuned.model import Action, AtRule, NudgeState, Practice, RandomRule, Schedule, Settings
+from attuned.model import Action, NudgeState, RandomRule
 from attuned.model import Window as W
-from attuned.notify.base import Delivery, Notification
-from attuned.service import ScheduleState, Service
 from attuned.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTCZ = ZoneInfo("UTC")
-
-
-@dataclass
-class FakePlanner:
-    jobs: dict[str, tuple[datetime, timedelta]] = field(default_factory=dict)
-
-    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
-        changed = self.jobs.get(key) != (run_at, grace)
-        self.jobs[key] = (run_at, grace)
-        return changed
-
-    def remove(self, key: str) -> None:
-        self.jobs.pop(key, None)
-
-    def keys(self) -> builtins.set[str]:
-        return set(self.jobs)
-
-    def due_times(self) -> dict[str, datetime]:
-        return {k: v[0] for k, v in self.jobs.items()}
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        yield
-
-
-@dataclass
-class FakeNotifier:
-    sent: list[Notification] = field(default_factory=list)
-    closed: list[int] = field(default_factory=list)
-    on_action: object = None
-    on_closed: object = None
-
-    async def send(self, n: Notification) -> Delivery:
-        self.sent.append(n)
-        return Delivery("fake", len(self.sent), "fake")
-
-    async def close_notification(self, notification_id: int) -> None:
-        self.closed.append(notification_id)
-
-    async def aclose(self) -> None:
-        pass
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def practice(**kw: object) -> Practice:
-    base: dict[str, object] = dict(id="breakfast", title="Breakfast presence",
-                                   messages=("Paper down.",), rule=AtRule((time(7, 30),)))
-    base.update(kw)
-    return Practice(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -93,21 +33,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(tmp_path / "history.db")
     yield s
     s.close()
-
-
-def make(store: Store, *practices: Practice, at: datetime,
-         settings: Settings | None = None, zone: ZoneInfo = UTCZ
-         ) -> tuple[Service, FakePlanner, FakeNotifier, Clock]:
-    planner, notifier, clock = FakePlanner(), FakeNotifier(), Clock(at)
-    sched = Schedule(settings or Settings(timezone=str(zone)), practices, "test.toml")
-    svc = Service(store=store, notifier=notifier, planner=planner,
-                  state=ScheduleState(sched, at), zone=zone, seed="s", now=clock)
-    return svc, planner, notifier, clock
-
-
-async def settle(svc: Service) -> None:
-    while svc._tasks:
-        await asyncio.gather(*list(svc._tasks))
 
 
 # --------------------------------------------------------------------------- when

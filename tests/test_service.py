@@ -5,15 +5,14 @@ The real scheduler and a real bus are exercised by the daemon tests."""
 from __future__ import annotations
 
 import asyncio
-import builtins
-import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import service_fakes
+from service_fakes import Clock, FakeNotifier, FakePlanner, practice
 
 from attuned.model import Action, AtRule, NudgeState, Practice, Schedule, Settings
 from attuned.notify.base import Delivery, Notification
@@ -22,60 +21,6 @@ from attuned.store import EventKind, Store
 
 UTCZ = ZoneInfo("UTC")
 T0 = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
-
-
-@dataclass
-class FakePlanner:
-    jobs: dict[str, tuple[datetime, timedelta]] = field(default_factory=dict)
-
-    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
-        changed = self.jobs.get(key) != (run_at, grace)
-        self.jobs[key] = (run_at, grace)
-        return changed
-
-    def remove(self, key: str) -> None:
-        self.jobs.pop(key, None)
-
-    def keys(self) -> builtins.set[str]:
-        return set(self.jobs)
-
-    def due_times(self) -> dict[str, datetime]:
-        return {k: v[0] for k, v in self.jobs.items()}
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        yield
-
-
-@dataclass
-class FakeNotifier:
-    sent: list[Notification] = field(default_factory=list)
-    closed: list[int] = field(default_factory=list)
-
-    async def send(self, n: Notification) -> Delivery:
-        self.sent.append(n)
-        return Delivery("fake", len(self.sent), "fake")
-
-    async def close_notification(self, notification_id: int) -> None:
-        self.closed.append(notification_id)
-
-    async def aclose(self) -> None:
-        pass
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def practice(**kw: object) -> Practice:
-    base: dict[str, object] = dict(id="breakfast", title="Breakfast presence",
-                                   messages=("Paper down.",), rule=AtRule((time(7, 30),)))
-    base.update(kw)
-    return Practice(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -87,11 +32,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def make(store: Store, *practices: Practice, at: datetime = T0) -> tuple[Service, FakePlanner,
                                                                           FakeNotifier, Clock]:
-    planner, notifier, clock = FakePlanner(), FakeNotifier(), Clock(at)
-    sched = Schedule(Settings(timezone="UTC"), practices or (practice(),), "test.toml")
-    svc = Service(store=store, notifier=notifier, planner=planner,
-                  state=ScheduleState(sched, at), zone=UTCZ, seed="s", now=clock)
-    return svc, planner, notifier, clock
+    return service_fakes.make(store, *practices, at=at)
 
 
 def test_fire_records_then_shows_with_buttons_and_plans_the_next(store: Store) -> None:

@@ -4,86 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import select
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from buses import DBusDaemon
 from dbus_fast import Message, RequestNameReply
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface, signal
 
 from attuned.sleepwatch import LOGIND, LOGIND_PATH, MANAGER, SleepWatcher
 
+
 # No <servicedir>: nothing can be bus-activated, so only what the test starts is on the bus.
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-
-class PrivateBus:
-    """A dbus-daemon process owned by one test; stands in for the system bus."""
-
-    def __init__(self, workdir: Path) -> None:
-        config = workdir / "bus.conf"
-        config.write_text(BUS_CONFIG)
-        with open(workdir / "dbus-daemon.log", "ab") as errlog:
-            self.process = subprocess.Popen(
-                ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errlog,
-            )
-        assert self.process.stdout is not None
-        self.address = _read_line(self.process.stdout.fileno(), timeout=10.0).strip()
-        if not self.address:
-            self.stop()
-            raise RuntimeError("dbus-daemon did not print its address within 10 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5.0)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5.0)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
-def _read_line(fd: int, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    data = b""
-    while not data.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
-
-
 @pytest.fixture
-def bus(tmp_path: Path) -> Iterator[PrivateBus]:
-    private = PrivateBus(tmp_path)
-    try:
-        yield private
-    finally:
-        private.stop()
+def bus(system_bus: DBusDaemon) -> DBusDaemon:
+    """A private bus (tests/buses.py, no activation files) standing in for the system bus."""
+    return system_bus
 
 
 class FakeManager(ServiceInterface):
@@ -154,7 +90,7 @@ class Seen:
         await asyncio.wait_for(until(), timeout)
 
 
-def test_suspend_then_resume_reach_the_callbacks_in_order(bus: PrivateBus) -> None:
+def test_suspend_then_resume_reach_the_callbacks_in_order(bus: DBusDaemon) -> None:
     async def main() -> None:
         seen = Seen()
         async with FakeLogind(bus.address) as logind:
@@ -173,7 +109,7 @@ def test_suspend_then_resume_reach_the_callbacks_in_order(bus: PrivateBus) -> No
     asyncio.run(main())
 
 
-def test_resume_without_a_suspend_callback(bus: PrivateBus) -> None:
+def test_resume_without_a_suspend_callback(bus: DBusDaemon) -> None:
     async def main() -> None:
         seen = Seen()
         async with FakeLogind(bus.address) as logind:
@@ -188,7 +124,7 @@ def test_resume_without_a_suspend_callback(bus: PrivateBus) -> None:
     asyncio.run(main())
 
 
-def test_the_same_signal_from_another_sender_is_ignored(bus: PrivateBus) -> None:
+def test_the_same_signal_from_another_sender_is_ignored(bus: DBusDaemon) -> None:
     # The match rule names logind as the sender: the bus itself filters out impostors.
     async def main() -> None:
         seen = Seen()
@@ -206,7 +142,7 @@ def test_the_same_signal_from_another_sender_is_ignored(bus: PrivateBus) -> None
     asyncio.run(main())
 
 
-def test_after_stop_no_more_callbacks(bus: PrivateBus) -> None:
+def test_after_stop_no_more_callbacks(bus: DBusDaemon) -> None:
     async def main() -> None:
         seen = Seen()
         async with FakeLogind(bus.address) as logind:
@@ -256,7 +192,7 @@ def test_default_is_the_system_bus(
 
 
 def test_a_bus_without_logind_returns_false(
-    bus: PrivateBus, caplog: pytest.LogCaptureFixture
+    bus: DBusDaemon, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="attuned.sleepwatch")
 
@@ -273,7 +209,7 @@ def test_a_bus_without_logind_returns_false(
 
 
 def test_losing_the_bus_is_logged_once(
-    bus: PrivateBus, caplog: pytest.LogCaptureFixture
+    bus: DBusDaemon, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="attuned.sleepwatch")
 
@@ -291,7 +227,7 @@ def test_losing_the_bus_is_logged_once(
     assert caplog.text.count("suspend: lost the connection to logind's bus") == 1
 
 
-def test_callback_errors_are_logged(bus: PrivateBus, caplog: pytest.LogCaptureFixture) -> None:
+def test_callback_errors_are_logged(bus: DBusDaemon, caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
         seen = Seen()
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from test_review import make, practice
+from service_fakes import make, practice
 
 from attuned import cli_practice, practising, together
 from attuned.cli import cli

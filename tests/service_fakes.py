@@ -1,0 +1,94 @@
+"""Named fakes for service-level tests, on a real SQLite store: FakePlanner records the
+jobs the core asks the scheduler for, FakeNotifier records what would be shown, Clock is a
+settable `now`. The real scheduler and a real bus are exercised by the daemon tests."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from attuned.model import AtRule, Practice, Schedule, Settings
+from attuned.notify.base import Delivery, Notification
+from attuned.service import ScheduleState, Service
+from attuned.store import Store
+
+UTCZ = ZoneInfo("UTC")
+
+
+@dataclass
+class FakePlanner:
+    jobs: dict[str, tuple[datetime, timedelta]] = field(default_factory=dict)
+
+    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
+        changed = self.jobs.get(key) != (run_at, grace)
+        self.jobs[key] = (run_at, grace)
+        return changed
+
+    def remove(self, key: str) -> None:
+        self.jobs.pop(key, None)
+
+    def keys(self) -> builtins.set[str]:
+        return set(self.jobs)
+
+    def due_times(self) -> dict[str, datetime]:
+        return {k: v[0] for k, v in self.jobs.items()}
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class FakeNotifier:
+    sent: list[Notification] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    on_action: object = None
+    on_closed: object = None
+
+    async def send(self, n: Notification) -> Delivery:
+        self.sent.append(n)
+        return Delivery("fake", len(self.sent), "fake")
+
+    async def close_notification(self, notification_id: int) -> None:
+        self.closed.append(notification_id)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def practice(**kw: object) -> Practice:
+    base: dict[str, object] = dict(id="breakfast", title="Breakfast presence",
+                                   messages=("Paper down.",), rule=AtRule((time(7, 30),)))
+    base.update(kw)
+    return Practice(**base)  # type: ignore[arg-type]
+
+
+def make(store: Store, *practices: Practice, at: datetime,
+         settings: Settings | None = None, zone: ZoneInfo = UTCZ
+         ) -> tuple[Service, FakePlanner, FakeNotifier, Clock]:
+    """A Service on `store` with the fakes; the schedule holds `practices` (default: one
+    breakfast practice at 07:30)."""
+    planner, notifier, clock = FakePlanner(), FakeNotifier(), Clock(at)
+    sched = Schedule(settings or Settings(timezone=str(zone)), practices or (practice(),),
+                     "test.toml")
+    svc = Service(store=store, notifier=notifier, planner=planner,
+                  state=ScheduleState(sched, at), zone=zone, seed="s", now=clock)
+    return svc, planner, notifier, clock
+
+
+async def settle(svc: Service) -> None:
+    while svc._tasks:
+        await asyncio.gather(*list(svc._tasks))
