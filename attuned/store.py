@@ -704,18 +704,9 @@ class Store:
         """Events with `since <= at < until`, oldest first."""
         sql = ("SELECT e.seq, e.at, e.kind, e.nudge_id, n.practice_id, e.source, e.note,"
                " e.how, e.snoozed_until, n.snoozed_from, n.due, n.origin_id, n.origin_due,"
-               " n.title FROM events e JOIN nudges n ON n.id = e.nudge_id WHERE 1 = 1")
-        args: list[Any] = []
-        if practice_id is not None:
-            sql += " AND n.practice_id = ?"
-            args.append(practice_id)
-        if since is not None:
-            sql += " AND e.at >= ?"
-            args.append(_ts(since))
-        if until is not None:
-            sql += " AND e.at < ?"
-            args.append(_ts(until))
-        rows = self._read(sql + " ORDER BY e.at, e.seq", args)
+               " n.title FROM events e JOIN nudges n ON n.id = e.nudge_id")
+        where, args = _filters("n.practice_id", "e.at", practice_id, since, until)
+        rows = self._read(sql + where + " ORDER BY e.at, e.seq", args)
         return [HistoryEvent(
             seq=r["seq"], at=_dt(r["at"]), kind=EventKind(r["kind"]), nudge_id=r["nudge_id"],
             practice_id=r["practice_id"], source=r["source"], note=r["note"], how=r["how"],
@@ -726,20 +717,28 @@ class Store:
     def reflections(self, practice_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> list[Reflection]:
         """Reflections with `since <= at < until`, oldest first."""
-        sql = "SELECT id, practice_id, at, verdict, text FROM reflections WHERE 1 = 1"
-        args: list[Any] = []
-        if practice_id is not None:
-            sql += " AND practice_id = ?"
-            args.append(practice_id)
-        if since is not None:
-            sql += " AND at >= ?"
-            args.append(_ts(since))
-        if until is not None:
-            sql += " AND at < ?"
-            args.append(_ts(until))
-        rows = self._read(sql + " ORDER BY at, id", args)
+        sql = "SELECT id, practice_id, at, verdict, text FROM reflections"
+        where, args = _filters("practice_id", "at", practice_id, since, until)
+        rows = self._read(sql + where + " ORDER BY at, id", args)
         return [Reflection(r["id"], r["practice_id"], _dt(r["at"]), r["verdict"], r["text"])
                 for r in rows]
+
+
+def _filters(practice_col: str, at_col: str, practice_id: str | None,
+             since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """The WHERE clause shared by the history queries: one practice, `since <= at < until`."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if practice_id is not None:
+        clauses.append(f"{practice_col} = ?")
+        args.append(practice_id)
+    if since is not None:
+        clauses.append(f"{at_col} >= ?")
+        args.append(_ts(since))
+    if until is not None:
+        clauses.append(f"{at_col} < ?")
+        args.append(_ts(until))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
 # ---- opening helpers ----------------------------------------------------------------
