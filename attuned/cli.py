@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import click
 
 from attuned import __version__, paths
+from attuned.cli_common import config_path as _config
+from attuned.cli_common import display_zone, schedule_or_example
 from attuned.cli_service import doctor, service
 from attuned.errors import AttunedError, ScheduleError
 from attuned.model import Practice, Schedule
@@ -56,18 +58,10 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = paths.config_path(config)
 
 
-def _config(ctx: click.Context) -> Path:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Path)
-    return obj
-
-
 def _load(path: Path, *, example_if_missing: bool = False) -> Schedule:
     from attuned import schedule
 
-    if example_if_missing and not path.exists():
-        return schedule.example_schedule()
-    return schedule.load(path)
+    return schedule_or_example(path) if example_if_missing else schedule.load(path)
 
 
 def _zone_and_seed(sched: Schedule) -> tuple[Any, str]:
@@ -674,14 +668,7 @@ def _open_store() -> Any:
 
 
 def _zone_for_display(ctx: click.Context) -> Any:
-    from attuned import zones
-
-    path = _config(ctx)
-    try:
-        sched = _load(path, example_if_missing=True)
-    except AttunedError:
-        return zones.system_zone()
-    return zones.schedule_zone(sched.settings)
+    return display_zone(_config(ctx))
 
 
 @cli.command()

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from attuned.cli_common import config_path, display_zone
 from attuned.errors import AttunedError
 
 
@@ -22,10 +23,7 @@ class PracticeAlreadyThere(AttunedError):
 
 
 def _config(ctx: click.Context) -> Path:
-    from attuned import paths
-
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, Path) else paths.config_path()
+    return config_path(ctx)
 
 
 def _now() -> datetime:
@@ -35,14 +33,7 @@ def _now() -> datetime:
 
 
 def _zone(ctx: click.Context) -> Any:
-    from attuned import schedule, zones
-
-    path = _config(ctx)
-    try:
-        sched = schedule.load(path) if path.exists() else schedule.example_schedule()
-    except AttunedError:
-        return zones.system_zone()
-    return zones.schedule_zone(sched.settings)
+    return display_zone(_config(ctx))
 
 
 def _warn_problems(problems: Any) -> None:

@@ -293,11 +293,9 @@ def doctor(ctx: click.Context) -> None:
         attuned doctor || attuned service logs
     """
     from attuned import doctor as doc
-    from attuned import paths
+    from attuned.cli_common import config_path
 
-    root = ctx.find_root().obj
-    config = root if isinstance(root, Path) else paths.config_path()
-    inputs = doc.Inputs(config=config, environ=dict(_environ()), platform=_platform())
+    inputs = doc.Inputs(config=config_path(ctx), environ=dict(_environ()), platform=_platform())
     if DEPS.runner is not None:
         inputs = dataclasses.replace(inputs, runner=DEPS.runner)
     results = doc.run_checks(inputs)

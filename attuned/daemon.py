@@ -14,21 +14,13 @@ from typing import Any
 
 from attuned import clock, paths
 from attuned import schedule as schedule_io
-from attuned.errors import AttunedError, ConfigNotFound, ScheduleError
+from attuned.errors import AttunedError, ScheduleError
 from attuned.model import Action, Schedule
 from attuned.service import ScheduleState, Service, changed_practices
 
 log = logging.getLogger("attuned")
 
 STATUS_DELAY = 0.5  # seconds after a nudge before the status line is refreshed
-
-
-def _read_schedule(path: Path, cache: schedule_io.ScheduleCache) -> tuple[Schedule, bool]:
-    """The schedule at `path`, or the built-in example when there is no file yet."""
-    try:
-        return schedule_io.load(path, cache), False
-    except ConfigNotFound:
-        return schedule_io.example_schedule(), True
 
 
 class Daemon:
@@ -61,7 +53,7 @@ class Daemon:
                 _patch_apscheduler_clock()
             store = Store.open(paths.history_db())
             try:
-                sched, example = _read_schedule(self.config, self._cache)
+                sched, example = schedule_io.load_or_example(self.config, self._cache)
                 error = None
             except ScheduleError as e:
                 # No last good schedule yet: run nothing, say why, and wait for the fix.
@@ -240,7 +232,7 @@ class Daemon:
         assert self.service is not None
         service = self.service
         try:
-            sched, example = _read_schedule(self.config, self._cache)
+            sched, example = schedule_io.load_or_example(self.config, self._cache)
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)

@@ -115,6 +115,15 @@ _SHORTEST_EVERY = timedelta(minutes=1)
 # --------------------------------------------------------------------------- reading
 
 
+def load_or_example(path: Path, cache: ScheduleCache | None = None) -> tuple[Schedule, bool]:
+    """The schedule at `path`, or the built-in example when there is no file yet; the flag
+    says which (the daemon runs the example on a fresh machine and says so)."""
+    try:
+        return load(path, cache), False
+    except ConfigNotFound:
+        return example_schedule(), True
+
+
 def load(path: Path, cache: ScheduleCache | None = None) -> Schedule:
     """Read and validate the schedule at `path`; Schedule.source is the path. With a
     `cache` (the daemon keeps one), practices whose text did not change are reused."""
