@@ -131,7 +131,15 @@ def answer(store: Store, target: str | None, action: Action, *, at: datetime, so
            schedule: Schedule | None = None, note: str | None = None, how: str | None = None,
            snooze_until: datetime | None = None) -> tuple[NudgeRecord, AnswerResult]:
     rec = resolve_target(store, target, schedule)
-    new = store.answer(rec.id, action, at=at, source=source, note=note, how=how,
+    return answer_nudge(store, rec.id, action, at=at, source=source, note=note, how=how,
+                        snooze_until=snooze_until)
+
+
+def answer_nudge(store: Store, nudge_id: str, action: Action, *, at: datetime, source: str,
+                 note: str | None = None, how: str | None = None,
+                 snooze_until: datetime | None = None) -> tuple[NudgeRecord, AnswerResult]:
+    """Record the answer to one nudge already resolved by id."""
+    new = store.answer(nudge_id, action, at=at, source=source, note=note, how=how,
                        snooze_until=snooze_until)
     return new, AnswerResult(new.id, new.practice_id, new.title, str(new.state),
                              new.snoozed_until)
@@ -526,8 +534,8 @@ class Service:
             p = self.schedule.get(rec.practice_id)
             length = snooze_for or (p.snooze if p else self.schedule.settings.snooze)
             until = now + length
-        new, result = answer(self.store, rec.id, action, at=now, source=source,
-                             schedule=None, note=note, how=how, snooze_until=until)
+        new, result = answer_nudge(self.store, rec.id, action, at=now, source=source,
+                                   note=note, how=how, snooze_until=until)
         if until is not None:
             self.planner.set(f"s:{new.id}", until, self._grace(new.practice_id))
         for key in (f"r:{new.id}", f"x:{new.id}"):
