@@ -1,3 +1,3 @@
-from attuned.cli import main
+from attuned.entry import main
 
 main()

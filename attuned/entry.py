@@ -1,0 +1,67 @@
+"""The first module the `attuned` command runs: it keeps the daemon's process lean.
+
+Two things, both for resident memory (bench/daemon_bench.py; the target is 30 MiB):
+
+- OpenSSL stays out. attuned never speaks TLS, and the only hash it takes
+  (SHA-256, for the random times) CPython also implements itself. Yet asyncio
+  imports `ssl`, and `hashlib` and `secrets` import `_hashlib`, whenever they
+  can, and loading libssl and libcrypto costs about 4.5 MiB. Marking those modules
+  as absent before anything else is imported makes each of those imports take the
+  fallback it has for a Python built without OpenSSL; the hashes are the same.
+- `attuned [--config FILE] run [-v...]`, the line the user service runs, starts
+  the daemon without loading click and the other commands (about 1.3 MiB). Any
+  other command line, including `run --help` or a typo, goes to click as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+OPENSSL_MODULES = ("ssl", "_ssl", "_hashlib")
+
+
+def without_openssl() -> None:
+    # setdefault: a module something already imported is left alone. None is the
+    # import system's own "absent" marker, which typeshed does not model.
+    for name in OPENSSL_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
+def daemon_args(argv: Sequence[str]) -> tuple[str | None, int] | None:
+    """(config, verbosity) when `argv` is plainly `[--config FILE] run [-v...]`, else None.
+
+    Only forms click would accept the same way are taken; the rest is click's to judge.
+    """
+    config: str | None = None
+    rest = list(argv)
+    if rest and rest[0].startswith("--config="):
+        config, rest = rest[0].partition("=")[2], rest[1:]
+    elif len(rest) >= 2 and rest[0] == "--config":
+        config, rest = rest[1], rest[2:]
+    if config is not None and (not config or os.path.isdir(config)):
+        return None  # click explains these
+    if not rest or rest[0] != "run":
+        return None
+    verbose = 0
+    for arg in rest[1:]:
+        if arg == "--verbose":
+            verbose += 1
+        elif len(arg) > 1 and arg[0] == "-" and arg[1] != "-" and set(arg[1:]) == {"v"}:
+            verbose += len(arg) - 1
+        else:
+            return None
+    return config, verbose
+
+
+def main() -> None:
+    without_openssl()
+    args = daemon_args(sys.argv[1:])
+    if args is not None:
+        from attuned import daemon, paths
+
+        sys.exit(daemon.run(paths.config_path(args[0]), args[1]))
+    from attuned.cli import main as cli_main
+
+    cli_main()

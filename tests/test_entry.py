@@ -1,0 +1,91 @@
+"""The `attuned` command's entry point keeps the daemon lean (issue 3: RSS <= 30 MiB on
+the example schedule; bench/daemon_bench.py has the figures): no OpenSSL in the process,
+and `attuned [--config FILE] run [-v...]` starts the daemon without click. Every other
+command line still goes to click, with click's help and errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from buses import DBusDaemon
+from daemon_harness import SRC, Daemons, due_in, practice, settings
+
+from attuned.entry import daemon_args
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    made = Daemons(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["run"], (None, 0)),
+    (["run", "-v"], (None, 1)),
+    (["run", "-vv"], (None, 2)),
+    (["run", "-v", "--verbose"], (None, 2)),
+    (["--config", "/x/c.toml", "run"], ("/x/c.toml", 0)),
+    (["--config=/x/c.toml", "run", "-vvv"], ("/x/c.toml", 3)),
+    # Everything else is click's: help, typos, other commands, odd options.
+    (["run", "--help"], None),
+    (["run", "-h"], None),
+    (["run", "-x"], None),
+    (["run", "-"], None),
+    (["run", "extra"], None),
+    (["rnu"], None),
+    (["next"], None),
+    ([], None),
+    (["--config"], None),
+    (["--config", "run"], None),
+    (["--config=", "run"], None),
+    (["--version"], None),
+    (["-v", "run"], None),
+])
+def test_only_a_plain_run_line_skips_click(argv: list[str],
+                                          expected: tuple[str | None, int] | None) -> None:
+    assert daemon_args(argv) == expected
+
+
+def test_a_directory_as_config_is_left_to_click_to_refuse(tmp_path: Path) -> None:
+    assert daemon_args(["--config", str(tmp_path), "run"]) is None
+    r = subprocess.run([sys.executable, "-m", "attuned", "--config", str(tmp_path), "run"],
+                       capture_output=True, text=True, timeout=30, cwd=SRC)
+    assert r.returncode == 2
+    assert "is a directory" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_run_help_is_still_clicks_help() -> None:
+    r = subprocess.run([sys.executable, "-m", "attuned", "run", "--help"],
+                       capture_output=True, text=True, timeout=30, cwd=SRC)
+    assert r.returncode == 0
+    assert "Run the daemon in the foreground" in r.stdout
+    assert "attuned run -v" in r.stdout
+
+
+def test_the_daemon_runs_without_openssl_or_click(daemons: Daemons,
+                                                   session_bus: DBusDaemon,
+                                                   notification_server: object) -> None:
+    # PYTHONPROFILEIMPORTTIME writes one stderr line per module imported, in order.
+    d = daemons(bus=session_bus.address,
+                config_text=settings() + practice("soon", once=due_in(2.0)),
+                env={"PYTHONPROFILEIMPORTTIME": "1"}).start()
+    d.wait_for_log(r"nudged soon ", 15)
+    maps = Path(f"/proc/{d.pid}/maps").read_text()
+    assert "libssl" not in maps and "libcrypto" not in maps
+    imported = {m.group(1) for m in
+                (re.match(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", line)
+                 for line in d.lines) if m}
+    assert {"asyncio", "apscheduler", "dbus_fast", "attuned.daemon"} <= imported
+    # (ssl and _hashlib are listed too: importtime logs the refused attempts. The maps
+    # above are the proof that OpenSSL never loaded.)
+    assert imported & {"click", "attuned.cli", "attuned.cli_practice"} == set()
+    assert d.stop() == 0
