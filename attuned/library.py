@@ -18,13 +18,14 @@ and does not hide the others.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import tomli
 
 from attuned import paths
 from attuned.durations import format_duration, parse_duration
@@ -165,8 +166,8 @@ def parse_template(name: str, text: str, origin: str) -> Template:
                                      'lowercase letters, digits and hyphens, like '
                                      '"evening-walk.toml"')])
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column \d+\)$", str(e))
         raise ScheduleError([Problem(
             source, f"TOML syntax error: {str(e)[: m.start()].strip() if m else e}; fix the "

@@ -1,10 +1,11 @@
 """The schedule file: the only module that knows TOML.
 
-Reading uses `tomllib` (TOML 1.0), the reader the daemon uses, and validates into the
-frozen model, reporting every problem of the file at once with its line. Editing keeps
-the person's comments, blank lines and order: small edits are made on the text itself,
-any edit is validated with the same reader before it is written, written atomically, and
-refused if the file changed on disk meanwhile.
+Reading uses tomli (TOML 1.0: the standard tomllib's own code, compiled), the reader
+the daemon uses, and validates into the frozen model, reporting every problem of the
+file at once with its line. Editing keeps the person's comments, blank lines and order:
+small edits are made on the text itself, any edit is validated with the same reader
+before it is written, written atomically, and refused if the file changed on disk
+meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import difflib
 import json
 import re
 import stat
-import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +23,8 @@ from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import tomli
 
 from attuned import cron, fsutil
 from attuned.days import parse_days
@@ -157,8 +159,8 @@ def parse_text(text: str, source: str = "config.toml",
 def _parse_full(text: str, source: str) -> Schedule:
     """The whole file at once, with every key's line: what reports the problems."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
         raise ScheduleError([_syntax_problem(source, text, e)]) from None
     checker = _Checker(source, _scan(text))
     sched = checker.schedule(data)
@@ -182,8 +184,8 @@ def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | No
         return None
     preamble = text[: starts[0]]
     try:
-        data = tomllib.loads(preamble)
-    except tomllib.TOMLDecodeError:
+        data = tomli.loads(preamble)
+    except tomli.TOMLDecodeError:
         return None
     if "practice" in data:
         return None
@@ -228,8 +230,8 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
     if '"""' in text or "'''" in text:
         return None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError:
         return None
     starts = [m.start() for m in _PRACTICE_HEADER.finditer(text)]
     items = data.get("practice")
@@ -257,8 +259,8 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
 
 def _parse_block(block: str, source: str, settings: Settings) -> Practice | None:
     try:
-        data = tomllib.loads(block)
-    except tomllib.TOMLDecodeError:
+        data = tomli.loads(block)
+    except tomli.TOMLDecodeError:
         return None
     items = data.get("practice")
     if len(data) != 1 or not isinstance(items, list) or len(items) != 1:
@@ -310,7 +312,7 @@ def _decode(data: bytes, path: Path) -> str:
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-def _syntax_problem(source: str, text: str, error: tomllib.TOMLDecodeError) -> Problem:
+def _syntax_problem(source: str, text: str, error: tomli.TOMLDecodeError) -> Problem:
     msg = str(error)
     line: int | None = None
     where = ""
@@ -1120,8 +1122,8 @@ def _free_name(path: Path) -> Path:
 
 def _data_and_layout(text: str, path: Path) -> tuple[dict[str, Any], _Layout]:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
         raise ScheduleError([_syntax_problem(str(path), text, e)]) from None
     return data, _scan(text)
 
