@@ -51,6 +51,7 @@ _FIELDS = (
 )
 
 _HELP = "minute hour day-of-month month day-of-week"
+_NUMBER = re.compile(r"\d+")
 
 
 def parse(expr: str) -> CronRule:
@@ -136,7 +137,7 @@ def _value(expr: str, spec: _Field, text: str) -> int:
     lowered = text.lower()
     if spec.names and lowered in spec.names:
         return spec.low + spec.names.index(lowered)
-    if not re.fullmatch(r"\d+", text):
+    if not _NUMBER.fullmatch(text):
         raise ValueError(f'"{expr}": {spec.name} "{text}" is not {spec.what}')
     n = int(text)
     if not spec.low <= n <= spec.high:

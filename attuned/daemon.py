@@ -5,9 +5,12 @@ jumps, edits, a restarted notification server, and signals."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,24 @@ from attuned.service import ScheduleState, Service, changed_practices
 log = logging.getLogger("attuned")
 
 STATUS_DELAY = 0.5  # seconds after a nudge before the status line is refreshed
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the schedule is read and planned.
+
+    Reading makes a large graph that lives on (10,000 practices: about a million objects),
+    and the collector would re-scan it again and again as it grows, finding nothing to
+    free: about a tenth of the start-up (bench/daemon_bench.py). Reference counting
+    still frees everything else as usual; the collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Daemon:
@@ -53,7 +74,8 @@ class Daemon:
                 _patch_apscheduler_clock()
             store = Store.open(paths.history_db())
             try:
-                sched, example = schedule_io.load_or_example(self.config, self._cache)
+                with gc_paused():
+                    sched, example = schedule_io.load_or_example(self.config, self._cache)
                 error = None
             except ScheduleError as e:
                 # No last good schedule yet: run nothing, say why, and wait for the fix.
@@ -82,7 +104,7 @@ class Daemon:
             store.forget_notification_ids()  # a new server run may reuse old ids
             await self._connect(chain)
             planner.start()
-            with planner.batch():
+            with planner.batch(), gc_paused():
                 service.restore_pending()
                 changed = service.plan_all(startup=True)
             log.info("schedule %s: %d practices, %d planned", sched.source,
@@ -232,7 +254,8 @@ class Daemon:
         assert self.service is not None
         service = self.service
         try:
-            sched, example = schedule_io.load_or_example(self.config, self._cache)
+            with gc_paused():
+                sched, example = schedule_io.load_or_example(self.config, self._cache)
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)
@@ -249,7 +272,7 @@ class Daemon:
         only = changed_practices(service.schedule, sched) if zone == service.zone else None
         service.state = ScheduleState(sched, clock.now(), None, example)
         service.zone = zone
-        with service.planner.batch():
+        with service.planner.batch(), gc_paused():
             changed = service.plan_all(startup=False, only=only)
         self._error_notified = None
         if was_broken:

@@ -10,6 +10,8 @@ from attuned.model import Window
 
 _DURATION = re.compile(r"(\d+)\s*(d|h|m|s)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_WEEKS = re.compile(r"(\d+)w")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -17,7 +19,7 @@ def parse_duration(text: str) -> timedelta:
     s = text.strip().lower().replace(" ", "")
     if s in ("1w", "1week"):
         return timedelta(weeks=1)
-    m = re.fullmatch(r"(\d+)w", s)
+    m = _WEEKS.fullmatch(s)
     if m:
         return timedelta(weeks=int(m.group(1)))
     pos = 0
@@ -48,7 +50,7 @@ def format_duration(d: timedelta) -> str:
 
 def parse_clock(text: str) -> time:
     """"07:30" -> time(7, 30). "24:00" is accepted only as a window end (see parse_window)."""
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    m = _CLOCK.fullmatch(text.strip())
     if not m:
         raise ValueError(f'"{text}" is not a time of day; write it as HH:MM, like "07:30"')
     h, mi = int(m.group(1)), int(m.group(2))

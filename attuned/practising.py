@@ -36,13 +36,16 @@ def plan_reflections(svc: Service, *, startup: bool) -> int:
     now = svc.now()
     changed = 0
     wanted: set[str] = set()
+    asked: dict[str, datetime] | None = None
     for p in svc.schedule.practices:
         at = review.reflection_time(p, svc.zone, svc.seed)
         if at is None:
             continue
         if at <= (now - p.grace if startup else now):
             continue
-        if svc.store.last_fired(review.reflect_id(p.id)) == at:
+        if asked is None:
+            asked = svc.store.last_fired_all()  # one query, not one per practice
+        if asked.get(review.reflect_id(p.id)) == at:
             continue  # already asked
         key = f"e:{p.id}"
         wanted.add(key)

@@ -100,6 +100,10 @@ WHEN_CHOICES = ("any", "together")
 OUTSIDE_CHOICES = ("drop", "defer")
 BLOCKED_CHOICES = ("drop", "defer", "digest")
 _TOP_KEYS = ("settings", "practice")
+_PRACTICE_KEY_SET = frozenset(PRACTICE_KEYS)
+# Keys that only some rules use, and which.
+_RULE_ONLY_KEYS = {"between": ("every", "random"), "min_gap": ("random",),
+                   "days": ("at", "every", "random")}
 _RULES_TEXT = "at, every, random, cron, once"
 
 # Words people reach for, mapped to the key that means it.
@@ -614,9 +618,11 @@ class _Checker:
         where = _Where(table, pid if isinstance(pid, str) and pid else None)
         before = len(self.problems)
         for key in raw:
-            if key in SETTINGS_KEYS and key not in PRACTICE_KEYS:
+            if key in _PRACTICE_KEY_SET:
+                continue
+            if key in SETTINGS_KEYS:
                 self.add(where, key, "belongs in [settings], not in a practice; move it there")
-            elif key not in PRACTICE_KEYS:
+            else:
                 self.add(where, key, self._unknown(key, PRACTICE_KEYS, ""))
                 guess = _suggest(key, PRACTICE_KEYS)
                 if guess is not None:
@@ -688,9 +694,7 @@ class _Checker:
                      line=where.table.line_of(given[1]) if where.table else None)
             return None
         kind = given[0]
-        uses = {"between": ("every", "random"), "min_gap": ("random",),
-                "days": ("at", "every", "random")}
-        for key, kinds in uses.items():
+        for key, kinds in _RULE_ONLY_KEYS.items():
             if key in raw and kind not in kinds:
                 self.add(where, key, _not_used(key, kind))
         days = self.value(where, raw, "days", ALL_DAYS, _days_value)

@@ -75,18 +75,20 @@ def resolve_wall(day: date, t: time, zone: ZoneInfo) -> datetime:
     fall-back night is the first of the two (fold=0).
     """
     wall = datetime(day.year, day.month, day.day, t.hour, t.minute, t.second, t.microsecond)
-    return _resolve(wall, zone)[0]
+    return _resolve_utc(wall, zone)[0]
 
 
-def _resolve(wall: datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
-    """resolve_wall for a naive wall datetime, plus whether it had to move (it fell into a
-    gap). Uses the constructor, not replace(): this runs for every nudge."""
+def _resolve_utc(wall: datetime, zone: ZoneInfo) -> tuple[datetime, datetime, bool]:
+    """resolve_wall for a naive wall datetime: the instant in the zone and in UTC, and
+    whether it had to move (it fell into a gap). Uses the constructor, not replace(), and
+    no second astimezone: this runs for every nudge."""
     first = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second,
                      wall.microsecond, zone)
     # Round trip through UTC: the wall time exists iff it comes back unchanged, i.e. with
     # the offset it left with.
-    if first.astimezone(UTC).astimezone(zone).utcoffset() == first.utcoffset():
-        return first, False
+    u = first.astimezone(UTC)
+    if u.astimezone(zone).utcoffset() == first.utcoffset():
+        return first, u, False
     # Nonexistent: fold=0 and fold=1 use the offsets before and after the transition, so
     # the transition instant lies between the two readings. Find it to the second (zone
     # transitions fall on whole seconds): the first instant whose wall time is past `wall`.
@@ -100,7 +102,8 @@ def _resolve(wall: datetime, zone: ZoneInfo) -> tuple[datetime, bool]:
             k_hi = mid
         else:
             k_lo = mid + 1
-    return (lo + timedelta(seconds=k_lo)).astimezone(zone), True
+    u = lo + timedelta(seconds=k_lo)
+    return u.astimezone(zone), u, True
 
 
 # --- small predicates ----------------------------------------------------------------------
@@ -238,10 +241,10 @@ def random_instants(rule: RandomRule, practice_id: str, day: date, zone: ZoneInf
     if day.weekday() not in rule.days or rule.count <= 0:
         return []
     w_start, w_end = _window_bounds(rule.window, day)
-    e = _resolve(w_end, zone)[0].astimezone(UTC)
+    e = _resolve_utc(w_end, zone)[1]
     if after is not None and e <= after:
         return []  # the whole window is past: no need to draw
-    s = _resolve(w_start, zone)[0].astimezone(UTC)
+    s = _resolve_utc(w_start, zone)[1]
     length = int((e - s) // _MINUTE)  # usable minute slots: 0 .. length-1
     if length <= 0:
         return []
@@ -255,32 +258,33 @@ def random_instants(rule: RandomRule, practice_id: str, day: date, zone: ZoneInf
 
 
 def _day_nudges(practice: Practice, day: date, zone: ZoneInfo, seed: str,
-                after: datetime | None = None, quiet: bool = True) -> Iterator[datetime]:
-    """Nudges of rule day `day`, in order, unique, every filter applied; if `after` (UTC)
-    is given, only those strictly after it. Lazy: next_occurrence stops at the first."""
+                after: datetime | None = None, quiet: bool = True
+                ) -> Iterator[tuple[datetime, datetime]]:
+    """Nudges of rule day `day` as (in the zone, in UTC), in order, unique, every filter
+    applied; if `after` (UTC) is given, only those strictly after it. Lazy:
+    next_occurrence stops at the first."""
     rule = practice.rule
     if isinstance(rule, RandomRule):
         if not _in_period(practice, day):
             return
         for at in random_instants(rule, practice.id, day, zone, seed, after):
-            if (after is None or at.astimezone(UTC) > after) and _keep(practice, at, False,
-                                                                       quiet):
-                yield at
+            u = at.astimezone(UTC)
+            if (after is None or u > after) and _keep(practice, at, False, quiet):
+                yield at, u
         return
     if isinstance(rule, OnceRule):
         m = rule.moment
         if m.date() == day:
-            at, moved = _resolve(m.replace(tzinfo=None), zone)
-            if (after is None or at.astimezone(UTC) > after) and _keep(practice, at, moved,
-                                                                       quiet):
-                yield at
+            at, u, moved = _resolve_utc(m.replace(tzinfo=None), zone)
+            if (after is None or u > after) and _keep(practice, at, moved, quiet):
+                yield at, u
         return
     walls = _walls(practice, day)
     first = 0
     if after is not None and walls:
 
         def instant(w: datetime) -> datetime:
-            return _resolve(w, zone)[0].astimezone(UTC)
+            return _resolve_utc(w, zone)[1]
 
         # Resolution is monotone in wall time: skip a day that is wholly past with one
         # look at its last wall time, and bisect into the day that holds `after`.
@@ -290,12 +294,11 @@ def _day_nudges(practice: Practice, day: date, zone: ZoneInfo, seed: str,
             first = bisect.bisect_right(walls, after, key=instant)
     last: datetime | None = None
     for i in range(first, len(walls)):
-        at, moved = _resolve(walls[i], zone)
-        u = at.astimezone(UTC)
+        at, u, moved = _resolve_utc(walls[i], zone)
         if u == last or not _keep(practice, at, moved, quiet):
             continue  # two wall times moved onto one instant by a DST gap: once only
         last = u
-        yield at
+        yield at, u
 
 
 def _first_day(practice: Practice, day: date, last_day: date) -> date:
@@ -334,8 +337,7 @@ def occurrences(practice: Practice, start: datetime, end: datetime, zone: ZoneIn
         last_day = min(last_day, rule.moment.date())
     seen: dict[datetime, datetime] = {}
     while day <= last_day:
-        for at in _day_nudges(practice, day, zone, seed, quiet=quiet):
-            u = at.astimezone(UTC)
+        for at, u in _day_nudges(practice, day, zone, seed, quiet=quiet):
             if s <= u < e:
                 seen.setdefault(u, at)
         day += ONE_DAY
@@ -362,7 +364,13 @@ def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
         return
     a = _utc(after)
     rule = practice.rule
-    day = a.astimezone(zone).date() - ONE_DAY
+    day = a.astimezone(zone).date()
+    if isinstance(rule, EveryRule | RandomRule) and rule.window.crosses_midnight:
+        # This window's nudges may lie on the day after their rule day. Any other rule
+        # day's nudges have wall times before the next midnight, and resolving keeps
+        # that order (a gap moves a time only up to the first instant of a later wall
+        # time), so the day before `after`'s own has nothing strictly after it.
+        day -= ONE_DAY
     last_day = (a + horizon).astimezone(zone).date()
     if practice.start is not None:
         day = max(day, practice.start - ONE_DAY)
@@ -378,8 +386,7 @@ def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
         day = _first_day(practice, day, last_day)
         if day > last_day:
             return
-        for at in _day_nudges(practice, day, zone, seed, a, quiet):
-            u = at.astimezone(UTC)
+        for at, u in _day_nudges(practice, day, zone, seed, a, quiet):
             if last is not None and u <= last:
                 continue
             last = u

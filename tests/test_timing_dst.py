@@ -192,3 +192,51 @@ def test_random_on_a_dst_night_keeps_its_gap_in_real_time_and_its_window(
     # Every draw is kept, except those that land in the repeated 02:00-02:30 (they would
     # read as outside 02:30-04:00) on the last night.
     assert max(seen_counts) == 3
+
+
+# Zones whose clocks change at midnight, so a day's first hour is skipped or repeated.
+# next_occurrence does not look at the day before `after`'s own for rules whose nudges
+# stay inside their day; these nights are where that would first go wrong.
+MIDNIGHT_ZONES = ["America/Havana", "America/Santiago", "Asia/Beirut", "America/Asuncion"]
+
+
+def _transitions(zone: ZoneInfo, year: int) -> list[datetime]:
+    at, end, found = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC), []
+    offset = at.astimezone(zone).utcoffset()
+    while at < end:
+        at += timedelta(minutes=30)
+        if at.astimezone(zone).utcoffset() != offset:
+            found.append(at)
+            offset = at.astimezone(zone).utcoffset()
+    return found
+
+
+@pytest.mark.parametrize("zone_name", MIDNIGHT_ZONES)
+def test_next_occurrence_around_a_midnight_clock_change(zone_name: str) -> None:
+    zone = ZoneInfo(zone_name)
+    rules: list[Rule] = [
+        AtRule((time(0, 0), time(0, 30), time(23, 30))),
+        AtRule((time(23, 59),)),
+        _cron("*/20 0 * * *"),
+        _cron("30 23 * * *"),
+        EveryRule(timedelta(minutes=20), Window(time(23, 0), time(1, 0))),
+    ]
+    transitions = _transitions(zone, 2024)
+    assert transitions, f"{zone_name} changed its clocks in 2024"
+    for rule in rules:
+        p = Practice(id="p", title="P", messages=("m",), rule=rule)
+        for change in transitions:
+            for minutes in range(-150, 151, 10):
+                after = change + timedelta(minutes=minutes)
+                first = occurrences(p, after + timedelta(microseconds=1),
+                                    after + timedelta(days=3), zone, "seed")[0]
+                nxt = next_occurrence(p, after, zone, "seed")
+                assert nxt is not None
+                assert (nxt.astimezone(UTC), nxt.utcoffset()) == (
+                    first.astimezone(UTC), first.utcoffset()), (rule, after)
+
+
+def _cron(expr: str) -> Rule:
+    from attuned import cron
+
+    return cron.parse(expr)
