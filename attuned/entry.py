@@ -9,7 +9,7 @@ Two things, both for resident memory (bench/daemon_bench.py; the target is 30 Mi
   as absent before anything else is imported makes each of those imports take the
   fallback it has for a Python built without OpenSSL; the hashes are the same.
 - `attuned [--config FILE] run [-v...]`, the line the user service runs, starts
-  the daemon without loading click and the other commands (about 1.3 MiB). Any
+  the daemon without loading click and the other commands (about 1 MiB). Any
   other command line, including `run --help` or a typo, goes to click as usual.
 """
 
