@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -325,10 +326,84 @@ def test_every_backend_failing_raises_with_every_reason(
 def test_default_chain_per_platform() -> None:
     linux = default_chain({}, platform="linux")
     assert isinstance(linux.primary, DBusNotifier)
-    assert [type(b) for b in linux.fallbacks] == [LogNotifier]
+    assert [type(b) for b in linux.fallbacks] == [PlyerNotifier, LogNotifier]
+    assert [getattr(b, "confirms_delivery", True) for b in linux.fallbacks] == [False, True]
     mac = default_chain({}, platform="darwin")
     assert mac.primary is None
     assert [type(b) for b in mac.fallbacks] == [PlyerNotifier, LogNotifier]
+    assert [getattr(b, "confirms_delivery", True) for b in mac.fallbacks] == [True, True]
+
+
+def test_an_unconfirmed_plyer_delivery_goes_to_the_log_too(
+        session_bus: DBusDaemon, caplog: pytest.LogCaptureFixture) -> None:
+    # plyer on Linux shells out to notify-send and ignores its exit status: a return from
+    # it proves nothing, so the nudge is written to the log as well.
+    stream = io.StringIO()
+    plyer = FakePlyer(fail=False)
+
+    async def main() -> Any:
+        chain = NotifierChain(DBusNotifier(session_bus.address),
+                              PlyerNotifier(plyer, confirms_delivery=False),
+                              LogNotifier(stream))
+        try:
+            return await chain.send(NUDGE)
+        finally:
+            await chain.aclose()
+
+    delivery = run(main)
+    assert delivery == type(delivery)("plyer+log", None, None)
+    assert [c["title"] for c in plyer.calls] == ["Eye contact"]
+    assert stream.getvalue().startswith("attuned nudge: Eye contact: ")
+    log = messages(caplog)
+    assert ('nudge "Eye contact" handed to plyer, which cannot tell whether it was shown; '
+            "writing it to the log too") in log
+    assert 'nudge "Eye contact" delivered via plyer+log' in log
+
+
+def test_an_unconfirmed_plyer_delivery_alone_is_not_an_error(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    closed = io.StringIO()
+    closed.close()
+
+    async def main() -> Any:
+        chain = NotifierChain(DBusNotifier(f"unix:path={tmp_path}/gone"),
+                              PlyerNotifier(FakePlyer(fail=False), confirms_delivery=False),
+                              LogNotifier(closed))
+        try:
+            return await chain.send(NUDGE)
+        finally:
+            await chain.aclose()
+
+    delivery = run(main)
+    assert delivery == type(delivery)("plyer", None, None)
+    assert ('nudge "Eye contact" handed to plyer only; it may not have been shown'
+            in messages(caplog))
+
+
+def test_the_real_plyer_on_a_bus_without_a_server_then_the_log(
+        session_bus: DBusDaemon, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The real plyer (notify-send underneath, as the daemon's Linux chain has it) on the
+    # test's own bus, where no notification server runs: the nudge still reaches the log.
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
+    stream = io.StringIO()
+
+    async def main() -> Any:
+        chain = NotifierChain(DBusNotifier(session_bus.address),
+                              PlyerNotifier(confirms_delivery=False), LogNotifier(stream))
+        try:
+            return await chain.send(NUDGE)
+        finally:
+            await chain.aclose()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        delivery = run(main)
+    # notify-send comes with libnotify-bin, which scripts/test.sh installs.
+    assert delivery.backend == "plyer+log"
+    assert stream.getvalue().startswith("attuned nudge: Eye contact: ")
+    # plyer's advice to install dbus-python would mislead: attuned needs no such package.
+    assert not [w for w in caught if "dbus package" in str(w.message)]
 
 
 def test_log_line_is_one_line() -> None:

@@ -1,9 +1,11 @@
 """Deliver each nudge by the best way available now: D-Bus, then the fallbacks in order
-(plyer where it can work, the log always). Every delivery and every failure is logged,
-with its reason, on the "attuned.notify" logger: a nudge is never lost silently."""
+(plyer, then the log). Every delivery and every failure is logged, with its reason, on
+the "attuned.notify" logger: a nudge is never lost silently. A fallback that cannot
+confirm its delivery (plyer on Linux) is followed by the next one as well."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from collections.abc import Mapping
@@ -105,6 +107,7 @@ class NotifierChain:
                         "buttons")
                 self.last_delivery = delivery
                 return delivery
+        unconfirmed: list[str] = []
         for backend in self.fallbacks:
             name = getattr(backend, "backend", type(backend).__name__)
             try:
@@ -113,9 +116,24 @@ class NotifierChain:
                 reasons.append(f"{name}: {exc}")
                 log.warning('%s could not deliver the nudge "%s": %s', name, n.title, exc)
                 continue
+            if not getattr(backend, "confirms_delivery", True):
+                unconfirmed.append(delivery.backend)
+                log.info('nudge "%s" handed to %s, which cannot tell whether it was shown; '
+                         "writing it to the log too", n.title, delivery.backend)
+                continue
+            if unconfirmed:
+                delivery = dataclasses.replace(
+                    delivery, backend="+".join([*unconfirmed, delivery.backend]))
             log.info('nudge "%s" delivered via %s', n.title, delivery.backend)
             if n.actions:
                 self._tell_no_buttons(f"nudges are shown via {delivery.backend}, without buttons")
+            self.last_delivery = delivery
+            return delivery
+        if unconfirmed:
+            # Nothing confirmed it, but it may have been shown: not an error, just unsure.
+            delivery = Delivery("+".join(unconfirmed), None, None)
+            log.warning('nudge "%s" handed to %s only; it may not have been shown',
+                        n.title, delivery.backend)
             self.last_delivery = delivery
             return delivery
         log.error('the nudge "%s" could not be delivered at all', n.title)
@@ -145,11 +163,13 @@ class NotifierChain:
 
 def default_chain(environ: Mapping[str, str] | None = None,
                   platform: str = sys.platform) -> NotifierChain:
-    """D-Bus then the log on Linux and the BSDs; plyer then the log elsewhere.
+    """D-Bus, then plyer, then the log on Linux and the BSDs; plyer then the log elsewhere.
 
-    plyer is left out where D-Bus is the native API: there it would shell out to
-    notify-send on the same bus that just failed, and it ignores notify-send's exit
-    status, so it would report deliveries that never happened."""
+    Where D-Bus is the native API, plyer shells out to notify-send (which may still get
+    through where dbus-fast could not, say on a bus address it does not speak) but ignores
+    notify-send's exit status, so its deliveries there are unconfirmed and the log gets
+    every such nudge too."""
     if platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        return NotifierChain(DBusNotifier(environ=environ), LogNotifier())
+        return NotifierChain(DBusNotifier(environ=environ),
+                             PlyerNotifier(confirms_delivery=False), LogNotifier())
     return NotifierChain(None, PlyerNotifier(), LogNotifier())

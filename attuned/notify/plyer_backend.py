@@ -3,12 +3,13 @@ Windows). No actions, no ids: answers come from the CLI.
 
 plyer 2.1 facts: `notification.notify` blocks (so it runs in a thread); on Linux,
 without the dbus-python package, it shells out to `notify-send` and ignores its exit
-status, so a failure there is silent. That is why the default chain does not use plyer
-on Linux (see chain.default_chain)."""
+status, so a failure there is silent. So on Linux its deliveries are unconfirmed
+(`confirms_delivery = False`), and the chain writes the nudge to the log as well."""
 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,11 @@ NotifyFunction = Callable[..., Any]
 
 
 def _plyer_notify(**kwargs: Any) -> Any:
-    # Imported late: plyer picks its platform backend (and may warn) on first use.
+    # plyer on Linux asks for dbus-python when it falls back to notify-send; attuned
+    # speaks D-Bus itself and needs no such package, so the advice would mislead.
+    warnings.filterwarnings("ignore", message="The Python dbus package is not installed",
+                            category=UserWarning)
+    # Imported late: plyer picks its platform backend on first use.
     from plyer import notification
 
     return notification.notify(**kwargs)
@@ -28,8 +33,11 @@ def _plyer_notify(**kwargs: Any) -> Any:
 class PlyerNotifier:
     backend = "plyer"
 
-    def __init__(self, notify: NotifyFunction | None = None, *, timeout: float = 10.0) -> None:
-        """`notify` replaces `plyer.notification.notify` (tests pass a fake)."""
+    def __init__(self, notify: NotifyFunction | None = None, *, timeout: float = 10.0,
+                 confirms_delivery: bool = True) -> None:
+        """`notify` replaces `plyer.notification.notify` (tests pass a fake).
+        `confirms_delivery=False`: a return from plyer does not prove the nudge was shown."""
+        self.confirms_delivery = confirms_delivery
         self.on_action: ActionCallback | None = None
         self.on_closed: ClosedCallback | None = None
         self._notify = notify or _plyer_notify
