@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from notification_server import NotificationServer
 from test_notify_dbus import NUDGE
 
 from attuned.errors import NotifyError
-from attuned.notify.base import Notification
+from attuned.notify.base import Delivery, Notification
 from attuned.notify.chain import NotifierChain, default_chain
 from attuned.notify.dbus import DBusNotifier
 from attuned.notify.log import LogNotifier, format_nudge
@@ -39,6 +40,19 @@ class FakePlyer:
         self.calls.append(kwargs)
         if self.fail:
             raise RuntimeError("no notification backend on this platform")
+
+
+def send_once(make: Callable[[], NotifierChain]) -> Delivery:
+    """Send NUDGE through a chain made on the test's event loop, then close the chain."""
+
+    async def main() -> Delivery:
+        chain = make()
+        try:
+            return await chain.send(NUDGE)
+        finally:
+            await chain.aclose()
+
+    return run(main)
 
 
 def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -120,15 +134,11 @@ def test_no_server_falls_back_to_the_log_when_plyer_fails(
     stream = io.StringIO()
     plyer = FakePlyer(fail=True)
 
-    async def main() -> Any:
-        chain = NotifierChain(DBusNotifier(session_bus.address), PlyerNotifier(plyer),
-                              LogNotifier(stream))
-        try:
-            return await chain.send(NUDGE)
-        finally:
-            await chain.aclose()
+    def make() -> NotifierChain:
+        return NotifierChain(DBusNotifier(session_bus.address), PlyerNotifier(plyer),
+                             LogNotifier(stream))
 
-    delivery = run(main)
+    delivery = send_once(make)
     assert delivery == type(delivery)("log", None, None)
     assert stream.getvalue() == (
         "attuned nudge: Eye contact: When your partner comes into the room, look up and meet "
@@ -151,15 +161,11 @@ def test_no_server_uses_plyer_when_it_works(
     stream = io.StringIO()
     plyer = FakePlyer(fail=False)
 
-    async def main() -> Any:
-        chain = NotifierChain(DBusNotifier(session_bus.address), PlyerNotifier(plyer),
-                              LogNotifier(stream))
-        try:
-            return await chain.send(NUDGE)
-        finally:
-            await chain.aclose()
+    def make() -> NotifierChain:
+        return NotifierChain(DBusNotifier(session_bus.address), PlyerNotifier(plyer),
+                             LogNotifier(stream))
 
-    delivery = run(main)
+    delivery = send_once(make)
     assert delivery == type(delivery)("plyer", None, None)
     assert plyer.calls == [{"title": "Eye contact", "message": NUDGE.body,
                             "app_name": "attuned", "app_icon": "", "timeout": 10}]
@@ -341,16 +347,12 @@ def test_an_unconfirmed_plyer_delivery_goes_to_the_log_too(
     stream = io.StringIO()
     plyer = FakePlyer(fail=False)
 
-    async def main() -> Any:
-        chain = NotifierChain(DBusNotifier(session_bus.address),
-                              PlyerNotifier(plyer, confirms_delivery=False),
-                              LogNotifier(stream))
-        try:
-            return await chain.send(NUDGE)
-        finally:
-            await chain.aclose()
+    def make() -> NotifierChain:
+        return NotifierChain(DBusNotifier(session_bus.address),
+                             PlyerNotifier(plyer, confirms_delivery=False),
+                             LogNotifier(stream))
 
-    delivery = run(main)
+    delivery = send_once(make)
     assert delivery == type(delivery)("plyer+log", None, None)
     assert [c["title"] for c in plyer.calls] == ["Eye contact"]
     assert stream.getvalue().startswith("attuned nudge: Eye contact: ")
@@ -365,16 +367,12 @@ def test_an_unconfirmed_plyer_delivery_alone_is_not_an_error(
     closed = io.StringIO()
     closed.close()
 
-    async def main() -> Any:
-        chain = NotifierChain(DBusNotifier(f"unix:path={tmp_path}/gone"),
-                              PlyerNotifier(FakePlyer(fail=False), confirms_delivery=False),
-                              LogNotifier(closed))
-        try:
-            return await chain.send(NUDGE)
-        finally:
-            await chain.aclose()
+    def make() -> NotifierChain:
+        return NotifierChain(DBusNotifier(f"unix:path={tmp_path}/gone"),
+                             PlyerNotifier(FakePlyer(fail=False), confirms_delivery=False),
+                             LogNotifier(closed))
 
-    delivery = run(main)
+    delivery = send_once(make)
     assert delivery == type(delivery)("plyer", None, None)
     assert ('nudge "Eye contact" handed to plyer only; it may not have been shown'
             in messages(caplog))
@@ -388,17 +386,13 @@ def test_the_real_plyer_on_a_bus_without_a_server_then_the_log(
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", session_bus.address)
     stream = io.StringIO()
 
-    async def main() -> Any:
-        chain = NotifierChain(DBusNotifier(session_bus.address),
-                              PlyerNotifier(confirms_delivery=False), LogNotifier(stream))
-        try:
-            return await chain.send(NUDGE)
-        finally:
-            await chain.aclose()
+    def make() -> NotifierChain:
+        return NotifierChain(DBusNotifier(session_bus.address),
+                             PlyerNotifier(confirms_delivery=False), LogNotifier(stream))
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        delivery = run(main)
+        delivery = send_once(make)
     # notify-send comes with libnotify-bin, which scripts/test.sh installs.
     assert delivery.backend == "plyer+log"
     assert stream.getvalue().startswith("attuned nudge: Eye contact: ")
