@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "attuned" / "config.example.toml"  # the shipped example schedule
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -44,6 +46,10 @@ _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
   </policy>
 </busconfig>
 """
+
+
+# read_line and stop_process are near-copies of tests/processes.py's: the bench runs without
+# pytest and tests/ is neither a package nor installed, so it keeps its own.
 
 
 def read_line(fd: int, timeout: float) -> str:
@@ -189,16 +195,77 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+# -- the children's home and environment -----------------------------------------------------
+
+
+def private_home(home: Path, config_text: str) -> Path:
+    """A private set of XDG directories under `home`, with the schedule at its default place
+    (returned)."""
+    for sub in ("config/attuned", "state", "runtime", "data"):
+        (home / sub).mkdir(parents=True)
+    (home / "runtime").chmod(0o700)
+    config = home / "config" / "attuned" / "config.toml"
+    config.write_text(config_text)
+    return config
+
+
+def child_env(home: Path, pycache: Path | None, drop: Sequence[str] = ()) -> dict[str, str]:
+    """Our environment without `drop`, pointed at the XDG directories of `private_home`.
+    Byte-code caches go to `pycache`, as an installed package has them (pip compiles at
+    install) but kept out of the repository; with None there are none at all
+    (PYTHONDONTWRITEBYTECODE=1: every start compiles attuned from source)."""
+    dropped = {"PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "ATTUNED_CONFIG", *drop}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update({
+        "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / "data"),
+        "XDG_RUNTIME_DIR": str(home / "runtime"),
+        "ATTUNED_STATE_DIR": str(home / "state"), "ATTUNED_RUNTIME_DIR": str(home / "runtime"),
+    })
+    if pycache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def progress(text: str) -> None:
+    print(f"... {text}", file=sys.stderr, flush=True)
+
+
+def markdown_table(rows: Sequence[Sequence[str]]) -> str:
+    """`rows` (the first is the header) as a Markdown table, columns padded to one width."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append("| " + " | ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) + " |")
+        if n == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def dump_json(results: dict[str, Any], dest: str | None) -> None:
+    """The --json option: nothing (None), stdout ("-") or the file `dest`."""
+    if dest == "-":
+        print(json.dumps(results, indent=2))
+    elif dest:
+        Path(dest).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"figures written to {dest}")
+
+
 class NotifySocketSink:
     """A datagram socket standing in for systemd's NOTIFY_SOCKET, so the daemon runs as it
-    does under `Type=notify` (READY, STATUS on every nudge and reload). Drained on a thread;
-    the messages are kept with their arrival time."""
+    does under `Type=notify` (READY, STATUS on every nudge and reload). Drained on a thread
+    into `messages`."""
 
     def __init__(self, path: Path) -> None:
         import socket
 
         self.path = path
-        self.messages: list[tuple[float, str]] = []
+        self.messages: list[str] = []
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(str(path))
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -210,7 +277,7 @@ class NotifySocketSink:
                 data = self._sock.recv(65536)
             except OSError:
                 return
-            self.messages.append((time.monotonic(), data.decode(errors="replace")))
+            self.messages.append(data.decode(errors="replace"))
 
     def close(self) -> None:
         import socket
@@ -261,14 +328,15 @@ class LineLog:
                         return t
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    tail = "\n".join(line for _, line in self.lines[-10:])
+                    tail = "\n".join(self.tail(10))
                     raise TimeoutError(f"no log line matching {pattern!r} within {timeout} s;"
                                        f" last lines:\n{tail}")
                 self._cond.wait(left)
 
-    def text(self) -> str:
+    def tail(self, n: int) -> list[str]:
+        """The last `n` lines."""
         with self._cond:
-            return "\n".join(line for _, line in self.lines)
+            return [line for _, line in self.lines[-n:]]
 
 
 # -- the notification server ----------------------------------------------------------------

@@ -19,7 +19,6 @@ children get a private PYTHONPYCACHEPREFIX instead; --no-pyc measures without ca
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -34,8 +33,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _common as c  # noqa: E402
 
-ROOT = HERE.parent
-EXAMPLE = ROOT / "config.example.toml"
 WATCHED = ("apscheduler", "dbus_fast", "asyncio", "sqlite3", "tomlkit", "plyer")
 
 
@@ -89,22 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="attuned-cli-bench-"))
     try:
         home = work / "home"
-        for sub in ("config/attuned", "state", "runtime", "data"):
-            (home / sub).mkdir(parents=True)
-        config = home / "config" / "attuned" / "config.toml"
-        shutil.copyfile(EXAMPLE, config)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
-                            "PYTHONPROFILEIMPORTTIME", "ATTUNED_CONFIG")}
-        env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
-                    "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / "data"),
-                    "XDG_RUNTIME_DIR": str(home / "runtime"),
-                    "ATTUNED_STATE_DIR": str(home / "state"),
-                    "ATTUNED_RUNTIME_DIR": str(home / "runtime")})
-        if args.no_pyc:
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-        else:
-            env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        c.private_home(home, c.EXAMPLE.read_text())
+        env = c.child_env(home, None if args.no_pyc else work / "pycache",
+                          drop=("PYTHONPROFILEIMPORTTIME",))
 
         attuned = attuned_command()
         cases: list[tuple[str, list[str], bool]] = [
@@ -117,13 +101,12 @@ def main(argv: list[str] | None = None) -> int:
             # No site-packages hooks at all: what the machine's .pth files cost every start.
             ("python -S -c pass", [sys.executable, "-S", "-c", "pass"], False),
         ]
-        load_start = c.load_average()
         results: dict[str, Any] = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
             "byte_code_cache": not args.no_pyc, "attuned": " ".join(attuned),
-            "cpus": os.cpu_count(), "load_average_start": load_start, "commands": {}}
+            "cpus": os.cpu_count(), "load_average_start": c.load_average(), "commands": {}}
         for label, cmd, profile in cases:
-            print(f"... {label}", file=sys.stderr, flush=True)
+            c.progress(label)
             times = wall_times(cmd, env, args.runs)
             entry: dict[str, Any] = {
                 "median_ms": round(c.median(times) * 1000, 1),
@@ -152,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             ("imported" if imp["asyncio"] else "no") if imp else "",
             ("imported" if imp["dbus_fast"] else "no") if imp else "",
             str(e.get("modules_imported", ""))))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, r in enumerate(rows):
-        print("| " + " | ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) + " |")
-        if n == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print(c.markdown_table(rows))
     print()
     for label, e in results["commands"].items():
         if "costliest_top_level_ms" in e:
@@ -167,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
            and e.get("imports", {}).get("apscheduler")]
     print("\nMISSED: APScheduler imported by " + ", ".join(bad) if bad
           else "\nAPScheduler is not imported by `attuned list` or `attuned next`.")
-    if args.json == "-":
-        print(json.dumps(results, indent=2))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures written to {args.json}")
+    c.dump_json(results, args.json)
     return 0
 
 

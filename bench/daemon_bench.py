@@ -22,8 +22,8 @@ dbus-daemon with the same minimal notification server (bench/_common.py):
 
 Quiet: so that no practice comes due during the idle window, the example schedule runs
 with TZ set to a fixed-offset zone where it is now about 02:00, inside the example's own
-quiet hours (22:30-07:00); the generated schedule (timezone UTC) has quiet hours from an
-hour before now to three hours after. The lateness nudges set `quiet_hours = "none"`.
+quiet hours (22:30-07:00); the generated schedule (timezone UTC) has no time or window
+within two hours of the start. The lateness nudges set `quiet_hours = "none"`.
 
 Exit status 0 even when a target is missed (this is a measurement); MISSED is printed.
 The machine's load average is printed beside the figures: other work skews them.
@@ -51,8 +51,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _common as c  # noqa: E402
 
-ROOT = HERE.parent
-EXAMPLE = ROOT / "attuned" / "config.example.toml"
 NUDGE_GAP = 2  # seconds between two lateness nudges of one process
 
 
@@ -177,6 +175,14 @@ def save_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def attuned_run_command(config: Path) -> list[str]:
+    return [sys.executable, "-m", "attuned", "--config", str(config), "run"]
+
+
+def bare_command(jobs_file: Path) -> list[str]:
+    return [sys.executable, "-c", BARE_PROGRAM, str(jobs_file)]
+
+
 def bare_jobs(config: Path, zone_name: str | None, state: Path,
               now: datetime) -> list[dict[str, Any]]:
     """The jobs attuned plans at start (each enabled practice's next nudge), computed with
@@ -250,21 +256,9 @@ def reload_bare(p: Proc, jobs_file: Path, jobs: list[dict[str, Any]], timeout: f
     return p.log.wait_for(r"\breloaded\b", after=mark, timeout=timeout) - t0
 
 
-def make_home(work: Path, name: str, text: str) -> tuple[Path, Path]:
-    """A private set of XDG directories with the schedule at its default place."""
-    home = work / name
-    for sub in ("config", "state", "runtime", "data"):
-        (home / sub).mkdir(parents=True)
-    (home / "runtime").chmod(0o700)
-    config = home / "config" / "attuned" / "config.toml"
-    config.parent.mkdir(parents=True)
-    config.write_text(text)
-    return home, config
-
-
 def watchdog_usec() -> int:
     """WatchdogSec= of the shipped unit, in microseconds (120 s if it cannot be read)."""
-    unit = ROOT / "systemd" / "attuned.service"
+    unit = c.ROOT / "systemd" / "attuned.service"
     try:
         for line in unit.read_text().splitlines():
             if line.strip().startswith("WatchdogSec="):
@@ -277,24 +271,11 @@ def watchdog_usec() -> int:
 def make_env(home: Path, work: Path, bus: c.PrivateBus, system_bus: c.PrivateBus,
              args: argparse.Namespace, zone_name: str | None,
              notify_socket: Path | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM",
-                        "ATTUNED_CONFIG", "ATTUNED_FAKE_CLOCK", "ATTUNED_CLOCK_CHECK_SECONDS",
-                        "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "TZ")}
-    env.update({
-        "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_STATE_HOME": str(home / "state"), "XDG_DATA_HOME": str(home / "data"),
-        "XDG_RUNTIME_DIR": str(home / "runtime"),
-        "ATTUNED_STATE_DIR": str(home / "state"), "ATTUNED_RUNTIME_DIR": str(home / "runtime"),
-        "DBUS_SESSION_BUS_ADDRESS": bus.address,
-        "ATTUNED_SYSTEM_BUS_ADDRESS": system_bus.address,
-    })
-    if args.no_pyc:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        # Byte-code caches as an installed package has them (pip compiles at install), kept
-        # in the work directory so the repository gets no __pycache__.
-        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    env = c.child_env(home, None if args.no_pyc else work / "pycache",
+                      drop=("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM",
+                            "ATTUNED_FAKE_CLOCK", "ATTUNED_CLOCK_CHECK_SECONDS", "TZ"))
+    env.update({"DBUS_SESSION_BUS_ADDRESS": bus.address,
+                "ATTUNED_SYSTEM_BUS_ADDRESS": system_bus.address})
     if zone_name:
         env["TZ"] = zone_name
     if notify_socket is not None:
@@ -309,13 +290,12 @@ def warm_up(args: argparse.Namespace, bus: c.PrivateBus, system_bus: c.PrivateBu
             work: Path) -> None:
     """One unmeasured start of each program: writes the byte-code caches and fills the
     page cache, so neither measured start pays for compiling."""
-    home, config = make_home(work, "warm-up", EXAMPLE.read_text())
+    home = work / "warm-up"
+    config = c.private_home(home, c.EXAMPLE.read_text())
     env = make_env(home, work, bus, system_bus, args, None)
     jobs = home / "jobs.json"
     jobs.write_text("[]")
-    for name, cmd in (
-            ("attuned", [sys.executable, "-m", "attuned", "--config", str(config), "run"]),
-            ("bare", [sys.executable, "-c", BARE_PROGRAM, str(jobs)])):
+    for name, cmd in (("attuned", attuned_run_command(config)), ("bare", bare_command(jobs))):
         p = spawn(name, cmd, env, args.verbose)
         try:
             p.log.wait_for(r"\bready\b", timeout=120)
@@ -326,16 +306,16 @@ def warm_up(args: argparse.Namespace, bus: c.PrivateBus, system_bus: c.PrivateBu
 def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.PrivateBus,
                  system_bus: c.PrivateBus, server: c.ServerProcess, work: Path
                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    home, config = make_home(work, kind, base_text)
+    home = work / kind
+    config = c.private_home(home, base_text)
     now = datetime.now(UTC)
     zone_name = quiet_zone(now) if kind == "example" else None
     sink = c.NotifySocketSink(home / "runtime" / "notify.sock")
     env = make_env(home, work, bus, system_bus, args, zone_name, sink.path)
     info: dict[str, Any] = {"zone": zone_name or "UTC (settings)", "config": str(config)}
 
-    progress(f"[{kind}] starting attuned")
-    att = spawn("attuned", [sys.executable, "-m", "attuned", "--config", str(config), "run"],
-                env, args.verbose)
+    c.progress(f"[{kind}] starting attuned")
+    att = spawn("attuned", attuned_run_command(config), env, args.verbose)
     bare: Proc | None = None
     try:
         ready = att.log.wait_for(r"\bready\b", timeout=120)
@@ -344,9 +324,8 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
         base_jobs = bare_jobs(config, zone_name, home / "state", datetime.now(UTC))
         jobs_file.write_text(json.dumps(base_jobs))
         info["jobs"] = len(base_jobs)
-        progress(f"[{kind}] starting the bare scheduler with {len(base_jobs)} jobs")
-        bare = spawn("bare", [sys.executable, "-c", BARE_PROGRAM, str(jobs_file)], env,
-                     args.verbose)
+        c.progress(f"[{kind}] starting the bare scheduler with {len(base_jobs)} jobs")
+        bare = spawn("bare", bare_command(jobs_file), env, args.verbose)
         ready = bare.log.wait_for(r"\bready\b", timeout=120)
         bare.figures["startup_s"] = ready - bare.started
 
@@ -354,7 +333,7 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
         for p in (att, bare):
             p.figures["rss_mib"] = c.rss_mib(p.pid)
 
-        progress(f"[{kind}] idle for {args.idle:g} s (load {c.load_average()})")
+        c.progress(f"[{kind}] idle for {args.idle:g} s (load {c.load_average()})")
         marks = {p.name: p.log.mark() for p in (att, bare)}
         n_before = len(server.records())
         before = {p.name: (c.cpu_seconds(p.pid), c.voluntary_switches(p.pid)) for p in (att, bare)}
@@ -370,13 +349,14 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
             said = p.log.lines[marks[p.name]:]
             if said:
                 info[f"{p.name} logged while idle"] = [line for _, line in said]
-        if len(server.records()) != n_before:
-            info["nudges during idle"] = len(server.records()) - n_before
+        n_idle = len(server.records()) - n_before
+        if n_idle:
+            info["nudges during idle"] = n_idle
         info["load during idle"] = c.load_average()
 
         # Reloads: two saves that change nothing but a comment, then the one that adds the
         # lateness nudges; the figure is the median of the three.
-        progress(f"[{kind}] reloading")
+        c.progress(f"[{kind}] reloading")
         att_reloads = [reload_attuned(att, config, base_text + f"\n# touched {i}\n", 120)
                        for i in range(2)]
         bare_reloads = [reload_bare(bare, jobs_file, base_jobs, 120) for _ in range(2)]
@@ -387,10 +367,13 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
         from zoneinfo import ZoneInfo
 
         zone = ZoneInfo(zone_name or "UTC")
-        late_text = lateness_practices(att_at, zone, f"{kind} attuned ")
+        # Each process's nudges are titled with its prefix: that is how they are told apart
+        # at the notification server.
+        att_prefix, bare_prefix = f"{kind} attuned ", f"{kind} bare "
+        late_text = lateness_practices(att_at, zone, att_prefix)
         att_reloads.append(reload_attuned(att, config, base_text + late_text, 120))
         bare_reloads.append(reload_bare(bare, jobs_file, base_jobs + [
-            {"id": f"bare-late-{k:02d}", "at": t.isoformat(), "title": f"{kind} bare {k:02d}",
+            {"id": f"bare-late-{k:02d}", "at": t.isoformat(), "title": f"{bare_prefix}{k:02d}",
              "body": "bench"} for k, t in enumerate(bare_at)], 120))
         att.figures["reload_s"] = c.median(att_reloads)
         bare.figures["reload_s"] = c.median(bare_reloads)
@@ -399,11 +382,10 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
         if time.time() > first.timestamp():
             info["warning"] = "the reloads ended after the first lateness nudge was due"
 
-        progress(f"[{kind}] waiting for {2 * args.nudges} nudges (until "
+        c.progress(f"[{kind}] waiting for {2 * args.nudges} nudges (until "
                  f"{bare_at[-1]:%H:%M:%S} UTC)")
         wait = bare_at[-1].timestamp() - time.time() + 10
-        for p, prefix, planned in ((att, f"{kind} attuned ", att_at),
-                                   (bare, f"{kind} bare ", bare_at)):
+        for p, prefix, planned in ((att, att_prefix, att_at), (bare, bare_prefix, bare_at)):
             recs = server.wait_for(lambda r, pre=prefix: r["summary"].startswith(pre),
                                    args.nudges, max(wait, 1))
             wait = 1
@@ -421,12 +403,12 @@ def run_schedule(kind: str, base_text: str, args: argparse.Namespace, bus: c.Pri
                 proc.stop()
         sink.close()
     kinds: dict[str, int] = {}
-    for _, message in sink.messages:
+    for message in sink.messages:
         for line in message.splitlines():
             key = line.split("=", 1)[0]
             kinds[key] = kinds.get(key, 0) + 1
     info["sd_notify fields"] = kinds
-    info["attuned log tail"] = att.log.text().splitlines()[-3:]
+    info["attuned log tail"] = att.log.tail(3)
     return att.figures, bare.figures if bare is not None else {}, info
 
 
@@ -533,17 +515,7 @@ def table(results: dict[str, Any]) -> tuple[str, list[str]]:
                     missed.append(f"{kind}: {label}")
             rows.append((kind, label, fmt(key, att.get(key)), fmt(key, bare.get(key)), tgt,
                          verdict))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        lines.append("| " + " | ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) + " |")
-        if n == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines), missed
-
-
-def progress(text: str) -> None:
-    print(f"... {text}", file=sys.stderr, flush=True)
+    return c.markdown_table(rows), missed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -578,13 +550,13 @@ def main(argv: list[str] | None = None) -> int:
     server = c.ServerProcess(bus.address, work / "notifications.jsonl").start()
     try:
         if not args.no_pyc:
-            progress("warming up (byte-code caches)")
+            c.progress("warming up (byte-code caches)")
             warm_up(args, bus, system_bus, work)
-        schedules = {"example": EXAMPLE.read_text()}
+        schedules = {}
+        if args.only != "generated":
+            schedules["example"] = c.EXAMPLE.read_text()
         if args.only != "example":
             schedules["generated"] = generated_schedule(args.practices, datetime.now(UTC))
-        if args.only == "generated":
-            del schedules["example"]
         for kind, text in schedules.items():
             att, bare, info = run_schedule(kind, text, args, bus, system_bus, server, work)
             results["schedules"][kind] = {"attuned": att, "bare": bare, "info": info}
@@ -620,11 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nMISSED: " + "; ".join(missed))
     else:
         print("\nAll targets met.")
-    if args.json == "-":
-        print(json.dumps(results, indent=2))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures written to {args.json}")
+    c.dump_json(results, args.json)
     return 0
 
 
