@@ -9,23 +9,19 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import sys
-from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from attuned import __version__, paths
+from attuned.cli_common import clock_times, display_zone, schedule_or_example
 from attuned.cli_common import config_path as _config
-from attuned.cli_common import display_zone, schedule_or_example
 from attuned.cli_service import doctor, service
 from attuned.errors import AttunedError, ScheduleError
 from attuned.model import Practice, Schedule
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -76,8 +72,8 @@ def _now() -> datetime:
     return now()
 
 
-def _fmt_moment(at: datetime, *, with_date: bool = True) -> str:
-    return at.strftime("%a %d %b %Y %H:%M") if with_date else at.strftime("%H:%M")
+def _fmt_moment(at: datetime) -> str:
+    return at.strftime("%a %d %b %Y %H:%M")
 
 
 def _period(p: Practice) -> str:
@@ -241,13 +237,6 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
                    f"{by_id[o.practice_id].title}")
 
 
-def _csv_values(values: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        out.extend(x.strip() for x in v.split(",") if x.strip())
-    return out
-
-
 @cli.command()
 @click.argument("practice_id", metavar="ID")
 @click.option("--title", required=True, help="A short title for the nudge.")
@@ -282,8 +271,7 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
     fields: dict[str, object] = {"id": practice_id, "title": title}
     fields["message"] = messages[0] if len(messages) == 1 else list(messages)
     if at:
-        times = _csv_values(at)
-        fields["at"] = times[0] if len(times) == 1 else times
+        fields["at"] = clock_times(at)
     if every is not None:
         fields["every"] = every
     if random_ is not None:
@@ -387,6 +375,8 @@ def edit(ctx: click.Context) -> None:
     Example:
         EDITOR=vim attuned edit
     """
+    import subprocess  # here, not at the top: the quick commands never pay for it
+
     from attuned import editing
 
     path = _config(ctx)
@@ -495,12 +485,6 @@ def _call(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     from attuned import control
 
     return control.call(method, params)
-
-
-def _running() -> bool:
-    from attuned import control
-
-    return control.is_running()
 
 
 @cli.command()
@@ -667,10 +651,6 @@ def _open_store() -> Any:
     return store
 
 
-def _zone_for_display(ctx: click.Context) -> Any:
-    return display_zone(_config(ctx))
-
-
 @cli.command()
 @click.option("--practice", "practice_id", metavar="ID", help="Only this practice.")
 @click.option("--since", metavar="WHEN",
@@ -693,7 +673,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
 
     if as_json and as_csv:
         raise click.UsageError("give --json or --csv, not both")
-    zone = _zone_for_display(ctx)
+    zone = display_zone(ctx)
     start = parse_moment(since, now=_now(), zone=zone) if since else None
     store = _open_store()
     try:
@@ -759,7 +739,7 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
     """
     from attuned import service
 
-    zone = _zone_for_display(ctx)
+    zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
     store = _open_store()
     try:

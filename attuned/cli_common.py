@@ -1,8 +1,10 @@
 """What the CLI's command modules share: the schedule file the root group chose, the
-schedule or the built-in example, and the zone to show times in. Light: no heavy imports."""
+schedule or the built-in example, the zone to show times in, and --at clock times.
+Light: no heavy imports."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,12 +29,19 @@ def schedule_or_example(path: Path) -> Schedule:
     return schedule.load_or_example(path)[0]
 
 
-def display_zone(path: Path) -> ZoneInfo:
+def display_zone(ctx: click.Context) -> ZoneInfo:
     """The schedule's zone for showing times; the system's when the file is unusable."""
     from attuned import zones
 
     try:
-        sched = schedule_or_example(path)
+        sched = schedule_or_example(config_path(ctx))
     except AttunedError:
         return zones.system_zone()
     return zones.schedule_zone(sched.settings)
+
+
+def clock_times(values: Sequence[str]) -> str | list[str]:
+    """--at values, repeated or comma-separated, in the schedule file's shape: one time
+    as a string, several as a list."""
+    times = [x.strip() for v in values for x in v.split(",") if x.strip()]
+    return times[0] if len(times) == 1 else times

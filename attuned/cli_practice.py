@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import click
 
-from attuned.cli_common import config_path, display_zone
+from attuned.cli_common import clock_times, display_zone
+from attuned.cli_common import config_path as _config
 from attuned.errors import AttunedError
 
 
@@ -22,18 +22,10 @@ class PracticeAlreadyThere(AttunedError):
     pass
 
 
-def _config(ctx: click.Context) -> Path:
-    return config_path(ctx)
-
-
 def _now() -> datetime:
     from attuned.clock import now
 
     return now()
-
-
-def _zone(ctx: click.Context) -> Any:
-    return display_zone(_config(ctx))
 
 
 def _warn_problems(problems: Any) -> None:
@@ -152,17 +144,15 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
         schedule.write_new(path, _NEW_FILE, force=False)
         created = True
     sched = schedule.load(path)
-    if sched.get(pid) is not None:
-        old = sched.get(pid)
-        assert old is not None
+    old = sched.get(pid)
+    if old is not None:
         state = "" if old.enabled else " (paused; `attuned enable " + pid + "` switches it on)"
         raise PracticeAlreadyThere(
             f'you already have a practice "{pid}" in {path}{state}. To try it again as a '
             f"new period, give it another id: attuned try {name} --as {pid}-2")
     overrides: dict[str, Any] = {}
     if at:
-        times = [x.strip() for v in at for x in v.split(",") if x.strip()]
-        overrides["at"] = times[0] if len(times) == 1 else times
+        overrides["at"] = clock_times(at)
     if random_ is not None:
         overrides["random"] = random_
     if between is not None:
@@ -283,7 +273,7 @@ def review_(ctx: click.Context, days: int, as_json: bool) -> None:
 
     path = _config(ctx)
     practices_ = schedule.load(path).practices if path.exists() else ()
-    zone = _zone(ctx)
+    zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
     store = Store.open(paths.history_db())
     try:
@@ -369,7 +359,7 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
     if rec is None:
         raise AttunedError("there is no open nudge to show; give its id, like: attuned show "
                            "k3f2 (`attuned history` lists them)")
-    zone = _zone(ctx)
+    zone = display_zone(ctx)
     when = rec.shown_at or rec.due
     state = "open" if rec.is_open else rec.state.value
     click.echo(f"{rec.id}  {rec.title}  ({when.astimezone(zone):%a %d %b %H:%M}, {state})")
@@ -395,7 +385,7 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     from attuned import together as tg
     from attuned.errors import DaemonNotRunning
 
-    zone = _zone(ctx)
+    zone = display_zone(ctx)
     now = _now()
     if switch is None:
         click.echo(tg.load().describe(now, zone))

@@ -57,8 +57,11 @@ def _environ() -> Mapping[str, str]:
     return DEPS.environ if DEPS.environ is not None else os.environ
 
 
-def _shown(argv: Sequence[str]) -> str:
-    return " ".join(argv)
+def _echo_ran(commands: Sequence[Sequence[str]]) -> None:
+    if commands:
+        click.echo("Ran:")
+        for argv in commands:
+            click.echo(f"  {' '.join(argv)}")
 
 
 def _by_hand() -> str:
@@ -74,15 +77,17 @@ def _by_hand() -> str:
         f"or try it now in a terminal: {command}")
 
 
-def _require_service_manager(runner: Runner) -> None:
-    """On Linux, stop with one plain line (exit 1) when no systemd user manager answers."""
+def _managed_runner() -> Runner:
+    """The runner, once a service manager answers. On Linux, stop with one plain line
+    (exit 1) when no systemd user manager does."""
     from attuned.install import systemd_problem
 
+    runner = _runner()
     if _platform() == "darwin":
-        return
+        return runner
     problem = systemd_problem(runner)
     if problem is None:
-        return
+        return runner
     first = problem.partition("\n")[0]
     click.echo(f"attuned: {first}", err=True)
     click.echo(_by_hand(), err=True)
@@ -117,8 +122,7 @@ def install_cmd(now: bool) -> None:
     """
     from attuned import install
 
-    runner = _runner()
-    _require_service_manager(runner)
+    runner = _managed_runner()
     result = install.install(now, runner, platform=DEPS.platform, environ=DEPS.environ)
     launchd = result.manager == "launchd"
     what = "agent" if launchd else "unit"
@@ -131,10 +135,7 @@ def install_cmd(now: bool) -> None:
     click.echo(f"  {runs}")
     if result.backup is not None:
         click.echo(f"Kept the previous {what} as {result.backup}")
-    if result.commands:
-        click.echo("Ran:")
-        for argv in result.commands:
-            click.echo(f"  {_shown(argv)}")
+    _echo_ran(result.commands)
     unit = install.UNIT_NAME
     if result.started:
         click.echo("attuned is running now, and starts again at every login.")
@@ -163,8 +164,7 @@ def uninstall_cmd() -> None:
     """
     from attuned import install
 
-    runner = _runner()
-    _require_service_manager(runner)
+    runner = _managed_runner()
     result = install.uninstall(runner, platform=DEPS.platform, environ=DEPS.environ)
     if not result.removed:
         click.echo(f"The service is not installed (no {result.path}); nothing to remove.")
@@ -172,10 +172,7 @@ def uninstall_cmd() -> None:
     click.echo(f"Removed {result.path}")
     for link in result.removed_links:
         click.echo(f"Removed the leftover link {link}")
-    if result.commands:
-        click.echo("Ran:")
-        for argv in result.commands:
-            click.echo(f"  {_shown(argv)}")
+    _echo_ran(result.commands)
     click.echo("Your schedule and history are kept; `attuned run` still works by hand.")
 
 
@@ -189,8 +186,7 @@ def status_cmd() -> None:
     """
     from attuned import install
 
-    runner = _runner()
-    _require_service_manager(runner)
+    runner = _managed_runner()
     st = install.status(runner, platform=DEPS.platform, environ=DEPS.environ)
     click.echo(f"installed: {'yes' if st.installed else 'no'} ({st.path})")
     if not st.installed:

@@ -30,7 +30,7 @@ import socket
 import stat
 import struct
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,12 @@ class UnknownMethod(ControlError):
 
 class BadParams(ControlError):
     """Raised by a handler for params it cannot use; replied as bad_params."""
+
+
+def text_param(params: Mapping[str, object], key: str) -> str | None:
+    """A handler's optional text parameter: a non-empty string, else None."""
+    v = params.get(key)
+    return v if isinstance(v, str) and v else None
 
 
 class ControlReplyError(ControlError):

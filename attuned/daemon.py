@@ -17,6 +17,7 @@ from typing import Any
 
 from attuned import clock, paths
 from attuned import schedule as schedule_io
+from attuned.control import UnknownMethod, text_param
 from attuned.errors import AttunedError, ScheduleError
 from attuned.model import Action, Schedule
 from attuned.service import ScheduleState, Service, changed_practices
@@ -330,8 +331,8 @@ class Daemon:
         if method in ("done", "skip", "snooze"):
             length = params.get("for")
             result = await service.act(
-                _opt_str(params, "target"), Action(method), source="cli",
-                note=_opt_str(params, "note"), how=_opt_str(params, "how"),
+                text_param(params, "target"), Action(method), source="cli",
+                note=text_param(params, "note"), how=text_param(params, "how"),
                 snooze_for=parse_duration(length) if isinstance(length, str) else None)
             return result.to_json()
         if method in ("reflect", "together"):  # issue 6: practising
@@ -373,15 +374,6 @@ class Daemon:
             self._status()
 
         self._status_timer = asyncio.get_running_loop().call_later(STATUS_DELAY, refresh)
-
-
-class UnknownMethod(AttunedError):
-    pass
-
-
-def _opt_str(params: dict[str, Any], key: str) -> str | None:
-    v = params.get(key)
-    return v if isinstance(v, str) and v else None
 
 
 def _patch_apscheduler_clock() -> None:

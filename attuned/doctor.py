@@ -15,7 +15,7 @@ import asyncio
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from attuned import paths
 from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
-from attuned.install import Runner
+from attuned.install import CommandResult, Runner, run_command
 from attuned.model import Schedule
 
 NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
@@ -66,9 +66,7 @@ def _fail(name: str, detail: str, fix: str | None = None) -> CheckResult:
     return CheckResult(name, False, detail, fix, needed=True)
 
 
-def _default_runner(argv: Any) -> Any:
-    from attuned.install import run_command
-
+def _default_runner(argv: Sequence[str]) -> CommandResult:
     # Short: the doctor answers in seconds even when systemctl hangs.
     return run_command(argv, timeout=5.0)
 

@@ -7,13 +7,13 @@ The lists live in attuned/data/feelings.txt and needs.txt: one word or phrase a 
 
 from __future__ import annotations
 
-import hashlib
-import random
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
+
+from attuned.timing import seeded_rng
 
 PLACEHOLDERS = ("feeling", "need")
 _FILES = {"feeling": "feelings.txt", "need": "needs.txt"}
@@ -65,8 +65,7 @@ def fill(message: str, practice_id: str, at: datetime, seed: str) -> str:
     `timing.pick_message` keeps the same variant."""
     if "{" not in message:
         return message
-    rng = random.Random(int.from_bytes(hashlib.sha256(
-        f"{seed}|{practice_id}|{at.isoformat()}|words".encode()).digest()[:8], "big"))
+    rng = seeded_rng(seed, practice_id, at.isoformat(), "words")
 
     def pick(m: re.Match[str]) -> str:
         return rng.choice(word_list(m.group(1)).words)

@@ -10,17 +10,19 @@ import stat
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None,
+                 through_link: bool = True) -> None:
     """Replace `path` with `data` all at once.
 
     A temp file in the same directory is written, flushed and fsynced, given the
     permission bits of the file it replaces (or `mode`; a new file gets 0o644 less the
     umask), renamed over `path`, and the directory is fsynced. If `path` is a symlink the
-    file it points to is replaced and the link is kept (dotfile managers rely on that).
+    file it points to is replaced and the link is kept (dotfile managers rely on that);
+    `through_link=False` replaces the link itself instead.
     On any failure the temp file is removed and the old file is left exactly as it was;
     the OSError is raised for the caller to word.
     """
-    target = Path(os.path.realpath(path))
+    target = Path(os.path.realpath(path)) if through_link else Path(path)
     directory = target.parent
     keep: int | None = mode
     if keep is None:
@@ -41,7 +43,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
 def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
@@ -54,7 +56,7 @@ def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
             continue
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # Makes the rename itself durable. Some file systems cannot fsync a directory.
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:

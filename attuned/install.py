@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from attuned.errors import AttunedError
+from attuned.fsutil import atomic_write
 from attuned.paths import ensure_private_dir
 
 UNIT_NAME = "attuned.service"
@@ -103,11 +103,6 @@ def executable_argv(
 def _python() -> str:
     # Not resolved: a venv's bin/python is a symlink, and resolving it leaves the venv.
     return os.path.abspath(sys.executable)
-
-
-def executable_path() -> Path:
-    """The program the service runs (the attuned script, or Python for `-m attuned`)."""
-    return Path(executable_argv()[0])
 
 
 _SAFE = re.compile(r"[A-Za-z0-9_./+,:@=%$~-]+")
@@ -239,22 +234,8 @@ def render_launchd_plist(
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    # A symlinked unit (`systemctl --user link`) is replaced by our file, not written through.
+    atomic_write(path, data, mode=0o644, through_link=False)
 
 
 def _backup(path: Path, data: bytes) -> Path:

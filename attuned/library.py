@@ -27,7 +27,7 @@ from typing import Any
 
 import tomli
 
-from attuned import paths
+from attuned import paths, schedule
 from attuned.durations import format_duration, parse_duration
 from attuned.errors import AttunedError, Problem, ScheduleError
 from attuned.model import Practice
@@ -36,7 +36,7 @@ from attuned.model import Practice
 OWN_KEYS = ("title", "why", "for", "message")
 # Practice keys a template must not set: `try` gives them.
 GIVEN_KEYS = ("id", "from", "until", "enabled")
-RULE_SHAPE_KEYS = ("at", "every", "random", "cron", "once", "between", "min_gap")
+RULE_SHAPE_KEYS = (*schedule.RULE_KEYS, "between", "min_gap")
 DEFAULT_PERIOD = timedelta(weeks=1)
 BUILT_IN = "built-in"
 
@@ -70,7 +70,7 @@ class Template:
         days = whole_days(period or self.period)
         keys = self.schedule_keys
         over = dict(overrides or {})
-        if any(k in over for k in ("at", "random", "every", "cron", "once")):
+        if any(k in over for k in schedule.RULE_KEYS):
             for k in RULE_SHAPE_KEYS:
                 keys.pop(k, None)
             if "cron" in over or "once" in over:
@@ -158,8 +158,6 @@ _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 def parse_template(name: str, text: str, origin: str) -> Template:
     """Validate one template; ScheduleError with file:line problems when it is wrong."""
-    from attuned import schedule
-
     source = name + ".toml" if origin == BUILT_IN else origin
     if not _NAME.fullmatch(name):
         raise ScheduleError([Problem(source, "the file name is the practice's name: use "
@@ -168,10 +166,9 @@ def parse_template(name: str, text: str, origin: str) -> Template:
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as e:
-        m = re.search(r"\(at line (\d+), column \d+\)$", str(e))
-        raise ScheduleError([Problem(
-            source, f"TOML syntax error: {str(e)[: m.start()].strip() if m else e}; fix the "
-            "line and save again", line=int(m.group(1)) if m else None)]) from None
+        msg, line, _ = schedule.split_position(e)
+        raise ScheduleError([Problem(source, f"TOML syntax error: {msg}; fix the line and "
+                                     "save again", line=line)]) from None
     problems: list[Problem] = []
 
     def line_of(key: str) -> int | None:

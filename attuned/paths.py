@@ -22,7 +22,7 @@ def config_path(override: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("ATTUNED_CONFIG")
     if env:
         return Path(env).expanduser()
-    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+    return config_dir() / "config.toml"
 
 
 def config_dir() -> Path:

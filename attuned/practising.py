@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from attuned import review
+from attuned import review, timing, together
 from attuned.errors import AttunedError
 from attuned.model import Action, Practice
 from attuned.notify.base import Notification
@@ -30,13 +30,15 @@ DISCREET_GLYPH = "◦"
 # --------------------------------------------------------------------------- reflection
 
 
-def plan_reflections(svc: Service, *, startup: bool) -> int:
+def plan_reflections(svc: Service, *, startup: bool,
+                     fired: dict[str, datetime] | None = None) -> int:
     """One "e:" job per practice whose period's question is still ahead (or, at start-up,
-    came due within its grace) and not yet asked. Returns how many jobs changed."""
+    came due within its grace) and not yet asked. Returns how many jobs changed.
+    `fired`: `store.last_fired_all()` if the caller has it (plan_all), else read here."""
     now = svc.now()
     changed = 0
     wanted: set[str] = set()
-    asked: dict[str, datetime] | None = None
+    asked = fired
     for p in svc.schedule.practices:
         at = review.reflection_time(p, svc.zone, svc.seed)
         if at is None:
@@ -127,13 +129,12 @@ async def control(svc: Service, method: str, params: dict[str, object]) -> dict[
     """Control-socket methods of issue 6: "reflect" {practice?, verdict, text?} and
     "together" (see together.py)."""
 
-    def opt(key: str) -> str | None:
-        v = params.get(key)
-        return v if isinstance(v, str) and v else None
+    from attuned.control import text_param as opt
 
     if method == "reflect":
-        return await reflect(svc, opt("practice"), opt("verdict") or "", opt("text") or "")
-    return await together_switch(svc, opt("switch") or "", opt("until"))
+        return await reflect(svc, opt(params, "practice"), opt(params, "verdict") or "",
+                             opt(params, "text") or "")
+    return await together_switch(svc, opt(params, "switch") or "", opt(params, "until"))
 
 
 # --------------------------------------------------------------------------- holding
@@ -185,8 +186,6 @@ async def desktop_paused(svc: Service) -> bool:
 
 async def blocked_by(svc: Service, p: Practice) -> str | None:
     """What blocks a nudge of `p` now: "together" | "quiet" | "dnd", or None."""
-    from attuned import timing, together
-
     now = svc.now()
     if p.when == "together" and not together.load().active(now):
         return "together"
@@ -207,8 +206,6 @@ async def held_back(svc: Service, p: Practice, due: datetime) -> bool:
 
 
 def _hold(svc: Service, p: Practice, due: datetime, block: str, mode: str) -> None:
-    from attuned import together
-
     when = due.astimezone(svc.zone).strftime("%a %H:%M")
     together.mark_blocked(p.id, due)
     why = {"together": "not together time", "quiet": "quiet hours",
@@ -232,8 +229,6 @@ def _hold(svc: Service, p: Practice, due: datetime, block: str, mode: str) -> No
 def _release_time(svc: Service, p: Practice, block: str) -> datetime | None:
     """When a deferred nudge should be looked at again; None: on an event (together on,
     notifications resumed)."""
-    from attuned import timing
-
     if block == "quiet" and p.quiet_hours is not None:
         return timing.quiet_end(p.quiet_hours, svc.now(), svc.zone)
     return None
@@ -243,8 +238,6 @@ def digest_time(svc: Service, after: datetime) -> datetime:
     """The digest's moment for nudges held since `after`: the next settings.digest_at
     after it, or, when digest_at falls inside the quiet hours of [settings], the next end
     of those quiet hours."""
-    from attuned import timing
-
     s = svc.schedule.settings
     wall = s.digest_at
     q = s.quiet_hours
@@ -256,8 +249,6 @@ def digest_time(svc: Service, after: datetime) -> datetime:
 def plan_held(svc: Service, *, startup: bool) -> int:
     """Jobs for what held.json holds (after a restart, a reload or a clock jump): each
     deferred nudge's release and the digest. Returns how many jobs changed."""
-    from attuned import timing, together
-
     now = svc.now()
     items = together.load_held()
     wanted: dict[str, tuple[datetime, timedelta]] = {}
@@ -294,8 +285,6 @@ def plan_held(svc: Service, *, startup: bool) -> int:
 def handled_marks() -> dict[str, datetime]:
     """Per practice, the newest planned nudge that was held or dropped: a restart
     counts nudges after it (not it) as missed while down."""
-    from attuned import together
-
     marks = together.load_blocked()
     for h in together.load_held():
         if h.practice_id not in marks or marks[h.practice_id] < h.due:
@@ -306,8 +295,6 @@ def handled_marks() -> dict[str, datetime]:
 def blocked_while_down(p: Practice, at: datetime) -> bool:
     """Would a nudge of `p` at `at` have been blocked by together mode (as far as the
     saved state tells)? Such a nudge is not counted as missed while the daemon was down."""
-    from attuned import together
-
     return p.when == "together" and not together.load().active(at)
 
 
@@ -322,8 +309,6 @@ async def fire_key(svc: Service, kind: str, ident: str, due: datetime) -> None:
 async def release(svc: Service, practice_id: str) -> NudgeRecord | None:
     """Show a practice's deferred nudge if nothing blocks it any more; else hold it
     again (a nudge once held is never dropped by a later block)."""
-    from attuned import together
-
     items = together.take(lambda h: h.practice_id == practice_id and h.mode == "defer")
     if not items:
         return None
@@ -342,9 +327,6 @@ async def release(svc: Service, practice_id: str) -> NudgeRecord | None:
 async def fire_digest(svc: Service) -> list[NudgeRecord]:
     """One notification listing every gathered nudge; each is recorded as shown (and so
     answerable: attuned done|skip ID)."""
-    from attuned import timing, together
-    from attuned.feelings import fill
-
     items = sorted(together.take(lambda h: h.mode == "digest"), key=lambda h: h.due)
     now = svc.now()
     recs: list[NudgeRecord] = []
@@ -353,7 +335,7 @@ async def fire_digest(svc: Service) -> list[NudgeRecord]:
         p = svc.schedule.get(h.practice_id)
         if p is None or not p.enabled:
             continue
-        message = fill(timing.pick_message(p, h.due, svc.seed), p.id, h.due, svc.seed)
+        message = svc.nudge_message(p, h.due)
         try:
             rec = svc.store.record_shown(p.id, h.due, now, p.title, message)
         except NudgeAlreadyRecorded:
@@ -375,8 +357,6 @@ async def fire_digest(svc: Service) -> list[NudgeRecord]:
 def on_dnd_change(svc: Service, paused: bool) -> None:
     """The desktop's notifications were paused or resumed: on resume, what waited for
     it is looked at now."""
-    from attuned import together
-
     log.info("notifications %s on the desktop", "paused" if paused else "resumed")
     if paused:
         return
@@ -388,28 +368,21 @@ def on_dnd_change(svc: Service, paused: bool) -> None:
 async def fire_held(svc: Service, practice_id: str, due: datetime,
                     note: str) -> NudgeRecord | None:
     """Show a nudge that was held back, as planned for `due` (recorded once)."""
-    from attuned import timing
-    from attuned.feelings import fill
-
     p = svc.schedule.get(practice_id)
     if p is None or not p.enabled:
         return None
-    message = fill(timing.pick_message(p, due, svc.seed), p.id, due, svc.seed)
+    message = svc.nudge_message(p, due)
     try:
         rec = svc.store.record_shown(p.id, due, svc.now(), p.title, message)
     except NudgeAlreadyRecorded:
         return None
-    nid = await svc._send(p.title, f"{note} {message}" if note else message, rec)
-    if nid is not None:
-        svc.store.set_notification_id(rec.id, nid)
+    await svc._send(p.title, f"{note} {message}" if note else message, rec)
     log.info("released held %s (%s)", p.id, rec.id)
     return rec
 
 
 async def together_switch(svc: Service, word: str, until: str | None) -> dict[str, object]:
     """The control method "together": switch, save, and release what waited for it."""
-    from attuned import together
-
     state = together.switch(word, until, svc.now(), svc.zone)
     together.save(state)
     released: list[str] = []

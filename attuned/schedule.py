@@ -71,6 +71,7 @@ __all__ = [
     "parse_text",
     "remove_practice",
     "set_enabled",
+    "split_position",
     "write_new",
 ]
 
@@ -162,11 +163,8 @@ def parse_text(text: str, source: str = "config.toml",
 
 def _parse_full(text: str, source: str) -> Schedule:
     """The whole file at once, with every key's line: what reports the problems."""
-    try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as e:
-        raise ScheduleError([_syntax_problem(source, text, e)]) from None
-    checker = _Checker(source, _scan(text))
+    data, layout = _data_and_layout(text, source)
+    checker = _Checker(source, layout)
     sched = checker.schedule(data)
     if checker.problems:
         # Top to bottom, as people read the file; problems without a line come last.
@@ -180,6 +178,14 @@ def _parse_full(text: str, source: str) -> Schedule:
 _PRACTICE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*practice[ \t]*\]\][ \t]*(?:#.*)?\r?$", re.M)
 
 
+def _loads_or_none(text: str) -> dict[str, Any] | None:
+    """The fast reads give up on a syntax error: the full read then reports it."""
+    try:
+        return tomli.loads(text)
+    except tomli.TOMLDecodeError:
+        return None
+
+
 def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | None:
     """The schedule read block by block, reusing cached practices; None when the file
     has a problem or an unusual shape (the full read then gives its exact messages)."""
@@ -187,13 +193,10 @@ def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | No
     if not starts:
         return None
     preamble = text[: starts[0]]
-    try:
-        data = tomli.loads(preamble)
-    except tomli.TOMLDecodeError:
+    data = _loads_or_none(preamble)
+    if data is None or "practice" in data:
         return None
-    if "practice" in data:
-        return None
-    checker = _Checker(source, _scan(preamble))
+    checker = _Checker(source, _Layout())  # lines only matter for problems: none here
     settings = checker.schedule(data).settings
     if checker.problems:
         return None
@@ -233,9 +236,8 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
     header-like line is a header, so the n-th one is the n-th practice's."""
     if '"""' in text or "'''" in text:
         return None
-    try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError:
+    data = _loads_or_none(text)
+    if data is None:
         return None
     starts = [m.start() for m in _PRACTICE_HEADER.finditer(text)]
     items = data.get("practice")
@@ -247,7 +249,7 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
         line += text.count("\n", at, start)
         at = start
         tables.append(_Table(header=line))
-    checker = _Checker(source, _Layout([], _Table(None), {}, tables, {}))
+    checker = _Checker(source, _Layout(practices=tables))
     sched = checker.schedule(data)
     if checker.problems:
         return None
@@ -262,15 +264,14 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
 
 
 def _parse_block(block: str, source: str, settings: Settings) -> Practice | None:
-    try:
-        data = tomli.loads(block)
-    except tomli.TOMLDecodeError:
+    data = _loads_or_none(block)
+    if data is None:
         return None
     items = data.get("practice")
     if len(data) != 1 or not isinstance(items, list) or len(items) != 1:
         return None  # another table inside the block: read the whole file
     table = _Table(header=1)
-    checker = _Checker(source, _Layout(block.split("\n"), _Table(None), {}, [table], {}))
+    checker = _Checker(source, _Layout(practices=[table]))
     p = checker.practice(items[0], table, settings)
     return None if checker.problems else p
 
@@ -316,16 +317,20 @@ def _decode(data: bytes, path: Path) -> str:
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-def _syntax_problem(source: str, text: str, error: tomli.TOMLDecodeError) -> Problem:
+def split_position(error: tomli.TOMLDecodeError) -> tuple[str, int | None, int | None]:
+    """tomli's message without its "(at line N, column M)" ending, and N and M (None
+    when the message has no such ending, as at the end of the document)."""
     msg = str(error)
-    line: int | None = None
-    where = ""
     m = _POSITION.search(msg)
-    if m:
-        line = int(m.group(1))
-        where = f" at column {m.group(2)}"
-        msg = msg[: m.start()]
-    elif msg.endswith("(at end of document)"):
+    if m is None:
+        return msg, None, None
+    return msg[: m.start()], int(m.group(1)), int(m.group(2))
+
+
+def _syntax_problem(source: str, text: str, error: tomli.TOMLDecodeError) -> Problem:
+    msg, line, column = split_position(error)
+    where = "" if column is None else f" at column {column}"
+    if line is None and msg.endswith("(at end of document)"):
         line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
         where = " at the end of the file"
         msg = msg.removesuffix("(at end of document)").rstrip()
@@ -375,11 +380,10 @@ class _Table:
 
 @dataclass
 class _Layout:
-    lines: list[str]
-    root: _Table
-    tables: dict[str, _Table]  # first [name] of each plain table
-    practices: list[_Table]  # each [[practice]], in order
-    first_header: dict[str, int]  # top-level name -> line of its first header
+    root: _Table = field(default_factory=lambda: _Table(header=None))
+    tables: dict[str, _Table] = field(default_factory=dict)  # first [name] of each table
+    practices: list[_Table] = field(default_factory=list)  # each [[practice]], in order
+    first_header: dict[str, int] = field(default_factory=dict)  # top-level name -> its line
 
 
 _KEY = r'(?:"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)'
@@ -389,14 +393,12 @@ _KEY_LINE = re.compile(rf"\s*({_KEY})(?:\s*\.\s*{_KEY})*\s*=")
 def _scan(text: str) -> _Layout:
     """Find tables and key lines. tomllib gives no positions, so this follows strings,
     multi-line strings and multi-line arrays well enough to skip their insides."""
-    lines = text.split("\n")
-    root = _Table(header=None)
-    layout = _Layout(lines, root, {}, [], {})
-    current = root
+    layout = _Layout()
+    current = layout.root
     key: str | None = None
     state: str | None = None
     depth = 0
-    for n, raw in enumerate(lines, start=1):
+    for n, raw in enumerate(text.split("\n"), start=1):
         line = raw.rstrip("\r")
         if state is not None or depth > 0:
             state, depth = _advance(line, 0, state, depth)
@@ -1012,7 +1014,7 @@ def add_practice(path: Path, fields: Mapping[str, object]) -> Schedule:
     pid = values.get("id")
 
     def transform(text: str) -> str:
-        data, layout = _data_and_layout(text, path)
+        data, layout = _data_and_layout(text, str(path))
         for i, p in enumerate(data.get("practice", [])):
             if isinstance(p, dict) and p.get("id") == pid:
                 table = layout.practices[i] if i < len(layout.practices) else None
@@ -1124,16 +1126,17 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def _data_and_layout(text: str, path: Path) -> tuple[dict[str, Any], _Layout]:
+def _data_and_layout(text: str, source: str) -> tuple[dict[str, Any], _Layout]:
+    """The file's data and where its keys are; a syntax error is raised as a Problem."""
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as e:
-        raise ScheduleError([_syntax_problem(str(path), text, e)]) from None
+        raise ScheduleError([_syntax_problem(source, text, e)]) from None
     return data, _scan(text)
 
 
 def _practice_table(text: str, path: Path, practice_id: str) -> _Table:
-    data, layout = _data_and_layout(text, path)
+    data, layout = _data_and_layout(text, str(path))
     raw = data.get("practice", [])
     items = raw if isinstance(raw, list) else []
     ids = [p.get("id") for p in items if isinstance(p, dict)]

@@ -88,7 +88,6 @@ class NudgeScheduler:
         self._on_due = on_due
         self._on_missed = on_missed
         self._entries: dict[str, _Entry] = {}
-        self._keys_by_job: dict[str, str] = {}
         self._serial = 0
         self._horizon = horizon
         self._now = now  # the clock APScheduler reads too (the daemon's FAKE clock in tests)
@@ -113,7 +112,6 @@ class NudgeScheduler:
         """Drop every job and stop. AsyncIOScheduler finishes stopping on the next loop turn;
         nothing fires after this call because the entries are gone first."""
         self._entries.clear()
-        self._keys_by_job.clear()
         self._parked.clear()
         self._promote_job = None
         if self._aps.running:
@@ -171,7 +169,7 @@ class NudgeScheduler:
     @property
     def jobs_in_apscheduler(self) -> int:
         """Nudge jobs APScheduler holds now (the rest are parked beyond the horizon)."""
-        return len(self._keys_by_job)
+        return sum(1 for e in self._entries.values() if e.job_id is not None)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -206,10 +204,9 @@ class NudgeScheduler:
 
     def _add_job(self, key: str, run_at: datetime, grace: timedelta, serial: int) -> None:
         # A fresh job id per set(): a job APScheduler has already handed to the executor
-        # cannot be mistaken for its replacement when it runs.
+        # cannot be mistaken for its replacement when it runs (see _take).
         job_id = f"{key}#{serial}"
         self._entries[key] = _Entry(run_at, grace, job_id, serial)
-        self._keys_by_job[job_id] = key
         self._aps.add_job(
             _fire,
             trigger=DateTrigger(run_date=run_at),
@@ -287,16 +284,14 @@ class NudgeScheduler:
         heapq.heapify(self._parked)
 
     def _drop_job(self, job_id: str) -> None:
-        self._keys_by_job.pop(job_id, None)
         # Not found: already handed to the executor; _fired will find it stale and do nothing.
         with contextlib.suppress(JobLookupError):
             self._aps.remove_job(job_id)
 
     def _take(self, job_id: str) -> tuple[str, _Entry] | None:
-        """The entry for `job_id` if it is still the current job of its key, removed."""
-        key = self._keys_by_job.pop(job_id, None)
-        if key is None:
-            return None
+        """The entry for `job_id` if it is still the current job of its key, removed.
+        The key is the job id's part before the last "#" (the promotion job has no entry)."""
+        key = job_id.rpartition("#")[0]
         entry = self._entries.get(key)
         if entry is None or entry.job_id != job_id:
             return None

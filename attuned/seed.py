@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 from attuned.errors import AttunedError
+from attuned.fsutil import fsync_dir
 from attuned.paths import ensure_private_dir
 
 _VALID = re.compile(r"[0-9a-f]{16,128}")
@@ -59,6 +60,9 @@ def _create(path: Path) -> None:
             os.fsync(f.fileno())
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
+        # The link must survive a power cut: a seed made again would move every
+        # random practice's times.
+        fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 

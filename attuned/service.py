@@ -11,7 +11,6 @@ expiry of an unanswered nudge (answer_within).
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import logging
@@ -36,6 +35,8 @@ from attuned.store import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from attuned.stats import PracticeStats
 
 log = logging.getLogger("attuned")
@@ -167,7 +168,6 @@ class Service:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _in_flight: int = 0  # notifications sent whose id is not known yet
     _early: dict[int, list[tuple[str, str | int]]] = field(default_factory=dict)
-    buttons_hint_logged: bool = False
 
     # ------------------------------------------------------------------ schedule
 
@@ -226,7 +226,7 @@ class Service:
             if key.startswith("p:") and key not in wanted and (only is None or key[2:] in only):
                 self.planner.remove(key)
                 changed += 1
-        return (changed + practising.plan_reflections(self, startup=startup)
+        return (changed + practising.plan_reflections(self, startup=startup, fired=fired)
                 + practising.plan_held(self, startup=startup))
 
     def _record_missed_while_down(self, p: Practice, last: datetime, until: datetime,
@@ -351,11 +351,7 @@ class Service:
             for old in self.store.open_nudges(practice_id):
                 if old.state == NudgeState.SHOWN:
                     self.store.expire(old.id, at=now)
-        message = timing.pick_message(p, due, self.seed)
-        if "{" in message:  # {feeling} / {need}: same words for the same nudge
-            from attuned.feelings import fill
-
-            message = fill(message, p.id, due, self.seed)
+        message = self.nudge_message(p, due)
         repeat_at = now + p.repeat if p.repeat is not None and p.repeat_max > 0 else None
         try:
             # Recorded before it is shown: after a crash it is open, never shown twice.
@@ -365,9 +361,7 @@ class Service:
             log.info("%s due %s was already delivered; not again", practice_id, due)
             self._plan_next(p, due)
             return None
-        nid = await self._send(p.title, message, rec)
-        if nid is not None:
-            self.store.set_notification_id(rec.id, nid)
+        await self._send(p.title, message, rec)
         if repeat_at is not None:
             self.planner.set(f"r:{rec.id}", repeat_at, p.grace)
         if p.answer_within is not None:
@@ -388,6 +382,16 @@ class Service:
             with contextlib.suppress(Exception):
                 await self.notifier.close_notification(rec.notification_id)
         log.info("expired %s (%s): no answer in time", nudge_id, rec.practice_id)
+
+    def nudge_message(self, p: Practice, due: datetime) -> str:
+        """The words of `p`'s nudge due at `due`: the same variant and the same
+        {feeling} / {need} words however often it is asked."""
+        message = timing.pick_message(p, due, self.seed)
+        if "{" in message:  # {feeling} / {need}; attuned.feelings only when used
+            from attuned.feelings import fill
+
+            message = fill(message, p.id, due, self.seed)
+        return message
 
     def _plan_next(self, p: Practice, after: datetime) -> None:
         from attuned import practising
@@ -411,9 +415,7 @@ class Service:
         except NudgeNotOpen:
             return None
         title = f"{old.title} (snoozed)"
-        nid = await self._send(title, f"Back from a snooze. {old.message}", rec)
-        if nid is not None:
-            self.store.set_notification_id(rec.id, nid)
+        await self._send(title, f"Back from a snooze. {old.message}", rec)
         log.info("brought back snoozed %s as %s", nudge_id, rec.id)
         return rec
 
@@ -429,9 +431,7 @@ class Service:
         except NudgeNotOpen:
             return
         # Replace the earlier bubble in place rather than stacking a new one.
-        nid = await self._send(p.title, rec.message, rec, replaces=rec.notification_id or 0)
-        if nid is not None:
-            self.store.set_notification_id(rec.id, nid)
+        await self._send(p.title, rec.message, rec, replaces=rec.notification_id or 0)
         if next_at is not None:
             self.planner.set(f"r:{nudge_id}", next_at, p.grace)
         log.info("repeated %s (%d of %d)", nudge_id, count, p.repeat_max)
@@ -443,6 +443,7 @@ class Service:
 
     async def _send(self, title: str, body: str, rec: NudgeRecord, *,
                     replaces: int = 0) -> int | None:
+        """Show `rec` and record the server's id for it (callers need not)."""
         p = self.schedule.get(rec.practice_id)
         actions = self._actions()
         if p is not None and p.snooze != self.schedule.settings.snooze:
@@ -538,9 +539,9 @@ class Service:
                                    note=note, how=how, snooze_until=until)
         if until is not None:
             self.planner.set(f"s:{new.id}", until, self._grace(new.practice_id))
-        for key in (f"r:{new.id}", f"x:{new.id}"):
-            if key in self.planner.keys():  # noqa: SIM118 (a method, not a dict)
-                self.planner.remove(key)
+        # remove() ignores a key with no job; keys() would copy every planned key.
+        self.planner.remove(f"r:{new.id}")
+        self.planner.remove(f"x:{new.id}")
         if rec.notification_id:
             # Answered from the CLI, or from a menu that leaves the bubble up (dunst).
             try:
@@ -585,6 +586,10 @@ class Service:
         }
 
     def _spawn(self, coro: Any) -> None:
+        # Imported here: `attuned done`, `history` and `stats` use this module without
+        # an event loop, and need not load asyncio.
+        import asyncio
+
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

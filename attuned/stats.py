@@ -71,15 +71,16 @@ def bar(nudges: int, done: int) -> str:
 
 def _streaks(nudged: set[date], done_days: set[date], today: date) -> tuple[int, int]:
     """(current, best) over the days that had a nudge, in order."""
+    days = sorted(nudged | done_days)
     best = run = 0
-    for day in sorted(nudged | done_days):
+    for day in days:
         if day in done_days:
             run += 1
             best = max(best, run)
         elif day < today:
             run = 0
     current = 0
-    for day in sorted(nudged | done_days, reverse=True):
+    for day in reversed(days):
         if day > today:
             continue
         if day in done_days:

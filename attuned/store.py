@@ -35,7 +35,6 @@ claim before they know what to record.
 from __future__ import annotations
 
 import contextlib
-import enum
 import fcntl
 import os
 import random
@@ -85,14 +84,9 @@ class DatabaseTooNew(StoreError):
     """The database was written by a newer attuned; we leave it alone."""
 
 
-class EventKind(enum.StrEnum):
-    SHOWN = "shown"
-    DONE = "done"
-    SNOOZED = "snoozed"
-    SKIPPED = "skipped"
-    DISMISSED = "dismissed"
-    MISSED = "missed"
-    EXPIRED = "expired"
+# An event's kind is the state it leaves its nudge in: one vocabulary (the model's), so
+# the two cannot drift apart.
+EventKind = NudgeState
 
 
 _ACTION_STATE: Final = {
@@ -249,6 +243,9 @@ def _dt(text: str) -> datetime:
 def _dt_opt(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
+
+# `NudgeRecord.is_open` in SQL: shown and unanswered, or snoozed and not yet returned.
+_OPEN = "(state = 'shown' OR (state = 'snoozed' AND returned_at IS NULL))"
 
 _NUDGE_COLUMNS = (
     "id, practice_id, title, message, due, shown_at, state, snoozed_until, notification_id,"
@@ -571,7 +568,7 @@ class Store:
                 " snoozed_until = COALESCE(?, snoozed_until), notification_id = NULL,"
                 " next_repeat_at = NULL WHERE id = ?",
                 (state.value, _ts(at), source, note, how, _ts_opt(snooze_until), nudge_id))
-            self._event(conn, nudge_id, EventKind(state.value), at, source, note=note, how=how,
+            self._event(conn, nudge_id, state, at, source, note=note, how=how,
                         snoozed_until=snooze_until)
             return self._get_row(conn, nudge_id)
 
@@ -652,15 +649,13 @@ class Store:
     def find_by_notification(self, notification_id: int) -> NudgeRecord | None:
         """The open nudge shown as this notification (this daemon run), if any."""
         rows = self._read(
-            f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE notification_id = ?"
-            " AND (state = 'shown' OR (state = 'snoozed' AND returned_at IS NULL))"
+            f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE notification_id = ? AND {_OPEN}"
             " ORDER BY shown_at DESC, rowid DESC LIMIT 1", (notification_id,))
         return _nudge(rows[0]) if rows else None
 
     def open_nudges(self, practice_id: str | None = None) -> list[NudgeRecord]:
         """Open nudges (shown, or snoozed and not yet back), oldest shown first."""
-        sql = (f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE (state = 'shown' OR"
-               " (state = 'snoozed' AND returned_at IS NULL))")
+        sql = f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE {_OPEN}"
         args: list[Any] = []
         if practice_id is not None:
             sql += " AND practice_id = ?"

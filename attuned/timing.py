@@ -74,8 +74,7 @@ def resolve_wall(day: date, t: time, zone: ZoneInfo) -> datetime:
     gap (Europe/Berlin 2026-03-29 02:30 -> 03:00 CEST); one that occurs twice on a
     fall-back night is the first of the two (fold=0).
     """
-    wall = datetime(day.year, day.month, day.day, t.hour, t.minute, t.second, t.microsecond)
-    return _resolve_utc(wall, zone)[0]
+    return _resolve_utc(_wall(day, t), zone)[0]
 
 
 def _resolve_utc(wall: datetime, zone: ZoneInfo) -> tuple[datetime, datetime, bool]:
@@ -92,9 +91,8 @@ def _resolve_utc(wall: datetime, zone: ZoneInfo) -> tuple[datetime, datetime, bo
     # Nonexistent: fold=0 and fold=1 use the offsets before and after the transition, so
     # the transition instant lies between the two readings. Find it to the second (zone
     # transitions fall on whole seconds): the first instant whose wall time is past `wall`.
-    a = first.astimezone(UTC)
     b = first.replace(fold=1).astimezone(UTC)
-    lo, hi = min(a, b), max(a, b)
+    lo, hi = min(u, b), max(u, b)
     k_lo, k_hi = 0, int((hi - lo).total_seconds())
     while k_lo < k_hi:
         mid = (k_lo + k_hi) // 2
@@ -222,7 +220,9 @@ def _keep(practice: Practice, at: datetime, moved: bool, quiet: bool = True) -> 
     return not (quiet and in_quiet_hours(practice.quiet_hours, at))
 
 
-def _seeded_rng(*parts: str) -> random.Random:
+def seeded_rng(*parts: str) -> random.Random:
+    """A generator reproducible from `parts` (the seed, the practice id, ...): the same
+    nudge always draws the same times and words."""
     digest = hashlib.sha256("|".join(parts).encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 
@@ -252,7 +252,7 @@ def random_instants(rule: RandomRule, practice_id: str, day: date, zone: ZoneInf
     # On a short (spring-forward) day the count may not fit at min_gap: fit what does.
     n = min(rule.count, (length - 1) // gap + 1)
     slack = (length - 1) - (n - 1) * gap
-    rng = _seeded_rng(seed, practice_id, day.isoformat())
+    rng = seeded_rng(seed, practice_id, day.isoformat())
     draws = sorted(rng.randrange(slack + 1) for _ in range(n))
     return [(s + (k + i * gap) * _MINUTE).astimezone(zone) for i, k in enumerate(draws)]
 
@@ -312,6 +312,20 @@ def _first_day(practice: Practice, day: date, last_day: date) -> date:
     return day
 
 
+def _clamp_days(practice: Practice, day: date, last_day: date) -> tuple[date, date]:
+    """The rule days from `day` to `last_day` narrowed to those that can have nudges: the
+    period's (a rule day's nudges may lie on the next date) or the once-moment's."""
+    if practice.start is not None:
+        day = max(day, practice.start - ONE_DAY)
+    if practice.until is not None:
+        last_day = min(last_day, practice.until + ONE_DAY)
+    rule = practice.rule
+    if isinstance(rule, OnceRule):
+        day = max(day, rule.moment.date())
+        last_day = min(last_day, rule.moment.date())
+    return day, last_day
+
+
 # --- ranges --------------------------------------------------------------------------------
 
 
@@ -325,16 +339,8 @@ def occurrences(practice: Practice, start: datetime, end: datetime, zone: ZoneIn
     if e <= s:
         return []
     # A rule day's nudges lie on its date or the next (windows crossing midnight).
-    day = s.astimezone(zone).date() - ONE_DAY
-    last_day = e.astimezone(zone).date()
-    if practice.start is not None:
-        day = max(day, practice.start - ONE_DAY)
-    if practice.until is not None:
-        last_day = min(last_day, practice.until + ONE_DAY)
-    rule = practice.rule
-    if isinstance(rule, OnceRule):
-        day = max(day, rule.moment.date())
-        last_day = min(last_day, rule.moment.date())
+    day, last_day = _clamp_days(practice, s.astimezone(zone).date() - ONE_DAY,
+                                e.astimezone(zone).date())
     seen: dict[datetime, datetime] = {}
     while day <= last_day:
         for at, u in _day_nudges(practice, day, zone, seed, quiet=quiet):
@@ -371,14 +377,7 @@ def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
         # that order (a gap moves a time only up to the first instant of a later wall
         # time), so the day before `after`'s own has nothing strictly after it.
         day -= ONE_DAY
-    last_day = (a + horizon).astimezone(zone).date()
-    if practice.start is not None:
-        day = max(day, practice.start - ONE_DAY)
-    if practice.until is not None:
-        last_day = min(last_day, practice.until + ONE_DAY)
-    if isinstance(rule, OnceRule):
-        day = max(day, rule.moment.date())
-        last_day = min(last_day, rule.moment.date())
+    day, last_day = _clamp_days(practice, day, (a + horizon).astimezone(zone).date())
     if isinstance(rule, AtRule | EveryRule | RandomRule) and not rule.days:
         return
     last: datetime | None = None
@@ -464,8 +463,8 @@ def pick_message(practice: Practice, at: datetime, seed: str) -> str:
         return msgs[0]
     n = len(msgs)
     order = list(range(n))
-    _seeded_rng(seed, practice.id, "messages").shuffle(order)
-    offset = _seeded_rng(seed, practice.id, f"{at:%H:%M}").randrange(n)
+    seeded_rng(seed, practice.id, "messages").shuffle(order)
+    offset = seeded_rng(seed, practice.id, f"{at:%H:%M}").randrange(n)
     return msgs[order[(at.date().toordinal() + offset) % n]]
 
 

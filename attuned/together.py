@@ -71,10 +71,13 @@ def load(path: Path | None = None) -> TogetherState:
         return TogetherState()  # unreadable: apart is the safe reading (nothing shown)
 
 
-def save(state: TogetherState, path: Path | None = None) -> None:
-    path = path or state_file()
+def _write_json(path: Path, data: object) -> None:
     paths.ensure_private_dir(path.parent)
-    fsutil.atomic_write(path, json.dumps(state.to_json()).encode())
+    fsutil.atomic_write(path, json.dumps(data).encode())
+
+
+def save(state: TogetherState, path: Path | None = None) -> None:
+    _write_json(path or state_file(), state.to_json())
 
 
 def switch(word: str, until_text: str | None, now: datetime, zone: ZoneInfo) -> TogetherState:
@@ -122,11 +125,9 @@ def load_held(path: Path | None = None) -> list[Held]:
 
 
 def save_held(items: list[Held], path: Path | None = None) -> None:
-    path = path or held_file()
-    paths.ensure_private_dir(path.parent)
-    fsutil.atomic_write(path, json.dumps([
+    _write_json(path or held_file(), [
         {"practice": h.practice_id, "due": h.due.isoformat(), "reason": h.reason,
-         "mode": h.mode} for h in items]).encode())
+         "mode": h.mode} for h in items])
 
 
 def hold(item: Held, path: Path | None = None) -> None:
@@ -164,5 +165,4 @@ def mark_blocked(practice_id: str, due: datetime, path: Path | None = None) -> N
     if old is not None and old >= due:
         return
     marks[practice_id] = due
-    paths.ensure_private_dir(path.parent)
-    fsutil.atomic_write(path, json.dumps({k: v.isoformat() for k, v in marks.items()}).encode())
+    _write_json(path, {k: v.isoformat() for k, v in marks.items()})

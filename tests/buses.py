@@ -119,30 +119,21 @@ class DBusDaemon:
 
 @pytest.fixture
 def session_bus(tmp_path: Path) -> Iterator[DBusDaemon]:
-    bus = DBusDaemon(tmp_path / "session-bus").start()
-    try:
+    with DBusDaemon(tmp_path / "session-bus") as bus:
         yield bus
-    finally:
-        bus.stop()
 
 
 @pytest.fixture
 def system_bus(tmp_path: Path) -> Iterator[DBusDaemon]:
     """Another private bus standing in for the system bus (fake logind lives here)."""
-    bus = DBusDaemon(tmp_path / "system-bus").start()
-    try:
+    with DBusDaemon(tmp_path / "system-bus") as bus:
         yield bus
-    finally:
-        bus.stop()
 
 
 @pytest.fixture
 def notification_server(session_bus: DBusDaemon) -> Iterator[NotificationServer]:
-    server = NotificationServer(session_bus.address).start()
-    try:
+    with NotificationServer(session_bus.address) as server:
         yield server
-    finally:
-        server.stop()
 
 
 # -- async helpers ---------------------------------------------------------------------

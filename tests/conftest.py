@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-# Private buses, the test notification server and their fixtures (tests/buses.py).
-pytest_plugins = ["buses"]
+from attuned.store import Store
+
+# Private buses, the test notification server and their fixtures (tests/buses.py); the
+# `daemons` fixture for end-to-end daemon tests (tests/daemon_harness.py).
+pytest_plugins = ["buses", "daemon_harness"]
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,11 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
                 "JOURNAL_STREAM", "WATCHDOG_USEC", "DBUS_SESSION_BUS_ADDRESS"):
         monkeypatch.delenv(var, raising=False)
     yield home
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh history store for service-level tests (test_store.py has its own)."""
+    s = Store.open(tmp_path / "history.db")
+    yield s
+    s.close()

@@ -14,7 +14,8 @@ points at a fake logind's private bus or at an address nothing listens on.
 
 Also here: `settings(...)` and `practice(pid, once=due_in(2))` write schedule text (a
 `once` moment whole seconds ahead, in the schedule's zone); `Daemons` makes daemons for
-a test and cleans them up; `FakeLogind` (a FAKE org.freedesktop.login1 on a private bus,
+a test and cleans them up (the `daemons` fixture: this module is registered as a pytest
+plugin from conftest.py); `FakeLogind` (a FAKE org.freedesktop.login1 on a private bus,
 emitting PrepareForSleep on request, driven synchronously from a thread).
 """
 
@@ -30,10 +31,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from attuned import control
 from attuned.store import HistoryEvent, Store
@@ -305,6 +309,15 @@ class Daemons:
             d.cleanup()
 
 
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Daemons]:
+    made = Daemons(tmp_path)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 # ---------------------------------------------------------------------- fake logind
 
 
@@ -357,3 +370,9 @@ class FakeLogind:
             self._loop.call_soon_threadsafe(self._bus.disconnect)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+    def __enter__(self) -> FakeLogind:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -50,6 +50,12 @@ def unit(isolated_dirs: Path) -> Path:
     return isolated_dirs / "config" / "systemd" / "user" / UNIT_NAME
 
 
+def write_old_unit(unit: Path) -> None:
+    """The unit an install of another attuned (in /opt/old) left behind."""
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+
+
 def use(monkeypatch: pytest.MonkeyPatch, **deps: object) -> None:
     monkeypatch.setattr(cli_service, "DEPS", Deps(**deps))  # type: ignore[arg-type]
 
@@ -84,8 +90,7 @@ def test_install_prints_the_unit_its_exec_start_and_the_commands_run(
 
 def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_session_hint(
         exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    write_old_unit(unit)
     use(monkeypatch, runner=FakeSystemctl(graphical="inactive", service="active"))
     result = invoke("service", "install", "--now")
     assert result.exit_code == 0, result.output
@@ -104,8 +109,7 @@ def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_sessio
 
 def test_install_over_a_running_older_daemon_says_to_restart(
         exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    write_old_unit(unit)
     use(monkeypatch, runner=FakeSystemctl(service="active"))
     result = invoke("service", "install")
     assert result.exit_code == 0
@@ -236,8 +240,7 @@ def test_status_of_a_running_service_installed_from_this_attuned(
 
 def test_status_of_a_unit_left_by_an_old_install(
         exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    unit.parent.mkdir(parents=True)
-    unit.write_text("[Service]\nExecStart=/opt/old/attuned run\n")
+    write_old_unit(unit)
     use(monkeypatch, runner=FakeSystemctl(enabled="disabled"))
     result = invoke("service", "status")
     assert result.exit_code == 0

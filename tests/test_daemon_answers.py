@@ -10,11 +10,9 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings, utc_now
 from notification_server import NotificationServer
@@ -23,15 +21,6 @@ from attuned.errors import AttunedError
 from attuned.store import EventKind
 
 NUDGE_WAIT = 10.0
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Daemons]:
-    made = Daemons(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def nudged(d: DaemonProcess, pid: str, *, since: int = 0) -> str:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,15 +16,6 @@ from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
 from notification_server import NotificationServer, Record
 
 NUDGE_WAIT = 10.0  # a nudge due in ~2 s arrives well within this, even under load
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Daemons]:
-    made = Daemons(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def start(daemons: Daemons, bus: DBusDaemon, text: str, **kw: object) -> DaemonProcess:
@@ -39,6 +28,16 @@ def nudged(d: DaemonProcess, pid: str, *, since: int = 0, count: int = 1) -> lis
     ms = d.wait_for_log(rf"INFO attuned: nudged {re.escape(pid)} \((\w+)\)", NUDGE_WAIT,
                         since=since, count=count)
     return [m.group(1) for m in ms]
+
+
+def first_nudge(daemons: Daemons, bus: DBusDaemon, server: NotificationServer,
+                text: str) -> tuple[DaemonProcess, Record, str]:
+    """Start a daemon on `text` and wait for its one look-up nudge: the daemon, the
+    notification and the nudge id."""
+    d = start(daemons, bus, text)
+    [rec] = server.wait_for_notify(1, NUDGE_WAIT)
+    [nid] = nudged(d, "look-up")
+    return d, rec, nid
 
 
 def returned(d: DaemonProcess, *, since: int = 0) -> str:
@@ -80,9 +79,8 @@ def test_nudge_arrives_with_title_body_actions_and_hints(
 def test_done_and_skip_buttons_reach_the_daemon_and_close_the_bubble(
         daemons: Daemons, session_bus: DBusDaemon, notification_server: NotificationServer,
         key: str, state: str) -> None:
-    d = start(daemons, session_bus, settings() + practice("look-up"))
-    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
-    [nid] = nudged(d, "look-up")
+    d, rec, nid = first_nudge(daemons, session_bus, notification_server,
+                              settings() + practice("look-up"))
     notification_server.invoke_action(rec["id"], key)
     d.wait_for_log(rf"INFO attuned: {state} {nid} \(look-up\) from the button", 5)
     # Recorded before the bubble is closed; dunst leaves it up after a menu choice.
@@ -95,9 +93,8 @@ def test_done_and_skip_buttons_reach_the_daemon_and_close_the_bubble(
 def test_closing_without_an_answer_is_dismissed_never_done(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    d = start(daemons, session_bus, settings() + practice("look-up"))
-    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
-    [nid] = nudged(d, "look-up")
+    d, rec, nid = first_nudge(daemons, session_bus, notification_server,
+                              settings() + practice("look-up"))
     notification_server.close(rec["id"], reason=2)
     d.wait_for_log(rf"INFO attuned: dismissed {nid} \(look-up\) without an answer", 5)
     assert d.kinds() == [("look-up", "shown", "daemon"), ("look-up", "dismissed", "button")]
@@ -107,9 +104,8 @@ def test_expired_bubble_is_not_an_answer(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
     # Reason 1 (the server's timeout ran out) leaves the nudge open: the CLI can answer.
-    d = start(daemons, session_bus, settings() + practice("look-up"))
-    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
-    [nid] = nudged(d, "look-up")
+    d, rec, nid = first_nudge(daemons, session_bus, notification_server,
+                              settings() + practice("look-up"))
     notification_server.close(rec["id"], reason=1)
     result = d.cli("done")
     assert result.returncode == 0, result.stderr
@@ -122,9 +118,7 @@ def test_snooze_button_brings_the_nudge_back_once_after_its_length(
         daemons: Daemons, session_bus: DBusDaemon, notification_server: NotificationServer,
         key: str, length: float) -> None:
     text = settings(snooze="2s", snooze_long="4s") + practice("look-up", once=due_in(2))
-    d = start(daemons, session_bus, text)
-    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
-    [nid] = nudged(d, "look-up")
+    d, rec, nid = first_nudge(daemons, session_bus, notification_server, text)
     notification_server.invoke_action(rec["id"], key)
     d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 5)
     snoozed_at = time.monotonic()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,15 +18,6 @@ NUDGE_WAIT = 10.0
 RELOAD_WITHIN = 1.0  # the issue: a valid edit takes effect within 1 s of the save
 BROKEN = "the schedule was not reloaded"
 PROBLEM_TITLE = "attuned: your schedule has a problem"
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Daemons]:
-    made = Daemons(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def write_in_place(path: Path, text: str) -> None:

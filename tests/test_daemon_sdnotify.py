@@ -28,12 +28,10 @@ from pathlib import Path
 
 import pytest
 from buses import DBusDaemon
+from daemon_harness import SRC, START_TIMEOUT, UNREACHABLE_BUS
 from notification_server import NotificationServer
 
-UNREACHABLE_BUS = "unix:path=/nonexistent/attuned-test-bus"
 WATCHDOG_USEC = 400_000
-START_TIMEOUT = 15.0
-SRC = Path(__file__).resolve().parent.parent
 
 # One daily practice six hours away: nothing fires while the test runs, and the STATUS
 # line is known (the daemon plans only within the year ahead).

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from buses import DBusDaemon
@@ -20,21 +19,9 @@ NUDGE_WAIT = 10.0
 
 
 @pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Daemons]:
-    made = Daemons(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-@pytest.fixture
 def logind(system_bus: DBusDaemon) -> Iterator[FakeLogind]:
-    fake = FakeLogind(system_bus.address).start()
-    try:
+    with FakeLogind(system_bus.address) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 def with_logind(daemons: Daemons, bus: DBusDaemon, system_bus: DBusDaemon,

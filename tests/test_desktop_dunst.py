@@ -162,36 +162,32 @@ def dunstctl(env: dict[str, str], *args: str) -> str:
 
 
 def test_snooze_chosen_from_dunsts_menu_reaches_the_daemon(
-        tmp_path: Path, session_bus: DBusDaemon, dunst: dict[str, str]) -> None:
-    daemons = Daemons(tmp_path)
-    try:
-        d = daemons(bus=session_bus.address, config_text=settings(snooze="2s")
-                    + practice("look-up", title="Look up", once=due_in(2))).start()
-        assert d.log_matches(r"INFO notify: notification server: dunst ")
-        [m] = d.wait_for_log(r"INFO attuned: nudged look-up \((\w+)\)", 10)
-        nid = m.group(1)
-        d.wait_for_log(r'nudge "Look up" delivered via dbus to dunst', 1)
-        assert dunstctl(dunst, "count", "displayed") == "1"
+        session_bus: DBusDaemon, dunst: dict[str, str], daemons: Daemons) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings(snooze="2s")
+                + practice("look-up", title="Look up", once=due_in(2))).start()
+    assert d.log_matches(r"INFO notify: notification server: dunst ")
+    [m] = d.wait_for_log(r"INFO attuned: nudged look-up \((\w+)\)", 10)
+    nid = m.group(1)
+    d.wait_for_log(r'nudge "Look up" delivered via dbus to dunst', 1)
+    assert dunstctl(dunst, "count", "displayed") == "1"
 
-        dunstctl(dunst, "context")  # dunst runs the picker, which chooses Snooze
-        d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 10)
-        menu = Path(dunst["MENUS"]).read_text()
-        assert "Snooze 2s" in menu and "Done" in menu and "Skip" in menu
+    dunstctl(dunst, "context")  # dunst runs the picker, which chooses Snooze
+    d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 10)
+    menu = Path(dunst["MENUS"]).read_text()
+    assert "Snooze 2s" in menu and "Done" in menu and "Skip" in menu
 
-        # It comes back after the snooze, in dunst again.
-        d.wait_for_log(rf"INFO attuned: brought back snoozed {nid} as \w+", 10)
-        d.wait_for_log(r'nudge "Look up \(snoozed\)" delivered via dbus to dunst', 5)
-        # The first bubble was closed by the daemon (dunst leaves it up after a menu
-        # choice): one in dunst's history, one (the return) on screen.
-        assert dunstctl(dunst, "count", "history") == "1"
-        assert dunstctl(dunst, "count", "displayed") == "1"
-        events = d.history()
-        assert [(str(e.kind), e.source) for e in events] == [
-            ("shown", "daemon"), ("snoozed", "button"), ("shown", "daemon")]
-        assert events[1].kind == EventKind.SNOOZED and events[2].snoozed_from == nid
-        assert d.stop() == 0
-    finally:
-        daemons.close()
+    # It comes back after the snooze, in dunst again.
+    d.wait_for_log(rf"INFO attuned: brought back snoozed {nid} as \w+", 10)
+    d.wait_for_log(r'nudge "Look up \(snoozed\)" delivered via dbus to dunst', 5)
+    # The first bubble was closed by the daemon (dunst leaves it up after a menu
+    # choice): one in dunst's history, one (the return) on screen.
+    assert dunstctl(dunst, "count", "history") == "1"
+    assert dunstctl(dunst, "count", "displayed") == "1"
+    events = d.history()
+    assert [(str(e.kind), e.source) for e in events] == [
+        ("shown", "daemon"), ("snoozed", "button"), ("shown", "daemon")]
+    assert events[1].kind == EventKind.SNOOZED and events[2].snoozed_from == nid
+    assert d.stop() == 0
 
 
 def test_a_missing_desktop_is_a_skip_with_its_reason_or_a_failure_in_ci(

@@ -10,13 +10,11 @@ test_held_daemon.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from buses import WAIT, DBusDaemon, Events, run
 from notification_server import NotificationServer
 from service_fakes import FakeNotifier, make, practice, settle
@@ -35,13 +33,6 @@ EVENING = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)  # before quiet hours
 AT_2300 = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 AT_2330 = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
 MORNING = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)  # quiet hours end
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "history.db")
-    yield s
-    s.close()
 
 
 def late(**kw: object) -> Practice:

@@ -8,26 +8,14 @@ suspend."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
-import pytest
 from buses import DBusDaemon
-from daemon_harness import Daemons, due_in, practice, settings, utc_now
+from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings, utc_now
 from notification_server import NotificationServer
 
 NUDGE_WAIT = 10.0
 FAST_CLOCK_CHECK = {"ATTUNED_CLOCK_CHECK_SECONDS": "1"}
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Daemons]:
-    made = Daemons(tmp_path)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def quiet_around(now: datetime) -> tuple[str, datetime]:
@@ -36,6 +24,13 @@ def quiet_around(now: datetime) -> tuple[str, datetime]:
     start = (now - timedelta(hours=1)).replace(second=0, microsecond=0)
     end = (now + timedelta(hours=1)).replace(second=0, microsecond=0)
     return f'quiet_hours = "{start:%H:%M}-{end:%H:%M}"', end
+
+
+def start_held_for_together(daemons: Daemons, bus: DBusDaemon) -> DaemonProcess:
+    """A daemon whose "eyes" practice, due in 2 s, is held until together time starts."""
+    return daemons(bus=bus.address, config_text=settings() + practice(
+        "eyes", title="Eye contact", once=due_in(2),
+        extra='when = "together"\noutside = "defer"')).start()
 
 
 def test_a_deferred_nudge_inside_quiet_hours_comes_when_they_end(
@@ -97,9 +92,7 @@ def test_the_digest_gathers_two_practices_into_one_notification(
 def test_together_mode_defer_is_released_by_together_on(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    d = daemons(bus=session_bus.address, config_text=settings() + practice(
-        "eyes", title="Eye contact", once=due_in(2),
-        extra='when = "together"\noutside = "defer"')).start()
+    d = start_held_for_together(daemons, session_bus)
     d.wait_for_log(r"INFO attuned: held eyes \(due .*\) until together time starts",
                    NUDGE_WAIT)
     assert notification_server.notifies == []
@@ -117,9 +110,7 @@ def test_together_mode_defer_is_released_by_together_on(
 def test_held_for_together_time_comes_at_start_up_when_it_is_already_on(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    d = daemons(bus=session_bus.address, config_text=settings() + practice(
-        "eyes", title="Eye contact", once=due_in(2),
-        extra='when = "together"\noutside = "defer"')).start()
+    d = start_held_for_together(daemons, session_bus)
     d.wait_for_log(r"INFO attuned: held eyes", NUDGE_WAIT)
     assert d.stop() == 0
     r = d.cli("together", "on")  # no daemon: the CLI writes the state itself

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -35,6 +35,23 @@ def journal_env(stream: TextIO) -> dict[str, str]:
     return {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
 
 
+def journal_log(tmp_path: Path, verbosity: int, emit: Callable[[], None]) -> Path:
+    """The file that got what `emit` logged after setup_logging(verbosity) on a stderr
+    that is the journal."""
+    out = tmp_path / "stderr"
+    with out.open("w") as stream:
+        setup_logging(verbosity, stream=stream, environ=journal_env(stream))
+        emit()
+    return out
+
+
+def log_exception(exc: Exception) -> None:
+    try:
+        raise exc
+    except type(exc):
+        logging.getLogger("attuned.store").exception("could not save the answer")
+
+
 def emit_sample() -> None:
     log = logging.getLogger("attuned.daemon")
     log.debug("timer armed")
@@ -46,10 +63,7 @@ def emit_sample() -> None:
 
 
 def test_journal_stream_gets_priority_prefixes_and_no_timestamp(tmp_path: Path) -> None:
-    out = tmp_path / "stderr"
-    with out.open("w") as stream:
-        setup_logging(0, stream=stream, environ=journal_env(stream))
-        emit_sample()
+    out = journal_log(tmp_path, 0, emit_sample)
     assert out.read_text().splitlines() == [
         "<6>daemon: started",
         "<4>daemon: no notification server",
@@ -93,45 +107,28 @@ def test_plain_text_with_local_timestamp_when_stderr_is_not_the_journal(
 
 
 def test_verbose_shows_attuned_debug_but_not_library_chatter(tmp_path: Path) -> None:
-    out = tmp_path / "stderr"
-    with out.open("w") as stream:
-        setup_logging(1, stream=stream, environ=journal_env(stream))
-        emit_sample()
-    text = out.read_text()
+    text = journal_log(tmp_path, 1, emit_sample).read_text()
     assert "<7>daemon: timer armed" in text.splitlines()
     assert "Added job" not in text
 
 
 def test_very_verbose_shows_library_debug_and_info(tmp_path: Path) -> None:
-    out = tmp_path / "stderr"
-    with out.open("w") as stream:
-        setup_logging(2, stream=stream, environ=journal_env(stream))
+    def emit() -> None:
         emit_sample()
         logging.getLogger("apscheduler.executors").debug("Running job")
-    lines = out.read_text().splitlines()
+
+    lines = journal_log(tmp_path, 2, emit).read_text().splitlines()
     assert "<6>apscheduler.scheduler: Added job" in lines
     assert "<7>apscheduler.executors: Running job" in lines
 
 
 def test_an_exception_is_one_line_by_default(tmp_path: Path) -> None:
-    out = tmp_path / "stderr"
-    with out.open("w") as stream:
-        setup_logging(0, stream=stream, environ=journal_env(stream))
-        try:
-            raise ValueError("bad\nvalue")
-        except ValueError:
-            logging.getLogger("attuned.store").exception("could not save the answer")
+    out = journal_log(tmp_path, 0, lambda: log_exception(ValueError("bad\nvalue")))
     assert out.read_text() == "<3>store: could not save the answer (ValueError: bad value)\n"
 
 
 def test_with_verbose_the_traceback_follows_each_line_prefixed(tmp_path: Path) -> None:
-    out = tmp_path / "stderr"
-    with out.open("w") as stream:
-        setup_logging(1, stream=stream, environ=journal_env(stream))
-        try:
-            raise ValueError("boom")
-        except ValueError:
-            logging.getLogger("attuned.store").exception("could not save the answer")
+    out = journal_log(tmp_path, 1, lambda: log_exception(ValueError("boom")))
     lines = out.read_text().splitlines()
     assert lines[0] == "<3>store: could not save the answer"
     assert lines[1] == "<3>Traceback (most recent call last):"
@@ -140,10 +137,7 @@ def test_with_verbose_the_traceback_follows_each_line_prefixed(tmp_path: Path) -
 
 
 def test_multi_line_messages_become_one_line(tmp_path: Path) -> None:
-    out = tmp_path / "stderr"
-    with out.open("w") as stream:
-        setup_logging(0, stream=stream, environ=journal_env(stream))
-        logging.getLogger("attuned").warning("first\nsecond")
+    out = journal_log(tmp_path, 0, lambda: logging.getLogger("attuned").warning("first\nsecond"))
     assert out.read_text() == "<4>attuned: first second\n"
 
 

@@ -9,7 +9,6 @@ for, FakeNotifier records what would be shown. The real bus is covered by the da
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,13 +25,6 @@ from attuned.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTCZ = ZoneInfo("UTC")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "history.db")
-    yield s
-    s.close()
 
 
 # --------------------------------------------------------------------------- when

@@ -5,12 +5,9 @@ The real scheduler and a real bus are exercised by the daemon tests."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import service_fakes
 from service_fakes import Clock, FakeNotifier, FakePlanner, practice
 
@@ -21,13 +18,6 @@ from attuned.store import EventKind, Store
 
 UTCZ = ZoneInfo("UTC")
 T0 = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "history.db")
-    yield s
-    s.close()
 
 
 def make(store: Store, *practices: Practice, at: datetime = T0) -> tuple[Service, FakePlanner,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from attuned import cron
 from attuned.model import AtRule, CronRule, EveryRule, Practice, RandomRule, Rule, Window
 from attuned.timing import next_occurrence, occurrences, resolve_wall
 
@@ -217,8 +218,8 @@ def test_next_occurrence_around_a_midnight_clock_change(zone_name: str) -> None:
     rules: list[Rule] = [
         AtRule((time(0, 0), time(0, 30), time(23, 30))),
         AtRule((time(23, 59),)),
-        _cron("*/20 0 * * *"),
-        _cron("30 23 * * *"),
+        cron.parse("*/20 0 * * *"),
+        cron.parse("30 23 * * *"),
         EveryRule(timedelta(minutes=20), Window(time(23, 0), time(1, 0))),
     ]
     transitions = _transitions(zone, 2024)
@@ -234,9 +235,3 @@ def test_next_occurrence_around_a_midnight_clock_change(zone_name: str) -> None:
                 assert nxt is not None
                 assert (nxt.astimezone(UTC), nxt.utcoffset()) == (
                     first.astimezone(UTC), first.utcoffset()), (rule, after)
-
-
-def _cron(expr: str) -> Rule:
-    from attuned import cron
-
-    return cron.parse(expr)

@@ -5,9 +5,7 @@ fakes of test_review (FakePlanner, FakeNotifier); the CLI without a daemon."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,13 +18,6 @@ from attuned.store import Store
 
 T0 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "history.db")
-    yield s
-    s.close()
 
 
 def test_apart_a_together_practice_is_dropped_by_default(store: Store) -> None:

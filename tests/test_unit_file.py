@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_install import fake_attuned
 
 from attuned.install import (
     ServiceError,
@@ -19,14 +20,6 @@ from attuned.install import (
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "systemd" / "attuned.service"
-
-
-def fake_attuned(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "attuned"
-    script.write_text("#!/bin/sh\nexit 0\n")
-    script.chmod(0o755)
-    return script
 
 
 def verify(unit_text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -41,7 +41,9 @@ _BUS_PATH = "/org/freedesktop/DBus"
 _PROPERTIES = "org.freedesktop.DBus.Properties"
 # dunst (1.9) says whether notifications are paused (do-not-disturb) in the read-write
 # property "paused" of this interface, on the server's object, and announces changes
-# with PropertiesChanged (its introspection: EmitsChangedSignal = true).
+# with PropertiesChanged (its introspection: EmitsChangedSignal = true), but only those
+# made through D-Bus (`dunstctl set-paused`): a pause by SIGUSR1/SIGUSR2 (`killall
+# -SIGUSR1 dunst`) changes "paused" silently, so do_not_disturb asks each time.
 DUNST_IFACE = "org.dunstproject.cmd0"
 # The freedesktop spec's inline reply: the client adds an action with this key (its label
 # is the placeholder text); the server answers with NotificationReplied(id, text).
