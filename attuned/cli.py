@@ -252,12 +252,16 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
 @click.option("--once", help='A single moment, "2026-12-12 18:00".')
 @click.option("--from", "from_", help="First day of the practice period, 2026-12-01.")
 @click.option("--until", help="Last day of the practice period, 2026-12-07.")
+@click.option("--quiet-hours", metavar="WINDOW",
+              help='Its own quiet hours, "22:00-07:00", or "none" to let it through those '
+                   "of [settings].")
 @click.option("--disabled", is_flag=True, help="Add it paused.")
 @click.pass_context
 def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, ...],
         at: tuple[str, ...], days: str | None, every: str | None, random_: int | None,
         between: str | None, min_gap: str | None, cron: str | None, once: str | None,
-        from_: str | None, until: str | None, disabled: bool) -> None:
+        from_: str | None, until: str | None, quiet_hours: str | None,
+        disabled: bool) -> None:
     """Add a practice to the schedule (comments in the file are kept).
 
     \b
@@ -290,6 +294,8 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
         fields["from"] = _parse_date(from_, "--from")
     if until is not None:
         fields["until"] = _parse_date(until, "--until")
+    if quiet_hours is not None:
+        fields["quiet_hours"] = quiet_hours
     if disabled:
         fields["enabled"] = False
     path = _config(ctx)
@@ -297,6 +303,32 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
     p = sched.get(practice_id)
     assert p is not None
     click.echo(f"Added {practice_id}: {_rule_words(p)} ({path})")
+    note = _quiet_note(sched, p)
+    if note is not None:
+        click.echo(f"attuned: note: {note}", err=True)
+
+
+def _quiet_note(sched: Schedule, p: Practice) -> str | None:
+    """Said when quiet hours hide nudges of a practice just added: an easy surprise
+    (23:00 under the starter file's 22:30-07:00), and silent otherwise."""
+    from attuned import timing
+
+    if p.quiet_hours is None or not p.enabled:
+        return None
+    zone, seed = _zone_and_seed(sched)
+    start = _now()
+    end = start + timedelta(days=14)
+    every = timing.occurrences(p, start, end, zone, seed, quiet=False)
+    shown = timing.occurrences(p, start, end, zone, seed)
+    if len(shown) == len(every):
+        return None
+    which = (f"all {len(every)} of its nudges" if not shown
+             else f"{len(every) - len(shown)} of its {len(every)} nudges")
+    fate = {"defer": 'wait until they end (blocked = "defer")',
+            "digest": 'go into the digest (blocked = "digest")'}.get(
+                p.blocked, "will not be shown")
+    return (f"{which} in the next two weeks fall inside the quiet hours ({p.quiet_hours}) "
+            f"and {fate}; choose another time, or add it with --quiet-hours none")
 
 
 def _parse_date(text: str, option: str) -> date:

@@ -303,3 +303,47 @@ def test_help_runs_as_a_real_program(tmp_path: Path) -> None:
                          text=True, env=env, timeout=60)
     assert out.returncode == 0
     assert "Example:" in out.stdout
+
+
+def test_adding_a_time_inside_the_quiet_hours_says_it_will_not_be_shown(
+        config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 23:15 under the file's quiet hours 22:30-07:00: without a word, nothing would ever
+    # appear and the person would not know why.
+    # Tue 1 Dec 2026, 12:00 in Berlin.
+    monkeypatch.setattr(cli_module, "_now", lambda: datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+    r = CliRunner().invoke(cli, ["--config", str(config), "add", "night", "--title", "Night",
+                                 "--message", "m", "--at", "23:15"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == f"Added night: every day at 23:15 ({config})\n"
+    assert r.stderr == (
+        "attuned: note: all 14 of its nudges in the next two weeks fall inside the quiet "
+        "hours (22:30-07:00) and will not be shown; choose another time, or add it with "
+        "--quiet-hours none\n")
+
+    r = CliRunner().invoke(cli, ["--config", str(config), "add", "mixed", "--title", "Mixed",
+                                 "--message", "m", "--at", "21:00,23:15", "--days", "weekends"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith("attuned: note: 4 of its 8 nudges in the next two weeks fall "
+                               "inside the quiet hours (22:30-07:00)")
+
+    r = CliRunner().invoke(cli, ["--config", str(config), "add", "late", "--title", "Late",
+                                 "--message", "m", "--at", "23:15", "--quiet-hours", "none"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""
+    assert 'quiet_hours = "none"' in config.read_text().split('id = "late"')[1]
+
+    # Where quiet hours defer nudges instead of dropping them, the note says so.
+    config.write_text(config.read_text().replace(
+        'quiet_hours = "22:30-07:00"', 'quiet_hours = "22:30-07:00"\nblocked = "defer"'))
+    r = CliRunner().invoke(cli, ["--config", str(config), "add", "owl", "--title", "Owl",
+                                 "--message", "m", "--at", "23:45"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr == (
+        "attuned: note: all 14 of its nudges in the next two weeks fall inside the quiet "
+        'hours (22:30-07:00) and wait until they end (blocked = "defer"); choose another '
+        "time, or add it with --quiet-hours none\n")
+    nxt = CliRunner().invoke(cli, ["--config", str(config), "next", "--from",
+                                   "2026-12-01 12:00", "--until", "2026-12-02 00:00",
+                                   "--json"]).output
+    due = {row["practice"] for row in json.loads(nxt)}
+    assert "late" in due and "night" not in due
