@@ -1,12 +1,16 @@
-"""Writing files so that a crash or a full disk never leaves half a file behind."""
+"""Writing files so that a crash or a full disk never leaves half a file behind, and
+taking turns with other processes that write the same file."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -66,3 +70,68 @@ def fsync_dir(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+class LockBusy(Exception):
+    """Another process held the lock for longer than we were willing to wait."""
+
+
+class CannotLock(OSError):
+    """The lock file cannot be opened or made (a read-only directory, say)."""
+
+
+@contextlib.contextmanager
+def held_lock(path: Path, wait: float) -> Iterator[None]:
+    """Hold an exclusive flock on the lock file `path` for the `with` block.
+
+    flock locks belong to the open file and vanish when the process dies, however it
+    dies, so a crashed holder never leaves the lock held. The file is made on demand and
+    unlinked by its holder before it lets go, so nothing stays behind; a waiter that then
+    gets the lock of the unlinked file sees that the path no longer names it and tries
+    again on the new one. Our pid is written in it, a hint for messages. LockBusy after
+    `wait` seconds; CannotLock when the file cannot be made (a read-only directory).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as e:
+            raise CannotLock(e.errno, e.strerror, str(path)) from None
+        try:
+            _lock_by(fd, deadline)
+            try:
+                now = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                now = None
+            mine = os.fstat(fd)
+            if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # its holder unlinked it while we waited: take the new one
+    try:
+        with contextlib.suppress(OSError):
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        try:
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # still ours: nobody else can hold this file now
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _lock_by(fd: int, deadline: float) -> None:
+    # flock has no timeout, so try without blocking, sleeping a little more each time.
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LockBusy from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.02)

@@ -4,8 +4,8 @@ Reading uses tomli (TOML 1.0: the standard tomllib's own code, compiled), the re
 the daemon uses, and validates into the frozen model, reporting every problem of the
 file at once with its line. Editing keeps the person's comments, blank lines and order:
 small edits are made on the text itself, any edit is validated with the same reader
-before it is written, written atomically, and refused if the file changed on disk
-meanwhile.
+before it is written, and written atomically under a lock that edits take turns on, so
+that two made at once both land.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import os
 import re
 import stat
 import zoneinfo
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tomli
 
@@ -61,6 +62,7 @@ __all__ = [
     "ConfigExists",
     "ConfigUnreadable",
     "ConfigWriteError",
+    "ScheduleBusy",
     "ScheduleCache",
     "add_practice",
     "edit",
@@ -68,10 +70,12 @@ __all__ = [
     "example_schedule",
     "example_text",
     "load",
+    "lock_path",
     "parse_text",
     "remove_practice",
     "set_enabled",
     "split_position",
+    "update",
     "write_new",
 ]
 
@@ -86,6 +90,10 @@ class ConfigExists(AttunedError):
 
 class ConfigWriteError(AttunedError):
     """Writing the schedule failed; the old file is intact."""
+
+
+class ScheduleBusy(AttunedError):
+    """Another edit held the schedule's lock for too long; nothing was written."""
 
 
 RULE_KEYS = ("at", "every", "random", "cron", "once")
@@ -289,9 +297,7 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConfigNotFound(
-            f"no schedule file at {path}; create one with: attuned init"
-        ) from None
+        raise _not_found(path) from None
     except IsADirectoryError:
         raise ConfigUnreadable(
             f"{path} is a directory, not a schedule file; point --config at a file"
@@ -302,6 +308,10 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
     except OSError as e:
         raise ConfigUnreadable(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _not_found(path: Path) -> ConfigNotFound:
+    return ConfigNotFound(f"no schedule file at {path}; create one with: attuned init")
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -961,31 +971,100 @@ def _once(value: object) -> datetime:
 # --------------------------------------------------------------------------- editing
 
 
+# How long an edit waits for another one to finish before it gives up and says so.
+EDIT_LOCK_WAIT = 5.0
+# How many times an edit is redone when a writer that takes no lock (an editor saving by
+# hand) changed the file between our read and our write, before it is refused.
+_EDIT_TRIES = 5
+
+_T = TypeVar("_T")
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file that edits of `path` take turns on: beside the file itself (a
+    symlink's target, so that the link and the target share one). The daemon's watcher
+    matches the schedule's exact name, so this name never looks like a save."""
+    target = Path(os.path.realpath(path))
+    return target.with_name(f".{target.name}.lock")
+
+
+def update(path: Path, change: Callable[[bytes | None], tuple[bytes | None, _T]], *,
+           mode: int | None = None) -> _T:
+    """Replace the schedule at `path`: the one way attuned writes it, so that edits made
+    at the same time wait for each other instead of losing each other.
+
+    Under an flock on `lock_path(path)`, held across all of it: read the file (None when
+    there is none), call `change` with it for (the new bytes or None to leave it as it
+    is, a result to return), check that the file still has the bytes read, and write the
+    new bytes atomically (a temp file renamed over it: a reader sees the old file or the
+    new one, never half). `change` may raise to refuse; it is called again on the new
+    bytes when a writer that takes no lock changed the file meanwhile, EditConflict when
+    that keeps happening. `mode`: see fsutil.atomic_write. ScheduleBusy when another edit
+    holds the lock for EDIT_LOCK_WAIT seconds; ConfigWriteError when the lock file cannot
+    be made or the write fails; the file is then left as it was.
+    """
+    lock = lock_path(path)
+    try:
+        with fsutil.held_lock(lock, EDIT_LOCK_WAIT):
+            for _ in range(_EDIT_TRIES):
+                old = _read_or_none(path)
+                new, result = change(old)
+                if new is None or new == old:
+                    return result
+                if _read_or_none(path) != old:
+                    continue  # saved meanwhile by something that takes no lock: redo on it
+                try:
+                    fsutil.atomic_write(path, new, mode=mode)
+                except OSError as e:
+                    raise ConfigWriteError(f"could not write {path}: {e.strerror or e}; the "
+                                           "file was left as it was") from None
+                return result
+    except fsutil.LockBusy:
+        raise ScheduleBusy(_busy_message(path, lock)) from None
+    except fsutil.CannotLock as e:
+        raise ConfigWriteError(
+            f"cannot edit {path}: attuned cannot create its lock file {lock} there "
+            f"({e.strerror or e}); edit a schedule in a directory you can write to, so "
+            "the file was left as it was") from None
+    raise EditConflict(f"{path} changed on disk while attuned was editing it; nothing "
+                       "was written. Run the command again.")
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return _read_bytes(path)
+    except ConfigNotFound:
+        return None
+
+
+def _busy_message(path: Path, lock: Path) -> str:
+    from attuned.lock import read_holder
+
+    pid = read_holder(lock)
+    who = "another attuned command" if pid is None else f"another attuned command (pid {pid})"
+    return (f"{who} is still changing {path}: it has held the lock file {lock} for more "
+            f"than {EDIT_LOCK_WAIT:g} seconds, so nothing was written; run the command "
+            "again once it has finished")
+
+
 def edit_text(path: Path, transform: Callable[[str], str]) -> Schedule:
     """Apply `transform` to the file's text and write the result, if it is valid.
 
     The new text is validated with `parse_text` (the daemon's reader) first; on any
-    problem ScheduleError is raised and the file is untouched. If the file on disk no
-    longer has the bytes that were read, EditConflict is raised and nothing is written.
+    problem ScheduleError is raised and the file is untouched. It is written by `update`:
+    an edit made meanwhile by another attuned command is waited for, and the transform
+    applied to the text that edit left.
     """
-    original = _read_bytes(path)
-    new_text = transform(_decode(original, path))
-    sched = parse_text(new_text, source=str(path))
-    new = new_text.encode("utf-8")
-    try:
-        current: bytes | None = path.read_bytes()
-    except OSError:
-        current = None
-    if current != original:
-        raise EditConflict(f"{path} changed on disk while attuned was editing it; nothing "
-                           "was written. Run the command again.")
-    if new != original:
-        try:
-            fsutil.atomic_write(path, new)
-        except OSError as e:
-            raise ConfigWriteError(f"could not write {path}: {e.strerror or e}; the file "
-                                   "was left as it was") from None
-    return sched
+    if not path.exists():
+        _read_bytes(path)  # the reason, in words (and no lock file where there is nothing)
+
+    def change(old: bytes | None) -> tuple[bytes, Schedule]:
+        if old is None:
+            raise _not_found(path)  # removed while we waited
+        new_text = transform(_decode(old, path))
+        return new_text.encode("utf-8"), parse_text(new_text, source=str(path))
+
+    return update(path, change)
 
 
 def edit(path: Path, change: Callable[[TOMLDocument], None]) -> Schedule:
@@ -1095,13 +1174,18 @@ def write_new(path: Path, text: str, *, force: bool, now: datetime | None = None
     `force`; then it is first copied aside to `<name>.bak-YYYYmmdd-HHMMSS`, whose path is
     returned (None when there was no old file)."""
     parse_text(text, source=str(path))
-    backup: Path | None = None
-    if path.exists():
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigWriteError(f"could not write {path}: {e.strerror or e}") from None
+
+    def replace(old: bytes | None) -> tuple[bytes, Path | None]:
+        if old is None:
+            return text.encode("utf-8"), None
         if not force:
             raise ConfigExists(f"{path} already exists, so attuned left it alone; to start "
                                "over from the example, run: attuned init --force "
                                "(your old file is kept as a backup)")
-        old = _read_bytes(path)
         old_mode = stat.S_IMODE(path.stat().st_mode)
         stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
         backup = _free_name(path.with_name(f"{path.name}.bak-{stamp}"))
@@ -1110,12 +1194,9 @@ def write_new(path: Path, text: str, *, force: bool, now: datetime | None = None
         except OSError as e:
             raise ConfigWriteError(f"could not keep a backup at {backup}: {e.strerror or e}; "
                                    f"{path} was left as it was") from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fsutil.atomic_write(path, text.encode("utf-8"))
-    except OSError as e:
-        raise ConfigWriteError(f"could not write {path}: {e.strerror or e}") from None
-    return backup
+        return text.encode("utf-8"), backup
+
+    return update(path, replace)
 
 
 def _free_name(path: Path) -> Path:

@@ -166,15 +166,36 @@ def test_unknown_practice_names_the_ones_that_exist(config: Path) -> None:
     assert "breakfast" in r.output and "Traceback" not in r.output
 
 
-def test_a_concurrent_change_is_refused(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_change_made_meanwhile_is_built_on(config: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from attuned import schedule
 
     real_parse = schedule.parse_text
     theirs = COMMENTED + "\n# saved in vim meanwhile\n"
 
     def parse_while_someone_saves(text: str, source: str = "config.toml") -> object:
-        # Someone saves the file between our read and our write.
-        config.write_text(theirs)
+        if theirs not in config.read_text():
+            config.write_text(theirs)  # vim saves between our read and our write, once
+        return real_parse(text, source)
+
+    monkeypatch.setattr(schedule, "parse_text", parse_while_someone_saves)
+    r = run(config, "disable", "breakfast")
+    assert r.exit_code == 0, r.output
+    text = config.read_text()
+    assert text.endswith("\n# saved in vim meanwhile\n")
+    assert not real_parse(text).get("breakfast").enabled  # type: ignore[union-attr]
+
+
+def test_a_change_that_keeps_coming_is_refused(config: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from attuned import schedule
+
+    real_parse = schedule.parse_text
+    saves = []
+
+    def parse_while_someone_saves(text: str, source: str = "config.toml") -> object:
+        saves.append(COMMENTED + f"\n# saved in vim meanwhile, {len(saves) + 1}\n")
+        config.write_text(saves[-1])  # someone saves between our read and our write
         return real_parse(text, source)
 
     monkeypatch.setattr(schedule, "parse_text", parse_while_someone_saves)
@@ -182,7 +203,7 @@ def test_a_concurrent_change_is_refused(config: Path, monkeypatch: pytest.Monkey
     assert r.exit_code == 1
     assert r.output.strip() == (f"attuned: {config} changed on disk while attuned was editing "
                                 "it; nothing was written. Run the command again.")
-    assert config.read_text() == theirs
+    assert config.read_text() == saves[-1]
 
 
 def test_list_and_next_json_parse_and_agree(config: Path, frozen_now: datetime) -> None:

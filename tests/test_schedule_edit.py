@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -262,34 +262,44 @@ def test_an_edit_that_only_tomlkit_accepts_is_refused(config: Path) -> None:
     assert config.read_bytes() == before
 
 
-def test_a_concurrent_change_is_refused(config: Path) -> None:
+def test_a_save_by_another_program_meanwhile_is_kept_and_the_edit_redone_on_it(
+    config: Path,
+) -> None:
     theirs = COMMENTED.replace("# trailing thoughts", "# their edit, saved meanwhile")
+    calls = []
 
     def change(doc: tomlkit.TOMLDocument) -> None:
-        config.write_text(theirs)  # another writer saves between our read and our write
+        calls.append(1)
+        if len(calls) == 1:
+            config.write_text(theirs)  # an editor (no lock) saves between our read and write
         doc["settings"]["grace"] = "30m"  # type: ignore[index]
 
-    with pytest.raises(EditConflict) as info:
-        schedule.edit(config, change)
-    assert str(info.value) == (f"{config} changed on disk while attuned was editing it; "
-                               "nothing was written. Run the command again.")
-    assert config.read_text() == theirs
+    schedule.edit(config, change)
+    assert len(calls) == 2
+    text = config.read_text()
+    assert "# their edit, saved meanwhile" in text
+    assert schedule.load(config).settings.grace == timedelta(minutes=30)
 
 
-def test_a_concurrent_change_refuses_text_edits_too(
+def test_an_edit_racing_a_program_that_keeps_saving_is_refused(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = schedule.parse_text
+    saves = []
 
     def parse_then_race(text: str, source: str = "config.toml") -> object:
         result = real(text, source)
-        config.write_text(COMMENTED + "# theirs\n")  # lands after validation, before writing
+        saves.append(COMMENTED + f"# theirs, save {len(saves) + 1}\n")
+        config.write_text(saves[-1])  # lands after validation, before writing, every time
         return result
 
     monkeypatch.setattr(schedule, "parse_text", parse_then_race)
-    with pytest.raises(EditConflict):
+    with pytest.raises(EditConflict) as info:
         schedule.set_enabled(config, "breakfast", False)
-    assert config.read_text() == COMMENTED + "# theirs\n"
+    assert str(info.value) == (f"{config} changed on disk while attuned was editing it; "
+                               "nothing was written. Run the command again.")
+    assert len(saves) == 5
+    assert config.read_text() == saves[-1]
 
 
 def test_edits_keep_permissions_and_symlinks(tmp_path: Path, config: Path) -> None:
