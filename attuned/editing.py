@@ -1,6 +1,7 @@
 """`attuned edit`: the user edits a draft beside the file; the file is replaced only by a
-valid draft, atomically, and only if nobody changed it meanwhile. An invalid draft is
-never thrown away: it is kept beside the file and the user is told where."""
+valid draft, atomically, and only if nobody changed it meanwhile (checked under the lock
+that every attuned edit takes, schedule.update). A draft that is not saved is never
+thrown away: it is kept beside the file and the user is told where."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from attuned.errors import EditConflict, Problem, ScheduleError
+from attuned.errors import AttunedError, EditConflict, Problem, ScheduleError
+
+
+class _ChangedMeanwhile(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,6 @@ def edit_interactively(
     ask_reopen: Callable[[ScheduleError], bool],
 ) -> EditResult:
     from attuned import schedule
-    from attuned.fsutil import atomic_write
 
     existed = path.exists()
     original = path.read_bytes() if existed else schedule.example_text().encode()
@@ -71,13 +75,32 @@ def edit_interactively(
                 "over, or run `attuned edit` again.",
                 keep,
             )
-        current = path.read_bytes() if path.exists() else None
-        if current != (original if existed else None):
-            keep = _keep_draft(draft, path)
-            raise EditConflict(
-                f"{path} changed on disk while you were editing it, so your edit was not "
-                f"written over it. Your draft is kept in {keep}."
-            )
-        atomic_write(path, data, mode=mode)
-        draft.unlink()
+        _save(path, draft, original if existed else None, data, mode)
         return EditResult(True, f"Saved {path}: {count} practices, all valid.")
+
+
+def _save(path: Path, draft: Path, expected: bytes | None, data: bytes,
+          mode: int | None) -> None:
+    """Replace `path` with `data` if it still holds `expected` (None: no file), under
+    the edit lock; otherwise keep the draft and say where."""
+    from attuned import schedule
+
+    def replace(current: bytes | None) -> tuple[bytes, None]:
+        # The draft was made from `expected`: over anything else it would undo an edit.
+        if current != expected:
+            raise _ChangedMeanwhile
+        return data, None
+
+    try:
+        schedule.update(path, replace, mode=mode)
+    except _ChangedMeanwhile:
+        keep = _keep_draft(draft, path)
+        raise EditConflict(
+            f"{path} changed on disk while you were editing it, so your edit was not "
+            f"written over it. Your draft is kept in {keep}: run `attuned edit` again "
+            "and bring your changes over from it."
+        ) from None
+    except AttunedError as e:  # could not take the lock or write: the draft stays
+        keep = _keep_draft(draft, path)
+        raise AttunedError(f"{e}. Your draft is kept in {keep}.") from None
+    draft.unlink()

@@ -339,3 +339,63 @@ def test_a_read_only_directory_is_one_line_and_no_lock_file(config: Path) -> Non
     assert config.read_text() == BASE
     assert os.listdir(config.parent) == ["config.toml"]
 
+
+# --------------------------------------------------------------------------- attuned edit
+
+EDITOR = """#!{python}
+import pathlib, subprocess, sys
+draft = pathlib.Path(sys.argv[1])
+{meanwhile}
+draft.write_text(draft.read_text().replace('"07:30"', '"07:45"'))
+"""
+
+
+def _edit(config: Path, tmp_path: Path, meanwhile: str = "") -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from attuned.cli import cli
+
+    script = tmp_path / "fake-editor"  # FAKE: stands in for the person typing in vim
+    script.write_text(EDITOR.format(python=sys.executable, meanwhile=meanwhile))
+    script.chmod(0o755)
+    r = CliRunner(env={"EDITOR": str(script), "VISUAL": ""}).invoke(
+        cli, ["--config", str(config), "edit"])
+    return r.exit_code, r.output
+
+
+def test_an_edit_saved_while_another_command_changed_the_file_is_refused_and_kept(
+    config: Path, tmp_path: Path
+) -> None:
+    # While the person is in the editor, another `attuned add` (a real process) lands.
+    meanwhile = (f"subprocess.run([{sys.executable!r}, '-m', 'attuned', '--config', "
+                 f"{str(config)!r}, *{_add('theirs')!r}], check=True)")
+    code, out = _edit(config, tmp_path, meanwhile)
+    drafts = list(config.parent.glob("config.toml.draft-*"))
+    assert code == 1
+    assert len(drafts) == 1
+    assert out.splitlines()[-1] == (
+        f"attuned: {config} changed on disk while you were editing it, so your edit was not "
+        f"written over it. Your draft is kept in {drafts[0]}: run `attuned edit` again and "
+        "bring your changes over from it.")
+    assert _ids(config) == ["breakfast", "theirs"]  # their add is kept
+    assert '"07:45"' in drafts[0].read_text() and '"07:45"' not in config.read_text()
+
+
+def test_an_edit_saved_while_the_lock_is_held_waits_then_keeps_the_draft(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = _hold(config)
+    try:
+        monkeypatch.setattr(schedule, "EDIT_LOCK_WAIT", 0.3)
+        code, out = _edit(config, tmp_path)
+    finally:
+        end_process(holder, signal.SIGKILL)
+    drafts = list(config.parent.glob("config.toml.draft-*"))
+    assert code == 1
+    assert len(drafts) == 1 and '"07:45"' in drafts[0].read_text()
+    lock = config.parent / ".config.toml.lock"
+    assert out.splitlines()[-1] == (
+        f"attuned: another attuned command (pid {holder.pid}) is still changing {config}: it "
+        f"has held the lock file {lock} for more than 0.3 seconds, so nothing was written; "
+        f"run the command again once it has finished. Your draft is kept in {drafts[0]}.")
+    assert config.read_text() == BASE
