@@ -1093,9 +1093,13 @@ def add_practice(path: Path, fields: Mapping[str, object]) -> Schedule:
     pid = values.get("id")
 
     def transform(text: str) -> str:
-        data, layout = _data_and_layout(text, str(path))
+        # Key positions (_scan) only for the message: this runs under the edit lock.
+        data = _loads_or_none(text)
+        if data is None:
+            data, _ = _data_and_layout(text, str(path))  # raises, saying where
         for i, p in enumerate(data.get("practice", [])):
             if isinstance(p, dict) and p.get("id") == pid:
+                layout = _scan(text)
                 table = layout.practices[i] if i < len(layout.practices) else None
                 raise ScheduleError([Problem(
                     str(path),
