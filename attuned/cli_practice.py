@@ -141,8 +141,11 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     path = _config(ctx)
     created = False
     if not path.exists():
-        schedule.write_new(path, _NEW_FILE, force=False)
-        created = True
+        try:
+            schedule.write_new(path, _NEW_FILE, force=False)
+            created = True
+        except schedule.ConfigExists:
+            pass  # another command started it meanwhile: add to that one
     sched = schedule.load(path)
     old = sched.get(pid)
     if old is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -144,6 +145,22 @@ def test_try_on_a_new_machine_starts_the_schedule(config: Path) -> None:
     p = schedule.load(config).get("plan-a-date")
     assert p is not None and p.until is not None and p.start is not None
     assert (p.until - p.start).days == 13  # its suggested two weeks
+
+
+def test_try_on_a_new_machine_while_another_command_starts_the_schedule(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = schedule.write_new
+
+    def another_try_first(path: Path, text: str, **kw: Any) -> Path | None:
+        real(path, COMMENTED, force=False)  # the other one, a moment earlier
+        return real(path, text, **kw)
+
+    monkeypatch.setattr(schedule, "write_new", another_try_first)
+    r = run("try", "plan-a-date")
+    assert r.exit_code == 0, r.output
+    assert not r.output.startswith("Started")
+    assert [p.id for p in schedule.load(config).practices] == ["look-up", "plan-a-date"]
 
 
 def test_try_refuses_hours_and_unknown_names(config: Path) -> None:
