@@ -112,6 +112,7 @@ def held_lock(path: Path, wait: float) -> Iterator[None]:
         os.close(fd)  # its holder unlinked it while we waited: take the new one
     try:
         with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)  # a killed holder's pid may still be in it
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:

@@ -259,6 +259,8 @@ def test_an_edit_waits_for_the_lock_and_says_who_holds_it(
 ) -> None:
     from attuned.errors import AttunedError
 
+    # What a holder killed earlier leaves: its lock file, with its (longer) pid in it.
+    schedule.lock_path(config).write_text("4194303\n")
     holder = _hold(config)
     try:
         monkeypatch.setattr(schedule, "EDIT_LOCK_WAIT", 0.3)
