@@ -80,7 +80,8 @@ async def fire_reflection(svc: Service, practice_id: str, due: datetime) -> Nudg
 
 
 def on_action(svc: Service, rec: NudgeRecord, key: str) -> bool:
-    """Handle a button of a reflection question; False if it is not one of those."""
+    """Handle a button of a reflection question; False if it is not one of those.
+    Recorded at once, as every answer from a bubble (see Service.on_action)."""
     pid = review.reflected_practice(rec.practice_id)
     if pid is None or key not in VERDICTS:
         return False
@@ -89,7 +90,13 @@ def on_action(svc: Service, rec: NudgeRecord, key: str) -> bool:
     except AttunedError as e:
         log.info("%s", e)
         return True
+    except Exception as e:  # the store failed: say so on one line, keep running
+        log.error("could not record the reflection on %s (%s): %s; keep it with "
+                  "`attuned reflect %s --%s`", pid, key, e, pid, key)
+        return True
     log.info("reflection on %s: %s", pid, key)
+    if rec.notification_id:  # a server that keeps it after a press (resident)
+        svc._spawn(svc._close_bubble(rec.notification_id))
     return True
 
 
@@ -400,18 +407,13 @@ async def together_switch(svc: Service, word: str, until: str | None) -> dict[st
 
 
 def on_reply(svc: Service, notification_id: int, text: str) -> None:
-    """A reply typed into the notification (servers with "inline-reply"): the nudge is
-    done, with the text as its note."""
-    rec = svc.store.find_by_notification(notification_id)
-    if rec is None:
-        log.debug("reply on unknown notification %d", notification_id)
-        return
+    """A reply typed into the notification (servers with "inline-reply"), in its turn
+    among the other signals about it (Service.on_reply)."""
+    svc.on_reply(notification_id, text)
+
+
+def on_reply_to(svc: Service, rec: NudgeRecord, text: str) -> None:
+    """The reply to `rec`: the nudge is done, with the text as its note (recorded at once,
+    so the close that may follow finds it answered)."""
     note = " ".join(text.split())  # one line, as `attuned done --note` keeps it
-    svc._spawn(_reply_quietly(svc, rec.id, note or None))
-
-
-async def _reply_quietly(svc: Service, nudge_id: str, note: str | None) -> None:
-    try:
-        await svc.act(nudge_id, Action.DONE, source="button", note=note)
-    except AttunedError as e:
-        log.info("%s", e)
+    svc.answer_from_bubble(rec, Action.DONE, note=note or None)

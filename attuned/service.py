@@ -24,7 +24,7 @@ from attuned import timing
 from attuned.durations import format_duration
 from attuned.errors import AttunedError, PracticeNotFound
 from attuned.model import Action, NudgeState, Practice, Schedule
-from attuned.notify.base import Notification, Notifier
+from attuned.notify.base import CLOSED_DISMISSED, Notification, Notifier
 from attuned.store import (
     HistoryEvent,
     NudgeAlreadyRecorded,
@@ -167,7 +167,8 @@ class Service:
     now: Callable[[], datetime]
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _in_flight: int = 0  # notifications sent whose id is not known yet
-    _early: dict[int, list[tuple[str, str | int]]] = field(default_factory=dict)
+    # Signals about a notification whose id is not known yet, in the order they came.
+    _early: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ schedule
 
@@ -466,70 +467,89 @@ class Service:
 
     def _replay_early(self, nid: int | None) -> None:
         """Signals about a bubble can arrive before the reply that tells us its id (D-Bus
-        dispatches signals at once; the awaiting code resumes a loop turn later). Answers
-        kept meanwhile are handled now that the id is known."""
+        dispatches signals at once; the awaiting code resumes a loop turn later). Those
+        kept meanwhile are handled now that the id is known, in the order they came."""
         early = self._early.pop(nid, []) if nid is not None else []
         if self._in_flight == 0:
             self._early.clear()
         for kind, arg in early:
-            if kind == "action":
-                self.on_action(nid or 0, str(arg))
-            else:
-                self.on_closed(nid or 0, int(arg))
+            self._on_signal(nid or 0, kind, arg, replaying=True)
 
-    def _keep_early(self, notification_id: int, kind: str, arg: str | int) -> bool:
+    def _keep_early(self, notification_id: int, kind: str, arg: str) -> bool:
         if self._in_flight == 0 or len(self._early) > 64:
             return False
         self._early.setdefault(notification_id, []).append((kind, arg))
         return True
 
     # ------------------------------------------------------------------ answers
+    #
+    # Servers send ActionInvoked and at once NotificationClosed(2), often in one read
+    # (xfce4-notifyd, notification-daemon, MATE). Each signal is handled to the end
+    # inside its callback, the answer recorded in the store there and then, so the close
+    # that follows finds the nudge answered; only withdrawing the bubble is awaited.
 
     def on_action(self, notification_id: int, key: str) -> None:
+        self._on_signal(notification_id, "action", key)
+
+    def on_closed(self, notification_id: int, reason: int) -> None:
+        if reason != CLOSED_DISMISSED:  # 1 expired, 3 closed by us: not the person's answer
+            return
+        self._on_signal(notification_id, "closed", "")
+
+    def on_reply(self, notification_id: int, text: str) -> None:
+        """A reply typed into the notification (servers with "inline-reply")."""
+        self._on_signal(notification_id, "reply", text)
+
+    def _on_signal(self, notification_id: int, kind: str, arg: str, *,
+                   replaying: bool = False) -> None:
         rec = self.store.find_by_notification(notification_id)
         if rec is None:
-            if not self._keep_early(notification_id, "action", key):
-                log.debug("action %s on unknown notification %d", key, notification_id)
+            # Not known yet (kept until it is), or no longer open: a close after an
+            # answer is not a second event.
+            if replaying or not self._keep_early(notification_id, kind, arg):
+                log.debug("%s on unknown notification %d", kind, notification_id)
             return
         from attuned import practising
 
-        if practising.on_action(self, rec, key):  # issue 6: a reflection's answer
+        if kind == "closed":
+            if rec.state == NudgeState.SHOWN:
+                self.answer_from_bubble(rec, Action.DISMISS)
+        elif kind == "reply":
+            practising.on_reply_to(self, rec, arg)  # issue 6: the nudge is done
+        elif practising.on_action(self, rec, arg):  # issue 6: a reflection's answer
             return
-        action = ACTION_KEYS.get(key)
-        if action is None:
-            log.debug("ignoring action %r on %s", key, rec.id)
-            return
-        length = None
-        if key == "snooze-long":
-            length = self.schedule.settings.snooze_long
-        self._spawn(self._act_quietly(rec.id, action, length))
+        elif arg in ACTION_KEYS:
+            length = self.schedule.settings.snooze_long if arg == "snooze-long" else None
+            self.answer_from_bubble(rec, ACTION_KEYS[arg], snooze_for=length)
+        else:
+            log.debug("ignoring action %r on %s", arg, rec.id)
 
-    async def _act_quietly(self, nudge_id: str, action: Action,
-                           length: timedelta | None) -> None:
+    def answer_from_bubble(self, rec: NudgeRecord, action: Action, *,
+                           note: str | None = None,
+                           snooze_for: timedelta | None = None) -> None:
+        """Record the answer now (synchronously: the signal that follows must see it);
+        withdraw the bubble in a task."""
         try:
-            await self.act(nudge_id, action, source="button", snooze_for=length)
+            self._record_answer(rec, action, source="button", note=note,
+                                snooze_for=snooze_for)
         except AttunedError as e:
             log.info("%s", e)
-
-    def on_closed(self, notification_id: int, reason: int) -> None:
-        if reason != 2:  # 1 expired, 3 closed by us: not the person's answer
             return
-        rec = self.store.find_by_notification(notification_id)
-        if rec is None:
-            self._keep_early(notification_id, "closed", reason)
+        except Exception as e:  # the store failed: say so on one line, keep running
+            hint = "" if action == Action.DISMISS else (
+                f"; answer it with `attuned {action.value} {rec.id}`")
+            log.error("could not record %s for %s (%s): %s%s", action.value, rec.id,
+                      rec.practice_id, e, hint)
             return
-        if rec.state == NudgeState.SHOWN:
-            try:
-                self.store.answer(rec.id, Action.DISMISS, at=self.now(), source="button")
-            except NudgeNotOpen:
-                return
-            log.info("dismissed %s (%s) without an answer", rec.id, rec.practice_id)
+        if rec.notification_id and action != Action.DISMISS:
+            self._spawn(self._close_bubble(rec.notification_id))
 
-    async def act(self, target: str | None, action: Action, *, source: str,
-                  note: str | None = None, how: str | None = None,
-                  snooze_for: timedelta | None = None) -> AnswerResult:
+    def _record_answer(self, rec: NudgeRecord, action: Action, *, source: str,
+                       note: str | None = None, how: str | None = None,
+                       snooze_for: timedelta | None = None) -> tuple[NudgeRecord,
+                                                                      AnswerResult]:
+        """Answer the open nudge `rec` and plan what follows. Synchronous."""
         now = self.now()
-        rec = resolve_target(self.store, target, self.schedule)
         until = None
         if action == Action.SNOOZE:
             p = self.schedule.get(rec.practice_id)
@@ -542,13 +562,28 @@ class Service:
         # remove() ignores a key with no job; keys() would copy every planned key.
         self.planner.remove(f"r:{new.id}")
         self.planner.remove(f"x:{new.id}")
+        if action == Action.DISMISS:
+            log.info("dismissed %s (%s) without an answer", new.id, new.practice_id)
+        else:
+            log.info("%s %s (%s) from the %s", result.state, new.id, new.practice_id,
+                     source)
+        return new, result
+
+    async def _close_bubble(self, notification_id: int) -> None:
+        try:
+            await self.notifier.close_notification(notification_id)
+        except Exception as e:  # the answer is recorded; a stale bubble is harmless
+            log.debug("could not close notification %s: %s", notification_id, e)
+
+    async def act(self, target: str | None, action: Action, *, source: str,
+                  note: str | None = None, how: str | None = None,
+                  snooze_for: timedelta | None = None) -> AnswerResult:
+        rec = resolve_target(self.store, target, self.schedule)
+        _, result = self._record_answer(rec, action, source=source, note=note, how=how,
+                                        snooze_for=snooze_for)
         if rec.notification_id:
             # Answered from the CLI, or from a menu that leaves the bubble up (dunst).
-            try:
-                await self.notifier.close_notification(rec.notification_id)
-            except Exception as e:  # the answer is recorded; a stale bubble is harmless
-                log.debug("could not close notification %s: %s", rec.notification_id, e)
-        log.info("%s %s (%s) from the %s", result.state, new.id, new.practice_id, source)
+            await self._close_bubble(rec.notification_id)
         if result.snoozed_until is not None:
             # The reply says "comes back at HH:MM": the person's clock, not UTC.
             result = replace(result, snoozed_until=result.snoozed_until.astimezone(self.zone))

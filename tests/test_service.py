@@ -5,12 +5,14 @@ The real scheduler and a real bus are exercised by the daemon tests."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import service_fakes
-from service_fakes import Clock, FakeNotifier, FakePlanner, practice
+from service_fakes import Clock, FakeNotifier, FakePlanner, practice, settle
 
+from attuned import practising
 from attuned.model import Action, AtRule, NudgeState, Practice, Schedule, Settings
 from attuned.notify.base import Delivery, Notification
 from attuned.service import ScheduleState, Service, changed_practices
@@ -236,3 +238,111 @@ def test_plan_all_only_replans_the_practices_named(store: Store) -> None:
     assert planner.jobs["p:breakfast"] == kept
     assert planner.jobs["p:tea"][0] == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert "p:walk" not in planner.jobs
+
+
+# ------------------------------------------------------------------ answers from the bubble
+#
+# xfce4-notifyd 0.7.3, notification-daemon 3.20 and mate-notification-daemon 1.26 send, on
+# a button, ActionInvoked(id, key) and at once NotificationClosed(id, 2), often in one
+# socket read. dbus-fast then runs the two callbacks back to back, with no loop turn
+# between: exactly what these tests do (tests/test_bubble_answers.py does it on a bus).
+
+END = date(2026, 12, 7)
+ASK = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)  # END's reflection question
+ANSWERS = [("done", NudgeState.DONE, None),
+           ("snooze", NudgeState.SNOOZED, timedelta(minutes=10)),
+           ("snooze-long", NudgeState.SNOOZED, timedelta(hours=1)),
+           ("skip", NudgeState.SKIPPED, None)]
+
+
+def kinds(store: Store, nudge_id: str) -> list[str]:
+    return [e.kind.value for e in store.history() if e.nudge_id == nudge_id]
+
+
+@pytest.mark.parametrize(("key", "state", "back_in"), ANSWERS)
+def test_a_press_and_its_close_in_one_read_keep_the_press(
+        store: Store, key: str, state: NudgeState, back_in: timedelta | None) -> None:
+    svc, planner, notifier, _ = make(store)
+
+    async def go() -> str:
+        rec = await svc.fire("breakfast", T0)
+        assert rec is not None
+        svc.on_action(1, key)
+        svc.on_closed(1, 2)  # right behind it, before any task could run
+        await settle(svc)
+        return rec.id
+
+    nudge = asyncio.run(go())
+    got = store.get(nudge)
+    assert (got.state, got.source) == (state, "button")
+    assert kinds(store, nudge) == ["shown", str(state)]  # the close is no second event
+    assert notifier.closed == [1]
+    if back_in is not None:
+        assert planner.jobs[f"s:{nudge}"][0] == T0 + back_in
+
+
+def test_an_inline_reply_and_its_close_in_one_read_keep_the_reply(store: Store) -> None:
+    svc, _, notifier, _ = make(store)
+
+    async def go() -> str:
+        rec = await svc.fire("breakfast", T0)
+        assert rec is not None
+        practising.on_reply(svc, 1, "she smiled")
+        svc.on_closed(1, 2)
+        await settle(svc)
+        return rec.id
+
+    nudge = asyncio.run(go())
+    assert (store.get(nudge).state, store.get(nudge).note) == (NudgeState.DONE, "she smiled")
+    assert kinds(store, nudge) == ["shown", "done"]
+    assert notifier.closed == [1]
+
+
+@pytest.mark.parametrize("verdict", ["landed", "partly", "not-yet"])
+def test_a_reflections_press_and_its_close_keep_the_verdict(store: Store,
+                                                            verdict: str) -> None:
+    svc, _, notifier, _ = make(store, practice(until=END), at=ASK)
+
+    async def go() -> None:
+        await svc.fire_key("e:breakfast", ASK)
+        svc.on_action(1, verdict)
+        svc.on_closed(1, 2)
+        await settle(svc)
+
+    asyncio.run(go())
+    assert [r.verdict for r in store.reflections("breakfast")] == [verdict]
+    question = store.history(practice_id="reflect:breakfast")
+    assert [(e.kind.value, e.note) for e in question] == [("shown", None), ("done", verdict)]
+    # A server that keeps the bubble after a press (the resident hint) has it withdrawn.
+    assert notifier.closed == [1]
+
+
+def test_nine_presses_each_closed_at_once_keep_nine_of_nine(store: Store) -> None:
+    ids = [f"p{i}" for i in range(9)]
+    svc, _, notifier, _ = make(store, *(practice(id=i) for i in ids))
+
+    async def go() -> list[str]:
+        recs = [await svc.fire(i, T0) for i in ids]
+        for n in range(1, 10):  # one after the other, no loop turn anywhere
+            svc.on_action(n, "done")
+            svc.on_closed(n, 2)
+        await settle(svc)
+        return [r.id for r in recs if r is not None]
+
+    nudges = asyncio.run(go())
+    assert [store.get(n).state for n in nudges] == [NudgeState.DONE] * 9
+    assert sorted(notifier.closed) == list(range(1, 10))
+
+
+def test_a_bubble_that_expired_leaves_the_nudge_open_for_the_cli(store: Store) -> None:
+    svc, _, _, clock = make(store)
+    rec = asyncio.run(svc.fire("breakfast", T0))
+    assert rec is not None
+    svc.on_closed(1, 1)  # the server's timeout (and MATE's close button): no answer
+    assert [o["nudge"] for o in svc.status()["open"]] == [rec.id]
+    clock.at = T0 + timedelta(hours=2)
+    res = asyncio.run(svc.act(None, Action.DONE, source="cli"))
+    assert (res.nudge_id, res.state) == (rec.id, "done")
+    assert kinds(store, rec.id) == ["shown", "done"]
+
+
