@@ -71,10 +71,9 @@ async def fire_reflection(svc: Service, practice_id: str, due: datetime) -> Nudg
     except NudgeAlreadyRecorded:
         return None
     title, body = present(svc, rec, title, body)
-    d = await svc.notifier.send(Notification(title=title, body=body,
-                                             actions=review.REFLECTION_ACTIONS))
-    if d.notification_id is not None:
-        svc.store.set_notification_id(rec.id, d.notification_id)
+    # As a nudge: a press before the id is known still counts.
+    await svc.deliver(Notification(title=title, body=body, actions=review.REFLECTION_ACTIONS),
+                      rec)
     log.info("asked how %s went (%s)", p.id, rec.id)
     return rec
 

@@ -454,6 +454,11 @@ class Service:
 
         title, body = practising.present(self, rec, title, body)  # issue 6: discreet
         n = Notification(title=title, body=body, actions=actions, replaces_id=replaces)
+        return await self.deliver(n, rec)
+
+    async def deliver(self, n: Notification, rec: NudgeRecord) -> int | None:
+        """Show `n` for `rec` and record the server's id for it; signals about it that
+        came before the id was known are handled then, in the order they came."""
         self._in_flight += 1
         try:
             delivery = await self.notifier.send(n)

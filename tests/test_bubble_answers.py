@@ -137,6 +137,39 @@ def test_a_reflections_press_closed_in_the_same_write_is_kept(
     assert withdrawn(notification_server) == [1]
 
 
+@pytest.mark.parametrize(("key", "state"), [(k, s) for k, s, _ in ANSWERS])
+def test_a_press_that_overtakes_the_notify_reply_is_kept(
+        store: Store, session_bus: DBusDaemon, notification_server: NotificationServer,
+        key: str, state: NudgeState) -> None:
+    async def main() -> str:
+        async with on_bus(store, session_bus.address, notification_server, at=T0) as b:
+            await b.call(notification_server.click_on_arrival, key)
+            rec = await b.svc.fire("breakfast", T0)
+            assert rec is not None
+            await b.answered(1)
+            return rec.id
+
+    nudge = run(main)
+    assert kinds(store, nudge) == ["shown", str(state)]
+
+
+@pytest.mark.parametrize("verdict", ["landed", "partly", "not-yet"])
+def test_a_reflections_press_that_overtakes_the_notify_reply_is_kept(
+        store: Store, session_bus: DBusDaemon, notification_server: NotificationServer,
+        verdict: str) -> None:
+    async def main() -> None:
+        async with on_bus(store, session_bus.address, notification_server,
+                          practice(until=END), at=ASK) as b:
+            await b.call(notification_server.click_on_arrival, verdict)
+            await b.svc.fire_key("e:breakfast", ASK)
+            await b.answered(1)
+
+    run(main)
+    assert [r.verdict for r in store.reflections("breakfast")] == [verdict]
+    question = store.history(practice_id="reflect:breakfast")
+    assert [e.kind.value for e in question] == ["shown", "done"]
+
+
 def test_nine_clicks_in_a_row_keep_nine_of_nine(
         store: Store, session_bus: DBusDaemon, notification_server: NotificationServer
         ) -> None:

@@ -143,6 +143,28 @@ def test_a_click_in_one_write_mostly_reaches_the_client_in_one_read(
     assert run(main) >= 1
 
 
+def test_signals_that_overtake_the_notify_reply_are_passed_on(
+        notification_server: NotificationServer, session_bus: DBusDaemon) -> None:
+    """A press whose signals come before (or in the same read as) Notify's reply is
+    dispatched before send() has the id: the notifier passes it on, for its owner to
+    keep until the id is known (Service keeps such early signals)."""
+    async def main() -> tuple[list[Any], int | None]:
+        notifier = DBusNotifier(session_bus.address)
+        heard = Events()
+        notifier.on_action = lambda nid, key: heard(("action", nid, key))
+        notifier.on_closed = lambda nid, reason: heard(("closed", nid, reason))
+        try:
+            await asyncio.to_thread(notification_server.click_on_arrival, "snooze")
+            d = await notifier.send(NUDGE)
+            early = list(heard.items)  # heard while send() awaited its reply
+            return early, d.notification_id
+        finally:
+            await notifier.aclose()
+
+    early, nid = run(main)
+    assert early == [("action", nid, "snooze"), ("closed", nid, 2)]
+
+
 def test_server_information_and_capabilities_are_reported(session_bus: DBusDaemon) -> None:
     async def main() -> tuple[Any, bool, Any, bool]:
         notifier = DBusNotifier(session_bus.address)

@@ -317,6 +317,64 @@ def test_a_reflections_press_and_its_close_keep_the_verdict(store: Store,
     assert notifier.closed == [1]
 
 
+class OvertakingServer(FakeNotifier):
+    """FAKE: the person's press (and the server's close) reach the daemon before Notify's
+    reply does, as when they come in the same read as the reply."""
+
+    def __init__(self, svc: Service, *presses: tuple[str, str]) -> None:
+        super().__init__()
+        self.svc = svc
+        self.presses = list(presses)
+
+    async def send(self, n: Notification) -> Delivery:
+        d = await super().send(n)
+        nid = d.notification_id or 0
+        kind, arg = self.presses.pop(0)
+        if kind == "reply":
+            practising.on_reply(self.svc, nid, arg)
+        else:
+            self.svc.on_action(nid, arg)
+        self.svc.on_closed(nid, 2)
+        return d
+
+
+@pytest.mark.parametrize(("press", "state"), [
+    (("action", "done"), NudgeState.DONE), (("action", "snooze"), NudgeState.SNOOZED),
+    (("action", "snooze-long"), NudgeState.SNOOZED), (("action", "skip"), NudgeState.SKIPPED),
+    (("reply", "we laughed"), NudgeState.DONE)])
+def test_a_press_and_close_before_the_id_is_known_keep_the_press(
+        store: Store, press: tuple[str, str], state: NudgeState) -> None:
+    svc, _, _, _ = make(store)
+    server = svc.notifier = OvertakingServer(svc, press)
+
+    async def go() -> str:
+        rec = await svc.fire("breakfast", T0)
+        assert rec is not None
+        await settle(svc)
+        return rec.id
+
+    nudge = asyncio.run(go())
+    assert kinds(store, nudge) == ["shown", str(state)]
+    assert server.closed == [1]
+    assert svc._early == {}
+
+
+@pytest.mark.parametrize("verdict", ["landed", "partly", "not-yet"])
+def test_a_reflections_press_before_the_id_is_known_keeps_the_verdict(
+        store: Store, verdict: str) -> None:
+    svc, _, _, _ = make(store, practice(until=END), at=ASK)
+    svc.notifier = OvertakingServer(svc, ("action", verdict))
+
+    async def go() -> None:
+        await svc.fire_key("e:breakfast", ASK)
+        await settle(svc)
+
+    asyncio.run(go())
+    assert [r.verdict for r in store.reflections("breakfast")] == [verdict]
+    question = store.history(practice_id="reflect:breakfast")
+    assert [e.kind.value for e in question] == ["shown", "done"]
+
+
 def test_nine_presses_each_closed_at_once_keep_nine_of_nine(store: Store) -> None:
     ids = [f"p{i}" for i in range(9)]
     svc, _, notifier, _ = make(store, *(practice(id=i) for i in ids))

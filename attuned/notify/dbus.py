@@ -119,6 +119,9 @@ class DBusNotifier:
         # for the previous server cannot install stale information.
         self._generation = 0
         self._ids: OrderedDict[int, None] = OrderedDict()
+        # Notify calls awaiting their reply: signals about an id not known yet may be about
+        # one of them (they can come in the same read as the reply), so they are passed on.
+        self._notifying = 0
         self._no_pause_switch = -1  # the generation of a server without dunst's "paused"
         self._connect_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
@@ -294,9 +297,14 @@ class DBusNotifier:
             "category": Variant("s", n.category),
             "urgency": Variant("y", n.urgency),
         }
-        (nid,) = await self._notifications(
-            "Notify", "susssasa{sv}i",
-            [n.app_name, n.replaces_id, n.icon, n.title, n.body, actions, hints, n.timeout_ms])
+        self._notifying += 1
+        try:
+            (nid,) = await self._notifications(
+                "Notify", "susssasa{sv}i",
+                [n.app_name, n.replaces_id, n.icon, n.title, n.body, actions, hints,
+                 n.timeout_ms])
+        finally:
+            self._notifying -= 1
         nid = int(nid)
         self._ids[nid] = None
         self._ids.move_to_end(nid)
@@ -359,19 +367,25 @@ class DBusNotifier:
         except Exception:
             log.exception("error while handling the D-Bus signal %s", msg.member)
 
+    def _ours(self, nid: int) -> bool:
+        """Is this signal perhaps about a notification we sent? Yes for the ids we know,
+        and for any id while a Notify awaits its reply (the owner keeps those until it
+        knows the id). Each is passed on at once, in the order it came."""
+        return nid in self._ids or self._notifying > 0
+
     def _on_notification_signal(self, msg: Message) -> None:
         if msg.member == "ActionInvoked" and msg.signature == "us":
             nid, key = int(msg.body[0]), str(msg.body[1])
-            if nid in self._ids and self.on_action is not None:
+            if self._ours(nid) and self.on_action is not None:
                 self.on_action(nid, key)
         elif msg.member == "NotificationReplied" and msg.signature == "us":
             nid, text = int(msg.body[0]), str(msg.body[1])
-            if nid in self._ids and self.on_reply is not None:
+            if self._ours(nid) and self.on_reply is not None:
                 self.on_reply(nid, text)
         elif msg.member == "NotificationClosed" and msg.signature == "uu":
             nid, reason = int(msg.body[0]), int(msg.body[1])
-            if nid in self._ids:
-                del self._ids[nid]
+            if self._ours(nid):
+                self._ids.pop(nid, None)
                 if self.on_closed is not None:
                     self.on_closed(nid, reason)
 
