@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from attuned import review, timing, together
 from attuned.errors import AttunedError
 from attuned.model import Action, Practice
-from attuned.notify.base import Notification
+from attuned.notify.base import EXPIRES_NEVER, Notification
 from attuned.store import VERDICTS, NudgeAlreadyRecorded, NudgeRecord
 
 if TYPE_CHECKING:
@@ -71,9 +71,9 @@ async def fire_reflection(svc: Service, practice_id: str, due: datetime) -> Nudg
     except NudgeAlreadyRecorded:
         return None
     title, body = present(svc, rec, title, body)
-    # As a nudge: a press before the id is known still counts.
-    await svc.deliver(Notification(title=title, body=body, actions=review.REFLECTION_ACTIONS),
-                      rec)
+    # As a nudge: waits for its answer, and a press before the id is known still counts.
+    await svc.deliver(Notification(title=title, body=body, actions=review.REFLECTION_ACTIONS,
+                                   timeout_ms=EXPIRES_NEVER, resident=True), rec)
     log.info("asked how %s went (%s)", p.id, rec.id)
     return rec
 

@@ -24,7 +24,7 @@ from attuned import timing
 from attuned.durations import format_duration
 from attuned.errors import AttunedError, PracticeNotFound
 from attuned.model import Action, NudgeState, Practice, Schedule
-from attuned.notify.base import CLOSED_DISMISSED, Notification, Notifier
+from attuned.notify.base import CLOSED_DISMISSED, EXPIRES_NEVER, Notification, Notifier
 from attuned.store import (
     HistoryEvent,
     NudgeAlreadyRecorded,
@@ -453,7 +453,11 @@ class Service:
         from attuned import practising
 
         title, body = practising.present(self, rec, title, body)  # issue 6: discreet
-        n = Notification(title=title, body=body, actions=actions, replaces_id=replaces)
+        # A nudge waits for its answer: never expire (servers that honour it keep it up;
+        # xfce4-notifyd and MATE expire it anyway), and stay after a button where the
+        # server would remove it (we withdraw it ourselves once the answer is recorded).
+        n = Notification(title=title, body=body, actions=actions, replaces_id=replaces,
+                         timeout_ms=EXPIRES_NEVER, resident=True)
         return await self.deliver(n, rec)
 
     async def deliver(self, n: Notification, rec: NudgeRecord) -> int | None:

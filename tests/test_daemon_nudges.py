@@ -68,9 +68,12 @@ def test_nudge_arrives_with_title_body_actions_and_hints(
     assert rec["app_name"] == "attuned"
     assert rec["actions"] == ["done", "Done", "snooze", "Snooze 10m",
                               "snooze-long", "Snooze 1h", "skip", "Skip"]
+    # Kept up until answered where the server honours it: never expire, resident.
+    assert rec["expire_timeout"] == 0
     assert rec["hints"] == {"desktop-entry": "attuned", "category": "x-attuned.nudge",
-                            "urgency": 1}
-    assert rec["hint_signatures"] == {"desktop-entry": "s", "category": "s", "urgency": "y"}
+                            "urgency": 1, "resident": True}
+    assert rec["hint_signatures"] == {"desktop-entry": "s", "category": "s", "urgency": "y",
+                                      "resident": "b"}
     nudged(d, "look-up")
     assert d.kinds() == [("look-up", "shown", "daemon")]
 

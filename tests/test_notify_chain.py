@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import os
@@ -17,7 +18,7 @@ from notification_server import NotificationServer
 from test_notify_dbus import NUDGE
 
 from attuned.errors import NotifyError
-from attuned.notify.base import Delivery, Notification
+from attuned.notify.base import EXPIRES_NEVER, Delivery, Notification
 from attuned.notify.chain import NotifierChain, default_chain
 from attuned.notify.dbus import DBusNotifier
 from attuned.notify.log import LogNotifier, format_nudge
@@ -171,6 +172,15 @@ def test_no_server_uses_plyer_when_it_works(
                             "app_name": "attuned", "app_icon": "", "timeout": 10}]
     assert stream.getvalue() == ""
     assert 'nudge "Eye contact" delivered via plyer' in messages(caplog)
+
+
+def test_plyer_is_not_asked_to_keep_a_nudge_up_for_ever() -> None:
+    """It cannot withdraw what it showed (no id), so a nudge that asks never to expire
+    gets plyer's usual 10 s; notify-send would take 0 as "never"."""
+    plyer = FakePlyer(fail=False)
+    asyncio.run(PlyerNotifier(plyer).send(
+        dataclasses.replace(NUDGE, timeout_ms=EXPIRES_NEVER, resident=True)))
+    assert [c["timeout"] for c in plyer.calls] == [10]
 
 
 def test_no_bus_at_all_falls_back_to_the_log(

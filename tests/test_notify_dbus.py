@@ -4,6 +4,7 @@ notification server (tests/notification_server.py), plus bus address resolution.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import socket
@@ -18,7 +19,7 @@ from notification_server import NotificationServer, NotificationServerProcess
 
 from attuned.busaddr import session_bus_address
 from attuned.errors import NotifyError
-from attuned.notify.base import NUDGE_ACTIONS, Notification, ServerInfo
+from attuned.notify.base import EXPIRES_NEVER, NUDGE_ACTIONS, Notification, ServerInfo
 from attuned.notify.dbus import NOTIFICATIONS_IFACE, DBusNotifier
 
 NUDGE = Notification(
@@ -53,6 +54,27 @@ def test_nudge_arrives_with_title_body_actions_and_hints(
                             "urgency": 1}
     # The spec types urgency as a byte; servers reject or ignore other types.
     assert rec["hint_signatures"] == {"desktop-entry": "s", "category": "s", "urgency": "y"}
+
+
+def test_a_nudge_that_waits_for_its_answer_asks_to_stay(
+        notification_server: NotificationServer, session_bus: DBusDaemon) -> None:
+    """The spec lets a client ask, and no more: expire_timeout 0 is "never expire"; the
+    "resident" hint (spec 1.2) keeps it after an action is invoked, until the sender or the
+    person removes it. xfce4-notifyd and MATE expire bubbles anyway (about 10 s, 7 s)."""
+    async def main() -> None:
+        notifier = DBusNotifier(session_bus.address)
+        try:
+            await notifier.send(dataclasses.replace(NUDGE, timeout_ms=EXPIRES_NEVER,
+                                                    resident=True))
+        finally:
+            await notifier.aclose()
+
+    run(main)
+    [rec] = notification_server.wait_for_notify(1, timeout=WAIT)
+    assert rec["expire_timeout"] == 0
+    assert rec["hints"] == {"desktop-entry": "attuned", "category": "x-attuned.nudge",
+                            "urgency": 1, "resident": True}
+    assert rec["hint_signatures"]["resident"] == "b"
 
 
 def test_replaces_id_updates_the_same_notification(

@@ -14,7 +14,7 @@ from service_fakes import Clock, FakeNotifier, FakePlanner, practice, settle
 
 from attuned import practising
 from attuned.model import Action, AtRule, NudgeState, Practice, Schedule, Settings
-from attuned.notify.base import Delivery, Notification
+from attuned.notify.base import EXPIRES_NEVER, URGENCY_NORMAL, Delivery, Notification
 from attuned.service import ScheduleState, Service, changed_practices
 from attuned.store import EventKind, Store
 
@@ -404,3 +404,13 @@ def test_a_bubble_that_expired_leaves_the_nudge_open_for_the_cli(store: Store) -
     assert kinds(store, rec.id) == ["shown", "done"]
 
 
+def test_nudges_and_questions_ask_the_server_to_keep_them_up(store: Store) -> None:
+    svc, _, notifier, clock = make(store, practice(until=END), at=ASK)
+    asyncio.run(svc.fire_key("e:breakfast", ASK))
+    clock.at = ASK + timedelta(hours=13)
+    asyncio.run(svc.fire("breakfast", datetime(2026, 12, 8, 7, 30, tzinfo=UTC)))
+    question, nudge = notifier.sent
+    for n in (question, nudge):
+        # Never expire, kept after a press (withdrawn by us), normal urgency (critical is
+        # for what must not be missed: a nudge is gentle).
+        assert (n.timeout_ms, n.resident, n.urgency) == (EXPIRES_NEVER, True, URGENCY_NORMAL)

@@ -12,6 +12,10 @@ URGENCY_LOW = 0
 URGENCY_NORMAL = 1
 URGENCY_CRITICAL = 2
 
+# Notify's expire_timeout (ms): the server's own default, or never expire.
+EXPIRES_DEFAULT = -1
+EXPIRES_NEVER = 0
+
 # NotificationClosed reasons from the freedesktop spec.
 CLOSED_EXPIRED = 1
 CLOSED_DISMISSED = 2
@@ -32,7 +36,9 @@ ClosedCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Notification:
-    """One nudge as shown on the desktop. `actions` are (key, label) pairs."""
+    """One nudge as shown on the desktop. `actions` are (key, label) pairs.
+    `resident`: ask the server to keep it after a button is pressed (the spec's
+    "resident" hint), for the sender to withdraw it."""
 
     title: str
     body: str
@@ -41,7 +47,8 @@ class Notification:
     urgency: int = URGENCY_NORMAL
     category: str = "x-attuned.nudge"
     desktop_entry: str = "attuned"
-    timeout_ms: int = -1
+    timeout_ms: int = EXPIRES_DEFAULT
+    resident: bool = False
     app_name: str = "attuned"
     icon: str = ""
 

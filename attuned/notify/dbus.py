@@ -297,6 +297,8 @@ class DBusNotifier:
             "category": Variant("s", n.category),
             "urgency": Variant("y", n.urgency),
         }
+        if n.resident:
+            hints["resident"] = Variant("b", True)
         self._notifying += 1
         try:
             (nid,) = await self._notifications(

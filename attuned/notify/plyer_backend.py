@@ -44,7 +44,8 @@ class PlyerNotifier:
         self._timeout = timeout
 
     async def send(self, n: Notification) -> Delivery:
-        timeout_s = 10 if n.timeout_ms < 0 else max(1, round(n.timeout_ms / 1000))
+        # Never expiring (0) is not asked of plyer: it cannot withdraw what it showed.
+        timeout_s = 10 if n.timeout_ms <= 0 else max(1, round(n.timeout_ms / 1000))
         try:
             await asyncio.wait_for(
                 asyncio.to_thread(self._notify, title=n.title, message=n.body,
