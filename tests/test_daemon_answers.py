@@ -1,6 +1,8 @@
 """Answers that survive anything: a snooze or a repeat across `kill -9` and a restart,
-nudges that came due while the daemon was down, and kill -9 at random moments while
-100 nudges are answered through the daemon."""
+nudges that came due while the daemon was down, kill -9 at random moments while
+100 nudges are answered through the daemon, and presses on the bubble closed at once by
+the server (every kind of answer, nine in a row, one before the daemon knows the id),
+and a bubble that expired, leaving its nudge open for the CLI."""
 
 from __future__ import annotations
 
@@ -182,3 +184,87 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_answer(
     assert max(done.values()) == 1, msg  # no duplicates
     assert sorted(shows.values()) == [1] * count, msg  # nothing shown twice after restarts
     assert d.call("status")["open"] == []
+
+
+# ------------------------------------------------------------------------- pressed and closed
+#
+# xfce4-notifyd, notification-daemon and MATE send, on a button, ActionInvoked and at once
+# NotificationClosed(2); the test server's click() writes both with one write.
+
+
+def answer_lines(d: DaemonProcess, count: int) -> dict[str, str]:
+    """practice -> the state its nudge was answered with from the button."""
+    lines = d.wait_for_log(r"INFO attuned: (done|snoozed|skipped) \w+ \(([\w-]+)\) from the "
+                           "button", NUDGE_WAIT, count=count)
+    return {m.group(2): m.group(1) for m in lines}
+
+
+def test_every_answer_pressed_and_closed_at_once_is_kept(
+        daemons: Daemons, session_bus: DBusDaemon) -> None:
+    keys = ["done", "snooze", "snooze-long", "skip"]
+    at = due_in(2)
+    text = settings(snooze="10m", snooze_long="1h") + "".join(
+        practice(k, once=at) for k in [*keys, "reply"])
+    with NotificationServer(session_bus.address, inline_reply=True) as server:
+        d = daemons(bus=session_bus.address, config_text=text).start()
+        shown = {r["summary"].lower(): r for r in server.wait_for_notify(5, NUDGE_WAIT)}
+        d.wait_for_log(r"INFO attuned: nudged ", NUDGE_WAIT, count=5)
+        for k in keys:
+            server.click(shown[k]["id"], k)
+        server.reply_and_close(shown["reply"]["id"], "we laughed")
+        assert answer_lines(d, 5) == {"done": "done", "snooze": "snoozed",
+                                      "snooze-long": "snoozed", "skip": "skipped",
+                                      "reply": "done"}
+        # Each bubble withdrawn once its answer was kept.
+        assert len(server.wait_for("CloseNotification", 5, NUDGE_WAIT)) == 5
+        events = d.history()
+        assert Counter(str(e.kind) for e in events) == {  # and nothing dismissed
+            "shown": 5, "done": 2, "snoozed": 2, "skipped": 1}
+        [note] = [e.note for e in events if e.practice_id == "reply" and e.note]
+        assert note == "we laughed"
+        # Buttons that wait for an answer ask the server to keep them up.
+        assert {(r["expire_timeout"], r["hints"].get("resident"), r["hints"]["urgency"])
+                for r in shown.values()} == {(0, True, 1)}
+        assert d.stop() == 0
+
+
+def test_nine_clicks_in_a_row_keep_nine_of_nine(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    at = due_in(2)
+    d = daemons(bus=session_bus.address, config_text=settings() + "".join(
+        practice(f"p{i}", once=at) for i in range(9))).start()
+    shown = notification_server.wait_for_notify(9, NUDGE_WAIT)
+    d.wait_for_log(r"INFO attuned: nudged ", NUDGE_WAIT, count=9)
+    for rec in shown:
+        notification_server.click(rec["id"], "done")
+    assert answer_lines(d, 9) == {f"p{i}": "done" for i in range(9)}
+    assert Counter(str(e.kind) for e in d.history()) == {"shown": 9, "done": 9}
+
+
+def test_a_press_before_the_daemon_knows_the_id_is_kept(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    notification_server.click_on_arrival("skip")  # signals, then Notify's reply: one write
+    d = daemons(bus=session_bus.address,
+                config_text=settings() + practice("look-up", once=due_in(2))).start()
+    assert answer_lines(d, 1) == {"look-up": "skipped"}
+    assert [str(e.kind) for e in d.history()] == ["shown", "skipped"]
+
+
+def test_an_expired_bubble_leaves_the_nudge_open_for_the_cli(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    text = settings() + practice("look-up", once=due_in(2))
+    d = daemons(bus=session_bus.address, config_text=text).start()
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    nid = nudged(d, "look-up")
+    notification_server.close(rec["id"], 1)  # its timeout; MATE's close button says the same
+    # A sentinel nudge, shown after the close was read: the close changed nothing.
+    d.config.write_text(text + practice("sentinel", once=due_in(1)))
+    notification_server.wait_for_notify(2, NUDGE_WAIT)
+    assert [o["nudge"] for o in d.call("status")["open"]] == [nid, nudged(d, "sentinel")]
+    done = d.cli("done", "look-up")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f'Marked done: "Look-Up" ({nid}).\n'
+    assert [str(e.kind) for e in d.history() if e.nudge_id == nid] == ["shown", "done"]
