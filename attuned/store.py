@@ -13,7 +13,9 @@ Durability, and why these settings:
   made every nudge about 4 ms later (bench/daemon_bench.py; 0.2 ms without). It still
   survives a crash of the process; only a power cut within moments of a nudge could
   lose the record, and then that one nudge is shown again: no answer is lost.
-- `busy_timeout`: a second process waits for the lock instead of failing.
+- `busy_timeout` (10 s; `Store.open(busy_timeout=...)`): a second process waits for the
+  lock instead of failing. A write that still cannot be made (busy beyond it, disk
+  full, read-only) raises `StoreUnavailable`: the daemon keeps it and tries again.
 - every change is one `BEGIN IMMEDIATE` transaction: the write lock is taken up front,
   so two processes never both read "open" and then both write an answer.
 
@@ -40,7 +42,7 @@ import os
 import random
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -54,7 +56,7 @@ SOURCES: Final = ("button", "cli")  # who answered; system events use "daemon"
 HOWS: Final = ("noticed", "partly", "missed")  # how a done went (issue 6)
 VERDICTS: Final = ("landed", "partly", "not-yet")  # a reflection's verdict (issue 6)
 
-BUSY_TIMEOUT_MS: Final = 10_000
+BUSY_TIMEOUT_MS: Final = 10_000  # the default of Store.open(busy_timeout=...), in ms
 ID_ALPHABET: Final = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i look-alikes
 ID_MIN_LENGTH: Final = 4
 _ID_TRIES_PER_LENGTH: Final = 20
@@ -82,6 +84,16 @@ class NudgeAlreadyRecorded(StoreError):
 
 class DatabaseTooNew(StoreError):
     """The database was written by a newer attuned; we leave it alone."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be used just now: busy beyond the busy timeout, the disk
+    full, read-only, an I/O error. Nothing was written; the same write may work later.
+    `reason` says why in a few words (for "cannot write its history at PATH: REASON")."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 # An event's kind is the state it leaves its nudge in: one vocabulary (the model's), so
@@ -279,6 +291,19 @@ def _nudge(row: sqlite3.Row) -> NudgeRecord:
     )
 
 
+def unrecorded_shown(nudge_id: str, practice_id: str, due: datetime, shown_at: datetime,
+                     title: str, message: str, *, snoozed_from: str | None = None,
+                     next_repeat_at: datetime | None = None) -> NudgeRecord:
+    """The record `record_shown` would return, for a nudge shown before the database
+    could take it (the daemon records it under `nudge_id` once it can)."""
+    return NudgeRecord(
+        id=nudge_id, practice_id=practice_id, title=title, message=message, due=due,
+        shown_at=shown_at, state=NudgeState.SHOWN, snoozed_until=None, notification_id=None,
+        repeat_count=0, next_repeat_at=next_repeat_at, snoozed_from=snoozed_from,
+        returned_at=None, returned_as=None, answered_at=None, source=None, note=None,
+        how=None, origin_id=nudge_id, origin_due=due)
+
+
 def _moment(dt: datetime, zone: tzinfo | None, ref: datetime | None) -> str:
     """'07:34', or '2026-03-29 07:34' when it is not the same day as `ref`."""
     local = dt.astimezone(zone)
@@ -309,8 +334,11 @@ class Store:
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *,
                  moved_aside: Path | None = None, zone: tzinfo | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         self._conn = conn
+        self.busy_timeout = busy_timeout  # seconds; what the connection waits for a lock
+        self._waiting = busy_timeout  # the wait in force now (see `patience`)
         self._lock = threading.Lock()  # one connection, possibly used from two threads
         self.path = path
         self.moved_aside = moved_aside  # where a corrupt database was moved, this open
@@ -322,10 +350,12 @@ class Store:
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, *, zone: tzinfo | None = None,
              rng: random.Random | None = None,
-             clock: Callable[[], datetime] = datetime.now) -> Store:
+             clock: Callable[[], datetime] = datetime.now,
+             busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Store:
         """Open (creating, migrating, or replacing a corrupt one) the history database.
 
         `clock` gives the local time for the corrupt file's name (tests pin it).
+        `busy_timeout`: seconds a write waits for another process's lock before it fails.
         Raises DatabaseTooNew if a newer attuned wrote it, StoreError if it cannot be used.
         """
         db = Path(path) if path is not None else paths.history_db()
@@ -344,13 +374,14 @@ class Store:
             problem = _check(db)
             if problem is not None:
                 moved = _move_aside(db, clock())
-            conn = _connect(db)
+            conn = _connect(db, busy_timeout)
             try:
                 _migrate(conn, db)
             except BaseException:
                 conn.close()
                 raise
-            return cls(conn, db, moved_aside=moved, zone=zone, rng=rng)
+            return cls(conn, db, moved_aside=moved, zone=zone, rng=rng,
+                       busy_timeout=busy_timeout)
         finally:
             os.close(lock_fd)  # closing releases the flock
 
@@ -401,19 +432,39 @@ class Store:
             yield
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
-                raise StoreError(
-                    f"the history database at {self.path} stayed busy for "
-                    f"{BUSY_TIMEOUT_MS // 1000}s; another attuned process holds it. "
-                    "Try again in a moment") from e
-            raise StoreError(f"the history database at {self.path} failed: {e}") from e
+                wait = f"{self._waiting:g}s"
+                raise StoreUnavailable(
+                    f"the history database at {self.path} stayed busy for {wait}; "
+                    "another attuned process holds it. Try again in a moment",
+                    f"another process held it for more than {wait}") from e
+            # Disk full, read-only, I/O: SQLite's own words say which.
+            raise StoreUnavailable(f"the history database at {self.path} failed: {e}",
+                                   str(e)) from e
         except sqlite3.IntegrityError:
             raise  # a bug in the caller or here, not the person's problem to fix
         except sqlite3.DatabaseError as e:
             if e.sqlite_errorcode in _CORRUPT_CODES:
-                raise StoreError(
+                raise StoreUnavailable(
                     f"the history database at {self.path} is damaged ({e}); restart attuned "
-                    "and it will move the damaged file aside and start a fresh one") from e
-            raise StoreError(f"the history database at {self.path} failed: {e}") from e
+                    "and it will move the damaged file aside and start a fresh one",
+                    f"it is damaged ({e})") from e
+            raise StoreUnavailable(f"the history database at {self.path} failed: {e}",
+                                   str(e)) from e
+
+    @contextlib.contextmanager
+    def patience(self, seconds: float) -> Iterator[None]:
+        """Wait at most `seconds` for a lock inside this block (then StoreUnavailable):
+        for retries on the event loop, which must not stand still for the whole
+        busy timeout each time."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
+            self._waiting = seconds
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._conn.execute(f"PRAGMA busy_timeout = {round(self.busy_timeout * 1000)}")
+                self._waiting = self.busy_timeout
 
     def _get_row(self, conn: sqlite3.Connection, nudge_id: str) -> NudgeRecord:
         row = conn.execute(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE id = ?",
@@ -422,7 +473,7 @@ class Store:
             raise NudgeNotFound(f'no nudge "{nudge_id}" in the history')
         return _nudge(row)
 
-    def _new_id(self, conn: sqlite3.Connection) -> str:
+    def _new_id(self, conn: sqlite3.Connection, avoid: Collection[str] = ()) -> str:
         """A short random id; longer only when short ones keep colliding.
 
         No id is a prefix of another, so typing a whole id is never ambiguous. Ids hold
@@ -432,16 +483,21 @@ class Store:
         while True:
             for _ in range(_ID_TRIES_PER_LENGTH):
                 cand = "".join(self._rng.choice(ID_ALPHABET) for _ in range(length))
-                if not any(c.isdigit() for c in cand):
+                if not any(c.isdigit() for c in cand) or cand in avoid:
                     continue
-                prefixes = [cand[:k] for k in range(ID_MIN_LENGTH, length + 1)]
-                marks = ",".join("?" * len(prefixes))
-                clash = conn.execute(
-                    f"SELECT 1 FROM nudges WHERE id IN ({marks}) OR (id > ? AND id < ?)"
-                    " LIMIT 1", (*prefixes, cand, cand + "\x7f")).fetchone()
-                if clash is None:
+                if not self._clashes(conn, cand):
                     return cand
             length += 1
+
+    @staticmethod
+    def _clashes(conn: sqlite3.Connection, cand: str) -> bool:
+        """Is `cand` an id in use, a prefix of one, or has one as its prefix?"""
+        prefixes = [cand[:k] for k in range(ID_MIN_LENGTH, len(cand) + 1)]
+        marks = ",".join("?" * len(prefixes))
+        clash = conn.execute(
+            f"SELECT 1 FROM nudges WHERE id IN ({marks}) OR (id > ? AND id < ?)"
+            " LIMIT 1", (*prefixes, cand, cand + "\x7f")).fetchone()
+        return clash is not None
 
     def _event(self, conn: sqlite3.Connection, nudge_id: str, kind: EventKind, at: datetime,
                source: str | None, note: str | None = None, how: str | None = None,
@@ -455,8 +511,11 @@ class Store:
                 shown_at: datetime | None, state: NudgeState, title: str, message: str,
                 notification_id: int | None, snoozed_from: str | None,
                 next_repeat_at: datetime | None, answered_at: datetime | None,
-                source: str | None, note: str | None) -> str:
-        new_id = self._new_id(conn)
+                source: str | None, note: str | None, nudge_id: str | None = None) -> str:
+        if nudge_id is None or self._clashes(conn, nudge_id):
+            new_id = self._new_id(conn)
+        else:
+            new_id = nudge_id
         origin_id, origin_due = new_id, due
         if snoozed_from is not None:
             old = self._get_row(conn, snoozed_from)
@@ -490,9 +549,12 @@ class Store:
     def record_shown(self, practice_id: str, due: datetime, shown_at: datetime, title: str,
                      message: str, notification_id: int | None = None,
                      snoozed_from: str | None = None,
-                     next_repeat_at: datetime | None = None) -> NudgeRecord:
+                     next_repeat_at: datetime | None = None,
+                     nudge_id: str | None = None) -> NudgeRecord:
         """Record a nudge as shown (state shown). Record BEFORE showing it.
 
+        `nudge_id`: the id to give it (from `new_id`, for a nudge shown before it could
+        be recorded), unless that id has been taken meanwhile; the record says which.
         `snoozed_from`: this nudge is the return of that snoozed nudge; it is claimed and
         linked in this same transaction (NudgeNotOpen if it was answered or returned).
         A second scheduled nudge for the same practice and `due` raises
@@ -505,7 +567,8 @@ class Store:
                 conn, practice_id=practice_id, due=due, shown_at=shown_at,
                 state=NudgeState.SHOWN, title=title, message=message,
                 notification_id=notification_id, snoozed_from=snoozed_from,
-                next_repeat_at=next_repeat_at, answered_at=None, source=None, note=None)
+                next_repeat_at=next_repeat_at, answered_at=None, source=None, note=None,
+                nudge_id=nudge_id)
             self._event(conn, new_id, EventKind.SHOWN, shown_at, "daemon")
             return self._get_row(conn, new_id)
 
@@ -522,6 +585,19 @@ class Store:
                 source="daemon", note=reason)
             self._event(conn, new_id, EventKind.MISSED, at, "daemon", note=reason)
             return self._get_row(conn, new_id)
+
+    def new_id(self, avoid: Collection[str] = ()) -> str:
+        """An id no nudge has (nor any of `avoid`), chosen by reading only: for a nudge
+        shown while the database cannot be written, recorded later under this id. If
+        even reading fails, an unchecked one (`record_shown` checks it again anyway)."""
+        try:
+            with self._lock, self._guard():
+                return self._new_id(self._conn, avoid)
+        except StoreUnavailable:
+            while True:
+                cand = "".join(self._rng.choice(ID_ALPHABET) for _ in range(ID_MIN_LENGTH))
+                if any(c.isdigit() for c in cand) and cand not in avoid:
+                    return cand
 
     def set_notification_id(self, nudge_id: str, notification_id: int | None) -> None:
         """Remember the notification server's id for a nudge (this daemon run only)."""
@@ -742,12 +818,12 @@ _CORRUPT_CODES: Final = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
 _HEADER: Final = b"SQLite format 3\x00"
 
 
-def _connect(db: Path) -> sqlite3.Connection:
+def _connect(db: Path, busy_timeout: float) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-    conn = sqlite3.connect(db, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+    conn = sqlite3.connect(db, timeout=busy_timeout, isolation_level=None,
                            check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
     return conn
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from dblock import WriteLock
 
 from attuned import paths
 from attuned.errors import AttunedError, StoreError
@@ -24,6 +26,7 @@ from attuned.store import (
     NudgeNotFound,
     NudgeNotOpen,
     Store,
+    StoreUnavailable,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -445,3 +448,38 @@ def test_opening_at_once_moves_a_corrupt_file_aside_only_once(db: Path) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+# ---- a database that cannot be written for now ----------------------------------------
+
+
+def test_a_write_waits_the_busy_timeout_for_a_held_lock_then_says_why(db: Path) -> None:
+    with Store.open(db, zone=BERLIN, busy_timeout=0.3) as s, WriteLock(db):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as e:
+            shown(s)
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 3, f"waited {waited:.2f} s"
+        assert str(e.value) == (f"the history database at {db} stayed busy for 0.3s; another "
+                                "attuned process holds it. Try again in a moment")
+        assert e.value.reason == "another process held it for more than 0.3s"
+        with s.patience(0.05), pytest.raises(StoreUnavailable) as quick:
+            shown(s)
+        assert quick.value.reason == "another process held it for more than 0.05s"
+        # Reading still works: WAL readers do not wait for the writer.
+        assert s.history() == []
+    with Store.open(db) as s:
+        assert s.history() == []  # nothing half-written
+
+
+def test_a_nudge_shown_before_it_could_be_recorded_keeps_its_id(store: Store) -> None:
+    taken = shown(store)
+    fresh = store.new_id(avoid={"k3f2"})
+    assert fresh != taken and fresh != "k3f2"
+    rec = store.record_shown("tea", T0, T0, "Tea", "Two cups.", nudge_id=fresh,
+                             notification_id=7)
+    assert (rec.id, rec.notification_id) == (fresh, 7)
+    # An id taken meanwhile is not reused: the record says which one it got.
+    again = store.record_shown("tea", T0 + timedelta(hours=1), T0, "Tea", "Two cups.",
+                               nudge_id=fresh)
+    assert again.id != fresh
