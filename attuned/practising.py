@@ -343,7 +343,8 @@ async def fire_digest(svc: Service) -> list[NudgeRecord]:
             continue
         message = svc.nudge_message(p, h.due)
         try:
-            rec = svc.store.record_shown(p.id, h.due, now, p.title, message)
+            # Recorded first; if the history refuses it for now, shown and kept for it.
+            rec = svc._record_shown(p.id, h.due, now, p.title, message)
         except NudgeAlreadyRecorded:
             continue
         recs.append(rec)
@@ -379,7 +380,8 @@ async def fire_held(svc: Service, practice_id: str, due: datetime,
         return None
     message = svc.nudge_message(p, due)
     try:
-        rec = svc.store.record_shown(p.id, due, svc.now(), p.title, message)
+        # Recorded first; if the history refuses it for now, shown and kept for it.
+        rec = svc._record_shown(p.id, due, svc.now(), p.title, message)
     except NudgeAlreadyRecorded:
         return None
     await svc._send(p.title, f"{note} {message}" if note else message, rec)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,11 +33,14 @@ from attuned.store import (
     NudgeNotOpen,
     NudgeRecord,
     Store,
+    StoreUnavailable,
+    unrecorded_shown,
 )
 
 if TYPE_CHECKING:
     import asyncio
 
+    from attuned.backlog import WriteBacklog
     from attuned.stats import PracticeStats
 
 log = logging.getLogger("attuned")
@@ -61,6 +65,10 @@ class Planner(Protocol):
 
 # An expiry is bookkeeping, not a nudge: however late (after a suspend), it still applies.
 _EXPIRY_GRACE = timedelta(days=365)
+# A write the history refuses (busy, disk full, read-only) is tried again for the
+# practice's grace, and for at least this long, before the log says it was not recorded.
+KEEP_TRYING = timedelta(minutes=5)
+CANNOT_WRITE_TITLE = "attuned cannot write its history"
 
 
 class NoNudgeToAnswer(AttunedError):
@@ -169,6 +177,9 @@ class Service:
     _in_flight: int = 0  # notifications sent whose id is not known yet
     # Signals about a notification whose id is not known yet, in the order they came.
     _early: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    _backlog: WriteBacklog | None = None  # made on first use (attuned.backlog)
+    # Nudges shown before the history could record them: id -> notification id.
+    _unrecorded: dict[str, int | None] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ schedule
 
@@ -268,6 +279,10 @@ class Service:
         p = self.schedule.get(practice_id)
         return p.grace if p else self.schedule.settings.grace
 
+    def _keep_for(self, practice_id: str) -> timedelta:
+        """How long a write the history refuses is tried again (see attuned.backlog)."""
+        return max(self._grace(practice_id), KEEP_TRYING)
+
     # ------------------------------------------------------------------ firing
 
     def on_due(self, key: str, due: datetime) -> None:
@@ -343,41 +358,163 @@ class Service:
             return None
         from attuned import practising
 
+        # The next one first: whatever becomes of this one, the practice goes on.
+        self._plan_next(p, due)
         if await practising.held_back(self, p, due):  # issue 6: together, quiet, DND
-            self._plan_next(p, due)
             return None
         now = self.now()
+        keep_for = self._keep_for(practice_id)
         # A nudge is open until answered or until the practice's next nudge.
         if p.answer_within is None:
             for old in self.store.open_nudges(practice_id):
                 if old.state == NudgeState.SHOWN:
-                    self.store.expire(old.id, at=now)
+                    self.backlog.write(f"the expiry of nudge {old.id}",
+                                       functools.partial(self.store.expire, old.id, at=now),
+                                       keep_for=keep_for)
         message = self.nudge_message(p, due)
         repeat_at = now + p.repeat if p.repeat is not None and p.repeat_max > 0 else None
+
+        def plan_after(rec: NudgeRecord) -> None:
+            if repeat_at is not None:
+                self.planner.set(f"r:{rec.id}", repeat_at, p.grace)
+            if p.answer_within is not None:
+                self.planner.set(f"x:{rec.id}", due + p.answer_within, _EXPIRY_GRACE)
+
         try:
             # Recorded before it is shown: after a crash it is open, never shown twice.
-            rec = self.store.record_shown(practice_id, due, now, p.title, message,
-                                          next_repeat_at=repeat_at)
+            rec = self._record_shown(practice_id, due, now, p.title, message,
+                                     keep_for=keep_for, next_repeat_at=repeat_at,
+                                     then=plan_after)
         except NudgeAlreadyRecorded:
             log.info("%s due %s was already delivered; not again", practice_id, due)
-            self._plan_next(p, due)
             return None
         await self._send(p.title, message, rec)
-        if repeat_at is not None:
-            self.planner.set(f"r:{rec.id}", repeat_at, p.grace)
-        if p.answer_within is not None:
-            self.planner.set(f"x:{rec.id}", due + p.answer_within, _EXPIRY_GRACE)
-        self._plan_next(p, due)
         late = (now - due).total_seconds()
-        log.info("nudged %s (%s)%s", practice_id, rec.id,
-                 f", {late:.0f} s late" if late >= 1 else "")
+        log.info("nudged %s (%s)%s%s", practice_id, rec.id,
+                 f", {late:.0f} s late" if late >= 1 else "",
+                 "; not in the history yet" if rec.id in self._unrecorded else "")
         return rec
+
+    @property
+    def backlog(self) -> WriteBacklog:
+        """Writes the history refused for now, tried again (attuned.backlog)."""
+        if self._backlog is None:
+            from attuned.backlog import WriteBacklog
+
+            self._backlog = WriteBacklog(self.store, self.now, tell=self._tell_unwritable)
+        return self._backlog
+
+    def flush_kept(self) -> None:
+        """At exit: writes the history refused get one last try; the log names the rest."""
+        if self._backlog is not None:
+            self._backlog.close()
+
+    def _tell_unwritable(self, text: str) -> None:
+        async def tell() -> None:
+            try:
+                await self.notifier.send(Notification(title=CANNOT_WRITE_TITLE, body=text))
+            except Exception as e:  # the log has said it already
+                log.debug("could not show %r: %s", CANNOT_WRITE_TITLE, e)
+
+        self._spawn(tell())
+
+    def _record_shown(self, practice_id: str, due: datetime, now: datetime, title: str,
+                      message: str, *, keep_for: timedelta | None = None,
+                      snoozed_from: str | None = None,
+                      next_repeat_at: datetime | None = None,
+                      then: Callable[[NudgeRecord], object] | None = None) -> NudgeRecord:
+        """`store.record_shown`, or, while the history refuses writes, a record to show
+        the nudge by: its id chosen now, written with its notification id once the
+        history takes it (then `then` runs with the written record). Until then the
+        signals of its bubble wait, as for a bubble whose id is not known yet."""
+        keep_for = keep_for or self._keep_for(practice_id)
+        backlog = self.backlog
+        error = None
+        if not backlog.pending:
+            try:
+                rec = self.store.record_shown(practice_id, due, now, title, message,
+                                              snoozed_from=snoozed_from,
+                                              next_repeat_at=next_repeat_at)
+            except StoreUnavailable as e:
+                error = e
+            else:
+                backlog.worked()
+                if then is not None:
+                    then(rec)
+                return rec
+        rid = self.store.new_id(avoid=self._unrecorded)
+        self._unrecorded[rid] = None
+        self._in_flight += 1  # its bubble's buttons are kept until it is recorded
+
+        def write() -> NudgeRecord:
+            return self.store.record_shown(
+                practice_id, due, now, title, message,
+                notification_id=self._unrecorded.get(rid), snoozed_from=snoozed_from,
+                next_repeat_at=next_repeat_at, nudge_id=rid)
+
+        def settle() -> int | None:
+            self._in_flight -= 1
+            return self._unrecorded.pop(rid, None)
+
+        def written(rec: NudgeRecord) -> None:
+            nid = settle()
+            if then is not None:
+                then(rec)
+            self._replay_early(nid)  # buttons pressed meanwhile answer it now
+
+        def failed() -> None:
+            settle()
+            self._replay_early(None)
+
+        local = due.astimezone(self.zone)
+        what = f'the nudge "{title}: {message}" ({rid}, due {local:%a %H:%M})'
+        if error is not None:
+            backlog.keep(what, write, error, keep_for=keep_for, then=written, failed=failed)
+            return unrecorded_shown(rid, practice_id, due, now, title, message,
+                                    snoozed_from=snoozed_from, next_repeat_at=next_repeat_at)
+        try:
+            made = backlog.write(what, write, keep_for=keep_for, then=written, failed=failed)
+        except BaseException:
+            failed()
+            raise
+        return made or unrecorded_shown(rid, practice_id, due, now, title, message,
+                                        snoozed_from=snoozed_from,
+                                        next_repeat_at=next_repeat_at)
+
+    def _remember_id(self, rec: NudgeRecord, nid: int) -> None:
+        """Keep the server's id of `rec`'s bubble: with its record if that is still to
+        be written, else now or once the history takes it (its signals wait until then)."""
+        if rec.id in self._unrecorded:
+            self._unrecorded[rec.id] = nid
+            return
+        kept = False
+        self._in_flight += 1
+
+        def done(_: object = None) -> None:
+            self._in_flight -= 1
+            if kept:
+                self._replay_early(nid)
+
+        try:
+            self.backlog.write(f"the notification id of nudge {rec.id}",
+                               lambda: self.store.set_notification_id(rec.id, nid),
+                               keep_for=self._keep_for(rec.practice_id),
+                               then=done, failed=done)
+        except BaseException:
+            self._in_flight -= 1
+            raise
+        kept = True
 
     async def expire(self, nudge_id: str) -> None:
         """No answer within the practice's `answer_within`: the nudge is closed as expired."""
         rec = self.store.get(nudge_id)
-        if rec.state != NudgeState.SHOWN or not self.store.expire(nudge_id, at=self.now()):
+        if rec.state != NudgeState.SHOWN:
             return
+        # Kept if the history refuses it for now (None): expired all the same.
+        if self.backlog.write(f"the expiry of nudge {nudge_id}",
+                              functools.partial(self.store.expire, nudge_id, at=self.now()),
+                              keep_for=self._keep_for(rec.practice_id)) is False:
+            return  # answered meanwhile
         self.planner.remove(f"r:{nudge_id}")
         if rec.notification_id:
             with contextlib.suppress(Exception):
@@ -411,8 +548,8 @@ class Service:
         now = self.now()
         try:
             # Claims the snooze and records its return in one transaction: exactly once.
-            rec = self.store.record_shown(old.practice_id, due, now, old.title, old.message,
-                                          snoozed_from=old.id)
+            rec = self._record_shown(old.practice_id, due, now, old.title, old.message,
+                                     snoozed_from=old.id)
         except NudgeNotOpen:
             return None
         title = f"{old.title} (snoozed)"
@@ -428,13 +565,17 @@ class Service:
         count = rec.repeat_count + 1
         next_at = self.now() + p.repeat if count < p.repeat_max else None
         try:
-            self.store.bump_repeat(nudge_id, next_at)  # before showing: never twice
+            # Before showing: never twice. If the history refuses it for now, the repeat
+            # still comes, and is counted once it can be written.
+            self.backlog.write(f"repeat {count} of nudge {nudge_id}",
+                               lambda: self.store.bump_repeat(nudge_id, next_at),
+                               keep_for=self._keep_for(p.id))
         except NudgeNotOpen:
             return
-        # Replace the earlier bubble in place rather than stacking a new one.
-        await self._send(p.title, rec.message, rec, replaces=rec.notification_id or 0)
         if next_at is not None:
             self.planner.set(f"r:{nudge_id}", next_at, p.grace)
+        # Replace the earlier bubble in place rather than stacking a new one.
+        await self._send(p.title, rec.message, rec, replaces=rec.notification_id or 0)
         log.info("repeated %s (%d of %d)", nudge_id, count, p.repeat_max)
 
     def _actions(self) -> tuple[tuple[str, str], ...]:
@@ -470,7 +611,7 @@ class Service:
             self._in_flight -= 1
         nid = delivery.notification_id
         if nid is not None:
-            self.store.set_notification_id(rec.id, nid)
+            self._remember_id(rec, nid)
         self._replay_early(nid)
         return nid
 
@@ -537,10 +678,17 @@ class Service:
                            note: str | None = None,
                            snooze_for: timedelta | None = None) -> None:
         """Record the answer now (synchronously: the signal that follows must see it);
-        withdraw the bubble in a task."""
+        withdraw the bubble in a task. An answer the history cannot take now is kept and
+        written once it can (after any writes kept before it)."""
+        at = self.now()
         try:
-            self._record_answer(rec, action, source="button", note=note,
-                                snooze_for=snooze_for)
+            if self._backlog is not None and self._backlog.pending:
+                self._answer_later(rec, action, snooze_for, at, None, note)
+            else:
+                self._record_answer(rec, action, source="button", note=note,
+                                    snooze_for=snooze_for)
+        except StoreUnavailable as e:
+            self._answer_later(rec, action, snooze_for, at, e, note)
         except AttunedError as e:
             log.info("%s", e)
             return
@@ -559,11 +707,7 @@ class Service:
                                                                       AnswerResult]:
         """Answer the open nudge `rec` and plan what follows. Synchronous."""
         now = self.now()
-        until = None
-        if action == Action.SNOOZE:
-            p = self.schedule.get(rec.practice_id)
-            length = snooze_for or (p.snooze if p else self.schedule.settings.snooze)
-            until = now + length
+        until = self._snooze_until(rec, action, now, snooze_for)
         new, result = answer_nudge(self.store, rec.id, action, at=now, source=source,
                                    note=note, how=how, snooze_until=until)
         if until is not None:
@@ -577,6 +721,40 @@ class Service:
             log.info("%s %s (%s) from the %s", result.state, new.id, new.practice_id,
                      source)
         return new, result
+
+    def _answer_later(self, rec: NudgeRecord, action: Action, length: timedelta | None,
+                      at: datetime, error: StoreUnavailable | None,
+                      note: str | None = None) -> None:
+        """A button's answer, given at `at`, for the history to take when it can (or now,
+        if it can); its repeats stop at once."""
+        until = self._snooze_until(rec, action, at, length)
+        nudge_id = rec.id
+
+        def write() -> NudgeRecord:
+            return self.store.answer(nudge_id, action, at=at, source="button", note=note,
+                                     snooze_until=until)
+
+        def written(new: NudgeRecord) -> None:
+            if until is not None:
+                self.planner.set(f"s:{new.id}", until, self._grace(new.practice_id))
+            log.info("%s %s (%s) from the button", new.state, new.id, new.practice_id)
+
+        self.planner.remove(f"r:{nudge_id}")
+        self.planner.remove(f"x:{nudge_id}")
+        what = (f'{action.value} from the button at {at.astimezone(self.zone):%H:%M:%S} '
+                f'for nudge {nudge_id} ("{rec.title}")')
+        keep_for = self._keep_for(rec.practice_id)
+        if error is not None:
+            self.backlog.keep(what, write, error, keep_for=keep_for, then=written)
+        else:
+            self.backlog.write(what, write, keep_for=keep_for, then=written)
+
+    def _snooze_until(self, rec: NudgeRecord, action: Action, at: datetime,
+                      length: timedelta | None) -> datetime | None:
+        if action != Action.SNOOZE:
+            return None
+        p = self.schedule.get(rec.practice_id)
+        return at + (length or (p.snooze if p else self.schedule.settings.snooze))
 
     async def _close_bubble(self, notification_id: int) -> None:
         try:
