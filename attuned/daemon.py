@@ -66,14 +66,17 @@ class Daemon:
         from attuned.notify.chain import default_chain
         from attuned.scheduler import NudgeScheduler
         from attuned.sdnotify import SdNotifier
-        from attuned.store import Store
+        from attuned.store import BUSY_TIMEOUT_MS, Store
 
         self.sd = SdNotifier(os.environ)
         held = lock.acquire()
         try:
             if clock.fake_clock_allowed():
                 _patch_apscheduler_clock()
-            store = Store.open(paths.history_db())
+            # How long a write waits for another process's lock; tests shorten it.
+            busy = float(os.environ.get("ATTUNED_BUSY_TIMEOUT_SECONDS")
+                         or BUSY_TIMEOUT_MS / 1000)
+            store = Store.open(paths.history_db(), busy_timeout=busy)
             try:
                 with gc_paused():
                     sched, example = schedule_io.load_or_example(self.config, self._cache)
@@ -141,6 +144,7 @@ class Daemon:
                 watcher.stop()
             await control.close()
             planner.shutdown()
+            service.flush_kept()
             await chain.aclose()
             store.close()
             return 0
