@@ -63,6 +63,7 @@ class Planner(Protocol):
     def due_times(self) -> dict[str, datetime]: ...
 
 
+_INSTANT = timedelta(microseconds=1)  # "after t" for ranges that start at t
 # An expiry is bookkeeping, not a nudge: however late (after a suspend), it still applies.
 _EXPIRY_GRACE = timedelta(days=365)
 # A write the history refuses (busy, disk full, read-only) is tried again for the
@@ -190,8 +191,9 @@ class Service:
     def plan_all(self, *, startup: bool, only: Collection[str] | None = None) -> int:
         """(Re)plan every practice's next nudge. Returns how many jobs changed.
 
-        At start-up a nudge that came due while the daemon was down is still delivered if
-        inside its grace; older ones of the same practice are recorded as one missed nudge.
+        At start-up the latest nudge of a practice that came due while the daemon was
+        down is still delivered if inside its grace; older ones of the same practice are
+        recorded as one missed nudge (none when it has no history yet).
         `only`: re-plan just these practice ids (a reload's changed and removed ones, from
         `changed_practices`); the others' planned nudges stay as they are.
         """
@@ -220,15 +222,22 @@ class Service:
             after = now - p.grace if startup else now
             if last is not None and last > after:
                 after = last
+            nxt = timing.next_occurrence(p, after, self.zone, self.seed,
+                                         quiet=practising.quiet_filter(p))
+            missed_until = now - p.grace
+            if nxt is not None and nxt <= now:
+                # Several may have come due inside the grace (down for a while, an
+                # every-minute practice): only the latest comes, the ones before it go
+                # into the missed record with the rest.
+                nxt = self._came_due(p, nxt - _INSTANT, now)[0][-1]
+                missed_until = nxt
             if current is not None and current <= now:
                 # Came due beyond its grace while the machine slept: one missed record
                 # (with any later ones), never silently planned past.
-                self._record_missed_while_down(p, current - timedelta(microseconds=1),
-                                               now - p.grace, "the computer was asleep")
+                self._record_missed_while_down(p, current - _INSTANT, missed_until,
+                                               "the computer was asleep")
             elif startup and last is not None:
-                self._record_missed_while_down(p, last, now - p.grace)
-            nxt = timing.next_occurrence(p, after, self.zone, self.seed,
-                                         quiet=practising.quiet_filter(p))
+                self._record_missed_while_down(p, last, missed_until)
             if nxt is None:
                 continue
             wanted.add(key)
@@ -247,19 +256,38 @@ class Service:
             return
         from attuned import practising
 
-        missed = [t for t in timing.occurrences(p, last + timedelta(microseconds=1), until,
-                                                self.zone, self.seed)
+        missed = [t for t in timing.occurrences(p, last + _INSTANT, until, self.zone,
+                                                self.seed)
                   if not practising.blocked_while_down(p, t)]  # issue 6: not missed
         if missed:
             # Several missed nudges of one practice collapse into one record.
-            try:
-                self.store.record_missed(
-                    p.id, missed[-1], at=self.now(),
-                    reason=f"{why} ({len(missed)} due)", title=p.title)
-            except NudgeAlreadyRecorded:
-                return
-            log.info("missed %s at %s while %s", p.id,
+            self._record_missed(p.id, missed[-1], f"{why} ({len(missed)} due)", p.title)
+            log.info("missed %s at %s: %s", p.id,
                      missed[-1].astimezone(self.zone).strftime("%a %H:%M"), why)
+
+    def _record_missed(self, practice_id: str, due: datetime, reason: str,
+                       title: str) -> None:
+        """One missed record (kept for later if the history refuses it for now)."""
+        with contextlib.suppress(NudgeAlreadyRecorded):
+            self.backlog.write(
+                f'the missed nudge "{title}" of {practice_id} ({reason})',
+                functools.partial(self.store.record_missed, practice_id, due, at=self.now(),
+                                  reason=reason, title=title),
+                keep_for=self._keep_for(practice_id))
+
+    def _came_due(self, p: Practice, after: datetime, now: datetime
+                  ) -> tuple[list[datetime], datetime | None]:
+        """`p`'s nudges after `after` that came due by `now`, oldest first, and its first
+        one after `now` (None: no more)."""
+        from attuned import practising
+
+        came: list[datetime] = []
+        for t in timing.iter_after(p, after, self.zone, self.seed,
+                                   quiet=practising.quiet_filter(p)):
+            if t > now:
+                return came, t
+            came.append(t)
+        return came, None
 
     def restore_pending(self) -> None:
         """Snoozes and repeats live in the database; bring them back after any restart."""
@@ -294,26 +322,21 @@ class Service:
         if kind == "p":
             p = self.schedule.get(ident)
             reason = "later than its grace"
+            latest = nxt = None
             if p is not None:
-                # Later ones past their grace too (a long sleep) share this one record.
-                later = timing.occurrences(p, due + timedelta(microseconds=1),
-                                           now - p.grace, self.zone, self.seed)
-                if later:
-                    due, reason = later[-1], f"{reason} ({len(later) + 1} due)"
-            with contextlib.suppress(NudgeAlreadyRecorded):
-                self.store.record_missed(ident, due, at=now, reason=reason,
-                                         title=p.title if p else "")
+                # Later ones that came due meanwhile (a long sleep) share this one
+                # record, except the latest, if it is still inside its grace: that one
+                # comes. The next planned is never one already past.
+                came, nxt = self._came_due(p, due, now)
+                if came and now - came[-1] <= p.grace:
+                    latest = came.pop()
+                if came:
+                    due, reason = came[-1], f"{reason} ({len(came) + 1} due)"
+            self._record_missed(ident, due, reason, p.title if p else "")
             log.info("missed %s due %s: more than its grace late", ident,
                      due.astimezone(self.zone).strftime("%a %H:%M"))
             if p is not None and p.enabled:
-                # A later occurrence still inside its grace (several came due during a
-                # sleep) is delivered; the ones between are covered by this one record.
-                from attuned import practising
-
-                nxt = timing.next_occurrence(p, max(due, now - p.grace), self.zone, self.seed,
-                                             quiet=practising.quiet_filter(p))
-                if nxt is not None:
-                    self.planner.set(key, nxt, p.grace)
+                self._set_next(p, latest or nxt)
         elif kind == "s":
             old = self.store.get(ident)
             if old.snooze_pending:
@@ -358,10 +381,19 @@ class Service:
             return None
         from attuned import practising
 
+        # Late (a resume, a clock jump, a slow start), later ones may have come due too:
+        # only the latest comes, the ones before it are one missed record, and the next
+        # planned is the first after now, never one already past (a burst).
+        came, nxt = self._came_due(p, due, self.now())
+        skipped = [due, *came[:-1]] if came else []
+        due = came[-1] if came else due
         # The next one first: whatever becomes of this one, the practice goes on.
-        self._plan_next(p, due)
+        self._set_next(p, nxt)
         if await practising.held_back(self, p, due):  # issue 6: together, quiet, DND
             return None
+        if skipped:
+            self._record_missed_while_down(p, skipped[0] - _INSTANT, due,
+                                           "late, a later one came in its place")
         now = self.now()
         keep_for = self._keep_for(practice_id)
         # A nudge is open until answered or until the practice's next nudge.
@@ -531,11 +563,8 @@ class Service:
             message = fill(message, p.id, due, self.seed)
         return message
 
-    def _plan_next(self, p: Practice, after: datetime) -> None:
-        from attuned import practising
-
-        nxt = timing.next_occurrence(p, after, self.zone, self.seed,
-                                     quiet=practising.quiet_filter(p))
+    def _set_next(self, p: Practice, nxt: datetime | None) -> None:
+        """Plan `p`'s next nudge at `nxt` (None: it has no more)."""
         if nxt is not None:
             self.planner.set(f"p:{p.id}", nxt, p.grace)
         else:

@@ -13,7 +13,7 @@ import service_fakes
 from service_fakes import Clock, FakeNotifier, FakePlanner, practice, settle
 
 from attuned import practising
-from attuned.model import Action, AtRule, NudgeState, Practice, Schedule, Settings
+from attuned.model import Action, AtRule, EveryRule, NudgeState, Practice, Schedule, Settings
 from attuned.notify.base import EXPIRES_NEVER, URGENCY_NORMAL, Delivery, Notification
 from attuned.service import ScheduleState, Service, changed_practices
 from attuned.store import EventKind, Store
@@ -414,3 +414,87 @@ def test_nudges_and_questions_ask_the_server_to_keep_them_up(store: Store) -> No
         # Never expire, kept after a press (withdrawn by us), normal urgency (critical is
         # for what must not be missed: a nudge is gentle).
         assert (n.timeout_ms, n.resident, n.urgency) == (EXPIRES_NEVER, True, URGENCY_NORMAL)
+
+
+# ------------------------------------------------------------------ no burst of late nudges
+
+EVERY_MINUTE = EveryRule(timedelta(minutes=1))
+START = datetime(2026, 11, 25, 7, 30, 20, tzinfo=UTC)  # 20 s after a minute's nudge
+
+
+async def run_due(svc: Service, planner: FakePlanner, clock: Clock) -> None:
+    """FAKE scheduler: fire every practice job already due at the clock's time, as
+    APScheduler does at once for a job set in the past (bounded, for the old burst)."""
+    for _ in range(100):
+        due = sorted((at, key) for key, (at, _) in planner.jobs.items()
+                     if key.startswith("p:") and at <= clock.at)
+        if not due:
+            return
+        at, key = due[0]
+        del planner.jobs[key]
+        await svc.fire_key(key, at)
+
+
+def shown_dues(store: Store, pid: str) -> list[datetime]:
+    return [e.due for e in store.history(pid) if e.kind == EventKind.SHOWN]
+
+
+def test_a_first_start_brings_one_nudge_per_practice_not_the_whole_grace(
+        store: Store) -> None:
+    ps = [practice(id=pid, rule=EVERY_MINUTE) for pid in ("look-up", "tea", "walk")]
+    svc, planner, notifier, clock = make(store, *ps, at=START)
+    svc.plan_all(startup=True)
+    asyncio.run(run_due(svc, planner, clock))
+    assert len(notifier.sent) == 3
+    for pid in ("look-up", "tea", "walk"):
+        assert shown_dues(store, pid) == [START.replace(second=0)]  # the latest, 07:30
+        assert planner.jobs[f"p:{pid}"][0] == START.replace(second=0) + timedelta(minutes=1)
+    # No history before: nothing to call missed.
+    assert [e for e in store.history() if e.kind == EventKind.MISSED] == []
+
+
+def test_a_start_after_15_minutes_down_is_one_nudge_and_one_missed_record(
+        store: Store) -> None:
+    before, _, _, _ = make(store, practice(id="look-up", rule=EVERY_MINUTE),
+                           at=START - timedelta(minutes=15))
+    asyncio.run(before.fire("look-up", START.replace(second=0) - timedelta(minutes=15)))
+    # That daemon stopped after its 07:15 nudge; a new one starts 15 min later.
+    svc, planner, notifier, clock = make(store, practice(id="look-up", rule=EVERY_MINUTE),
+                                         at=START)
+    svc.plan_all(startup=True)
+    asyncio.run(run_due(svc, planner, clock))
+    assert len(notifier.sent) == 1
+    assert shown_dues(store, "look-up")[-1] == START.replace(second=0)
+    [missed] = [e for e in store.history() if e.kind == EventKind.MISSED]
+    assert missed.due == START.replace(second=0) - timedelta(minutes=1)  # 07:29
+    assert missed.note == "the daemon was not running (14 due)"  # 07:16 to 07:29
+    assert planner.jobs["p:look-up"][0] == START.replace(second=0) + timedelta(minutes=1)
+
+
+def test_a_nudge_fired_late_shows_the_latest_and_plans_after_now(store: Store) -> None:
+    # A resume: the job for 07:00 comes 10.5 min late, inside its 15 min grace.
+    svc, planner, notifier, clock = make(store, practice(id="look-up", rule=EVERY_MINUTE),
+                                         at=datetime(2026, 11, 25, 7, 10, 30, tzinfo=UTC))
+    planner.jobs["p:look-up"] = (datetime(2026, 11, 25, 7, 0, tzinfo=UTC),
+                                 timedelta(minutes=15))
+    asyncio.run(run_due(svc, planner, clock))
+    assert len(notifier.sent) == 1
+    assert shown_dues(store, "look-up") == [datetime(2026, 11, 25, 7, 10, tzinfo=UTC)]
+    [missed] = [e for e in store.history() if e.kind == EventKind.MISSED]
+    assert missed.due == datetime(2026, 11, 25, 7, 9, tzinfo=UTC)
+    assert missed.note == "late, a later one came in its place (10 due)"  # 07:00-07:09
+    assert planner.jobs["p:look-up"][0] == datetime(2026, 11, 25, 7, 11, tzinfo=UTC)
+
+
+def test_a_job_missed_past_its_grace_brings_the_latest_inside_it_once(store: Store) -> None:
+    # Asleep from before 06:00 to 07:10:30: the 06:00 job is reported missed.
+    svc, planner, notifier, clock = make(store, practice(id="look-up", rule=EVERY_MINUTE),
+                                         at=datetime(2026, 11, 25, 7, 10, 30, tzinfo=UTC))
+    svc.on_missed("p:look-up", datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    asyncio.run(run_due(svc, planner, clock))
+    assert len(notifier.sent) == 1
+    assert shown_dues(store, "look-up") == [datetime(2026, 11, 25, 7, 10, tzinfo=UTC)]
+    [missed] = [e for e in store.history() if e.kind == EventKind.MISSED]
+    assert missed.due == datetime(2026, 11, 25, 7, 9, tzinfo=UTC)
+    assert missed.note == "later than its grace (70 due)"  # 06:00 to 07:09
+    assert planner.jobs["p:look-up"][0] == datetime(2026, 11, 25, 7, 11, tzinfo=UTC)
