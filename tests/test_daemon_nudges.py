@@ -15,6 +15,9 @@ from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
 from notification_server import NotificationServer, Record
 
+from attuned.model import Action
+from attuned.store import Store
+
 NUDGE_WAIT = 10.0  # a nudge due in ~2 s arrives well within this, even under load
 
 
@@ -376,3 +379,32 @@ def test_the_daemon_plans_what_attuned_next_shows(daemons: Daemons, night: str) 
     assert {pid for _, pid in daemon} == {"every", "cron", "half-past-two"}
     # Both agree on the zone's offsets that night, not just the instants.
     assert [at.utcoffset() for at, _ in daemon] == [at.utcoffset() for at, _ in cli]
+
+
+def test_a_start_15_minutes_after_the_last_nudge_brings_one_not_a_burst(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    # An every-minute practice whose window ends a minute from now, so that nothing
+    # else of it is due during the test; its last nudge was 15 minutes ago.
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    last = minute - timedelta(minutes=15)
+    window = f"{minute - timedelta(minutes=30):%H:%M}-{minute + timedelta(minutes=1):%H:%M}"
+    text = (settings(grace="15m") + '[[practice]]\nid = "tick"\ntitle = "Tick"\n'
+            f'message = "Look up."\nevery = "1m"\nbetween = "{window}"\n\n'
+            + practice("sentinel", once=due_in(3)))
+    d = daemons(bus=session_bus.address, config_text=text)
+    with Store.open(d.state_dir / "history.db") as store:
+        rec = store.record_shown("tick", last, last, "Tick", "Look up.")
+        store.answer(rec.id, Action.DONE, at=last + timedelta(seconds=30), source="cli")
+    d.start()
+    # The sentinel comes seconds after the start: by then a burst would have come too.
+    nudged(d, "sentinel")
+    assert [r["summary"] for r in notification_server.notifies] == ["Tick", "Sentinel"]
+    assert d.kinds("tick") == [("tick", "shown", "daemon"), ("tick", "done", "cli"),
+                               ("tick", "missed", "daemon"), ("tick", "shown", "daemon")]
+    missed, shown = [e for e in d.history() if e.practice_id == "tick"][2:]
+    assert (missed.due, missed.note) == (minute - timedelta(minutes=1),
+                                         "the daemon was not running (14 due)")
+    assert shown.due == minute  # the latest that came due, not the oldest
+    [nxt] = [n for n in d.call("status")["next"] if n["practice"] == "tick"]
+    assert datetime.fromisoformat(nxt["at"]) > datetime.now(UTC)  # tomorrow's first
