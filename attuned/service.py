@@ -442,6 +442,13 @@ class Service:
             self._backlog.close()
 
     def _tell_unwritable(self, text: str) -> None:
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not in the daemon's loop: the log has said it
+            return
+
         async def tell() -> None:
             try:
                 await self.notifier.send(Notification(title=CANNOT_WRITE_TITLE, body=text))
