@@ -59,9 +59,10 @@ def main() -> None:
     without_openssl()
     args = daemon_args(sys.argv[1:])
     if args is not None:
-        from attuned import daemon, paths
+        from attuned import paths
+        from attuned.daemon import lifecycle as daemon
 
         sys.exit(daemon.run(paths.config_path(args[0]), args[1]))
-    from attuned.cli import main as cli_main
+    from attuned.cli.root import main as cli_main
 
     cli_main()

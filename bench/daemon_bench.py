@@ -189,8 +189,10 @@ def bare_jobs(config: Path, zone_name: str | None, state: Path,
     attuned's own timing core and seed, for the bare scheduler to hold the same jobs."""
     from zoneinfo import ZoneInfo
 
-    from attuned import schedule as schedule_io
-    from attuned import seed, timing, zones
+    from attuned.config import schedule as schedule_io
+    from attuned.config import zones
+    from attuned.core import timing
+    from attuned.state import seed
 
     sched = schedule_io.load(config)
     zone = ZoneInfo(zone_name) if sched.settings.timezone is None and zone_name \

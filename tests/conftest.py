@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from attuned.store import Store
+from attuned.state.store import Store
 
 # Private buses, the test notification server and their fixtures (tests/buses.py); the
 # `daemons` fixture for end-to-end daemon tests (tests/daemon_harness.py).

@@ -39,8 +39,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned import control
-from attuned.store import HistoryEvent, Store
+from attuned.daemon import control
+from attuned.state.store import HistoryEvent, Store
 
 UNREACHABLE_BUS = "unix:path=/nonexistent/attuned-test-bus"
 START_TIMEOUT = 15.0
@@ -337,7 +337,7 @@ class FakeLogind:
         from dbus_fast import RequestNameReply
         from dbus_fast.aio import MessageBus
 
-        from attuned.sleepwatch import LOGIND
+        from attuned.daemon.sleepwatch import LOGIND
 
         self._thread.start()
 
@@ -356,7 +356,7 @@ class FakeLogind:
     def prepare_for_sleep(self, sleeping: bool) -> None:
         from dbus_fast import Message, MessageType
 
-        from attuned.sleepwatch import LOGIND_PATH, MANAGER
+        from attuned.daemon.sleepwatch import LOGIND_PATH, MANAGER
 
         async def emit() -> None:
             await self._bus.send(Message(

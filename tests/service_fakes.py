@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attuned.model import AtRule, Practice, Schedule, Settings
+from attuned.app.service import ScheduleState, Service
+from attuned.core.model import AtRule, Practice, Schedule, Settings
 from attuned.notify.base import Delivery, Notification
-from attuned.service import ScheduleState, Service
-from attuned.store import Store
+from attuned.state.store import Store
 
 UTCZ = ZoneInfo("UTC")
 

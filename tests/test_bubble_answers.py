@@ -20,11 +20,11 @@ from buses import WAIT, DBusDaemon, Events, run
 from notification_server import NotificationServer
 from service_fakes import FakePlanner, make, practice, settle
 
-from attuned import practising
-from attuned.model import NudgeState, Practice
+from attuned.app import practising
+from attuned.app.service import Service
+from attuned.core.model import NudgeState, Practice
 from attuned.notify.dbus import DBusNotifier
-from attuned.service import Service
-from attuned.store import Store
+from attuned.state.store import Store
 
 T0 = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 END = date(2026, 12, 7)

@@ -26,20 +26,20 @@ FORBIDDEN = (
     "dbus_fast",
     "asyncio",
     "plyer",
-    "attuned.daemon",
-    "attuned.scheduler",
-    "attuned.service",
+    "attuned.daemon.lifecycle",
+    "attuned.daemon.scheduler",
+    "attuned.app.service",
     "attuned.notify",
-    "attuned.sleepwatch",
-    "attuned.clockwatch",
-    "attuned.watch",
+    "attuned.daemon.sleepwatch",
+    "attuned.daemon.clockwatch",
+    "attuned.daemon.filewatch",
 )
 
 # Runs one CLI command, then records every module the interpreter has imported.
 WRAPPER = """
 import json, sys
 out, args = sys.argv[1], sys.argv[2:]
-from attuned.cli import cli
+from attuned.cli.root import cli
 code = 0
 try:
     cli.main(args=args, prog_name="attuned", standalone_mode=False)
@@ -102,7 +102,7 @@ def test_the_check_would_see_apscheduler_if_it_were_imported(tmp_path: Path,
                                                              config: Path) -> None:
     # The same wrapper with the adapter imported first: the names above are the ones that
     # show up in sys.modules, so the tests above can fail.
-    code = "import attuned.scheduler\n" + WRAPPER
+    code = "import attuned.daemon.scheduler\n" + WRAPPER
     _, modules = modules_after(tmp_path, "--config", str(config), "list", code=code)
     assert imported(modules, "apscheduler")
     assert imported(modules, "asyncio")
@@ -111,9 +111,9 @@ def test_the_check_would_see_apscheduler_if_it_were_imported(tmp_path: Path,
 @pytest.mark.parametrize("args", [["history"], ["stats", "--week"]], ids=["history", "stats"])
 def test_reading_the_history_does_not_load_the_event_loop(tmp_path: Path, config: Path,
                                                           args: list[str]) -> None:
-    # These go through attuned.service (the one core), but need no event loop, scheduler
+    # These go through attuned.app.service (the one core), but need no event loop, scheduler
     # or bus: asyncio alone costs about 20 ms a run.
     _, modules = modules_after(tmp_path, "--config", str(config), *args)
-    assert "attuned.service" in modules
+    assert "attuned.app.service" in modules
     assert [name for name in ("asyncio", "apscheduler", "dbus_fast")
             if imported(modules, name)] == []

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from attuned import cli_practice, schedule
-from attuned.cli import cli
+from attuned.cli import practising as cli_practice
+from attuned.cli.root import cli
+from attuned.config import schedule
 
 COMMENTED = """\
 # My practices. Keep my notes!

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from attuned import cli as cli_module
-from attuned.cli import cli
+from attuned.cli import root as cli_module
+from attuned.cli.root import cli
 
 COMMENTED = """\
 # My attunement practices. Edited by hand; keep my notes!
@@ -168,7 +168,7 @@ def test_unknown_practice_names_the_ones_that_exist(config: Path) -> None:
 
 def test_a_change_made_meanwhile_is_built_on(config: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from attuned import schedule
+    from attuned.config import schedule
 
     real_parse = schedule.parse_text
     theirs = COMMENTED + "\n# saved in vim meanwhile\n"
@@ -188,7 +188,7 @@ def test_a_change_made_meanwhile_is_built_on(config: Path,
 
 def test_a_change_that_keeps_coming_is_refused(config: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from attuned import schedule
+    from attuned.config import schedule
 
     real_parse = schedule.parse_text
     saves = []

@@ -31,10 +31,10 @@ from test_install import (
     fake_attuned,
 )
 
-from attuned import cli_service
-from attuned.cli import cli
-from attuned.cli_service import Deps
-from attuned.install import GRAPHICAL_SESSION_HINT, UNIT_NAME, render_unit, run_command
+from attuned.cli import service as cli_service
+from attuned.cli.root import cli
+from attuned.cli.service import Deps
+from attuned.system.install import GRAPHICAL_SESSION_HINT, UNIT_NAME, render_unit, run_command
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from attuned.clockwatch import (
+from attuned.daemon.clockwatch import (
     Change,
     ClockWatcher,
     Reading,
@@ -232,7 +232,7 @@ def test_check_now_consumes_the_change(caplog: pytest.LogCaptureFixture) -> None
         assert watcher.check_now() is None
         watcher.stop()
 
-    caplog.set_level("INFO", logger="attuned.clockwatch")
+    caplog.set_level("INFO", logger="attuned.daemon.clockwatch")
     asyncio.run(main())
     assert "clock: the machine slept about 10 min" in caplog.text
 

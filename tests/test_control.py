@@ -29,8 +29,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attuned import control
-from attuned.control import BadParams, ControlReplyError, ControlServer, ControlSocketError
+from attuned.daemon import control
+from attuned.daemon.control import BadParams, ControlReplyError, ControlServer, ControlSocketError
 from attuned.errors import AlreadyRunning, ControlError, DaemonNotRunning, PracticeNotFound
 
 METHODS = ("echo", "fail", "boom", "bad", "notdict", "nan", "barrier")
@@ -195,7 +195,7 @@ def test_raw_protocol_echoes_the_id_and_defaults_params(
 def test_bad_requests_get_error_replies_and_the_connection_carries_on(
     server: ControlServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="attuned.control")
+    caplog.set_level(logging.ERROR, logger="attuned.daemon.control")
     lines = [
         b"not json",
         b"\xff\xfe{}",
@@ -333,7 +333,7 @@ def test_a_thousand_random_messages_leave_the_server_serving(
 ) -> None:
     # The logged tracebacks are checked elsewhere; formatting 1,000 of them here would
     # double this test's time.
-    caplog.set_level(logging.CRITICAL, logger="attuned.control")
+    caplog.set_level(logging.CRITICAL, logger="attuned.daemon.control")
     handler = Handler()
 
     @settings(
@@ -625,7 +625,8 @@ def test_another_uid_is_refused_even_when_permissions_let_it_in(
 
 def test_the_client_does_not_import_asyncio() -> None:
     # The CLI's quick commands use the client; asyncio alone costs ~70 ms to import.
-    code = "import sys, attuned.control; print(sorted(m for m in sys.modules if 'asyncio' in m))"
+    code = ("import sys, attuned.daemon.control; "
+            "print(sorted(m for m in sys.modules if 'asyncio' in m))")
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )

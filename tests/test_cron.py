@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attuned import cron
+from attuned.core import cron
 
 ALL_DOM = frozenset(range(1, 32))
 ALL_MONTHS = frozenset(range(1, 13))

@@ -20,7 +20,7 @@ from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings, u
 from notification_server import NotificationServer
 
 from attuned.errors import AttunedError
-from attuned.store import EventKind
+from attuned.state.store import EventKind
 
 NUDGE_WAIT = 10.0
 

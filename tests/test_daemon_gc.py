@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from attuned.daemon import gc_paused
+from attuned.daemon.lifecycle import gc_paused
 
 
 @pytest.fixture(autouse=True)

@@ -15,8 +15,8 @@ from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
 from notification_server import NotificationServer, Record
 
-from attuned.model import Action
-from attuned.store import Store
+from attuned.core.model import Action
+from attuned.state.store import Store
 
 NUDGE_WAIT = 10.0  # a nudge due in ~2 s arrives well within this, even under load
 

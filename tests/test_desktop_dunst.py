@@ -24,7 +24,7 @@ from daemon_harness import Daemons, due_in, practice, settings
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from attuned.store import EventKind
+from attuned.state.store import EventKind
 
 pytestmark = pytest.mark.desktop
 

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from notification_server import NotificationServer
 from service_fakes import FakePlanner, practice
 
-from attuned.cli import cli
-from attuned.model import Schedule, Settings
+from attuned.app.service import ScheduleState, Service
+from attuned.cli.root import cli
+from attuned.core.model import Schedule, Settings
 from attuned.notify.dbus import DBusNotifier
-from attuned.service import ScheduleState, Service
-from attuned.store import Store
+from attuned.state.store import Store
 
 T0 = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
 
@@ -77,7 +77,7 @@ def test_a_discreet_practice_shows_only_a_glyph_and_show_reveals_it(
 def test_discreet_in_settings_covers_every_practice(
         tmp_path: Path, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    from attuned import schedule
+    from attuned.config import schedule
 
     sched = schedule.parse_text(
         '[settings]\ntimezone = "UTC"\ndiscreet = true\n'

@@ -25,11 +25,12 @@ from processes import read_line
 from test_daemon_sdnotify import NotifyReceiver, SdDaemon
 from test_install import FakeSystemctl, fake_attuned
 
-from attuned import cli_service, doctor
-from attuned.cli import cli
-from attuned.cli_service import Deps, format_report
-from attuned.install import CommandResult, install, run_command
-from attuned.store import LATEST_VERSION, Store
+from attuned.cli import service as cli_service
+from attuned.cli.root import cli
+from attuned.cli.service import Deps, format_report
+from attuned.state.store import LATEST_VERSION, Store
+from attuned.system import doctor
+from attuned.system.install import CommandResult, install, run_command
 
 NO_BUS = "unix:path=/nonexistent/attuned-test-bus"
 VALID = """\

@@ -2,8 +2,8 @@ from datetime import time, timedelta
 
 import pytest
 
-from attuned.durations import format_duration, parse_clock, parse_duration, parse_window
-from attuned.model import Window
+from attuned.core.durations import format_duration, parse_clock, parse_duration, parse_window
+from attuned.core.model import Window
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import re
 from datetime import date
 from pathlib import Path
 
-from attuned import schedule
-from attuned.model import AtRule, CronRule, EveryRule, OnceRule, RandomRule
+from attuned.config import schedule
+from attuned.core.model import AtRule, CronRule, EveryRule, OnceRule, RandomRule
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITTEN_ON = date(2026, 11, 25)

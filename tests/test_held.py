@@ -19,12 +19,14 @@ from buses import WAIT, DBusDaemon, Events, run
 from notification_server import NotificationServer
 from service_fakes import FakeNotifier, make, practice, settle
 
-from attuned import practising, timing, together
-from attuned.model import Action, AtRule, Practice, Settings
-from attuned.model import Window as W
+from attuned.app import practising
+from attuned.core import timing
+from attuned.core.model import Action, AtRule, Practice, Settings
+from attuned.core.model import Window as W
 from attuned.notify.base import Notification
 from attuned.notify.dbus import DBusNotifier
-from attuned.store import Store
+from attuned.state import together
+from attuned.state.store import Store
 
 UTCZ = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

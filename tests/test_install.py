@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from attuned.install import (
+from attuned.system.install import (
     GRAPHICAL_SESSION_HINT,
     UPDATE_ENVIRONMENT,
     CommandResult,

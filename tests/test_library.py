@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attuned import feelings, library, schedule
+from attuned.config import feelings, library, schedule
 from attuned.errors import ScheduleError
 
 DESIGN_EIGHT = ("look-up", "breakfast", "full-attention", "partner-in-mind",

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from attuned import lock
+from attuned.daemon import lock
 from attuned.errors import AlreadyRunning
 
 HOLDER = """
 import sys
 from pathlib import Path
-from attuned import lock
+from attuned.daemon import lock
 held = lock.acquire(Path(sys.argv[1]))
 print("locked", flush=True)
 sys.stdin.read()
@@ -27,7 +27,7 @@ sys.stdin.read()
 ACQUIRE_AND_REPORT = """
 import sys
 from pathlib import Path
-from attuned import lock
+from attuned.daemon import lock
 from attuned.errors import AlreadyRunning
 try:
     lock.acquire(Path(sys.argv[1]))

@@ -11,7 +11,7 @@ from typing import TextIO
 
 import pytest
 
-from attuned.logs import setup_logging, stream_is_journal, syslog_priority
+from attuned.daemon.logs import setup_logging, stream_is_journal, syslog_priority
 
 NAMES = ("", "attuned", "apscheduler")
 

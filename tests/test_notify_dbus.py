@@ -17,9 +17,9 @@ from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 from notification_server import NotificationServer, NotificationServerProcess
 
-from attuned.busaddr import session_bus_address
 from attuned.errors import NotifyError
 from attuned.notify.base import EXPIRES_NEVER, NUDGE_ACTIONS, Notification, ServerInfo
+from attuned.notify.busaddr import session_bus_address
 from attuned.notify.dbus import NOTIFICATIONS_IFACE, DBusNotifier
 
 NUDGE = Notification(

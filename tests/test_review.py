@@ -17,11 +17,12 @@ import pytest
 from click.testing import CliRunner
 from service_fakes import make, practice, settle
 
-from attuned import cli_practice, review
-from attuned.cli import cli
-from attuned.model import Action, NudgeState, RandomRule
-from attuned.model import Window as W
-from attuned.store import Store
+from attuned.app import review
+from attuned.cli import practising as cli_practice
+from attuned.cli.root import cli
+from attuned.core.model import Action, NudgeState, RandomRule
+from attuned.core.model import Window as W
+from attuned.state.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTCZ = ZoneInfo("UTC")
@@ -39,7 +40,7 @@ def test_or_a_quarter_hour_after_the_last_nudge_when_that_is_later() -> None:
     p = practice(rule=RandomRule(2, W(time(22, 0), time(1, 0))), until=date(2026, 12, 7))
     at = review.reflection_time(p, BERLIN, "s")
     assert at is not None and at.date() in (date(2026, 12, 7), date(2026, 12, 8))
-    from attuned import timing
+    from attuned.core import timing
 
     last = timing.occurrences(p, datetime(2026, 12, 7, tzinfo=BERLIN),
                               datetime(2026, 12, 9, tzinfo=BERLIN), BERLIN, "s")[-1]
@@ -106,7 +107,7 @@ def test_a_question_missed_while_the_daemon_was_down_is_not_asked_late(store: St
 
 
 def test_reflect_from_the_daemon_closes_the_open_question(store: Store) -> None:
-    from attuned import practising
+    from attuned.app import practising
 
     p = practice(until=END)
     svc, _, notifier, _ = make(store, p, at=ASK)
@@ -215,7 +216,7 @@ def test_review_arithmetic_and_suggestions_on_a_pinned_week(store: Store) -> Non
 ])
 def test_the_rules_at_their_edges(rate_done: int, latest: str | None, until: date | None,
                                   action: str, rule: str) -> None:
-    from attuned.stats import PracticeStats
+    from attuned.core.stats import PracticeStats
 
     st = PracticeStats("p", 10, rate_done, 0, 10 - rate_done, 0, 0, 0, rate_done / 10, 0, 0,
                        (), "")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from processes import end_process, read_line
 
-from attuned import schedule
+from attuned.config import schedule
 
 BASE = """\
 # My schedule. These notes must survive every edit.
@@ -39,7 +39,7 @@ COMMENTS = [line for line in BASE.splitlines() if "#" in line]
 # would (a new process per command costs ~0.3 s; 300 of them would take minutes).
 WORKER = """\
 import json, sys
-from attuned.cli import cli
+from attuned.cli.root import cli
 config, commands = sys.argv[1], json.loads(sys.argv[2])
 print("ready", flush=True)
 sys.stdin.readline()
@@ -52,7 +52,7 @@ for args in commands:
 READER = """\
 import json, select, sys
 from pathlib import Path
-from attuned import schedule
+from attuned.config import schedule
 from attuned.errors import AttunedError
 path = Path(sys.argv[1])
 cache = schedule.ScheduleCache()
@@ -230,7 +230,7 @@ def test_a_reader_during_a_burst_of_edits_always_reads_a_whole_file(
 HOLDER = """\
 import sys
 from pathlib import Path
-from attuned import schedule
+from attuned.config import schedule
 
 def change(old):
     print("holding", flush=True)
@@ -355,7 +355,7 @@ draft.write_text(draft.read_text().replace('"07:30"', '"07:45"'))
 def _edit(config: Path, tmp_path: Path, meanwhile: str = "") -> tuple[int, str]:
     from click.testing import CliRunner
 
-    from attuned.cli import cli
+    from attuned.cli.root import cli
 
     script = tmp_path / "fake-editor"  # FAKE: stands in for the person typing in vim
     script.write_text(EDITOR.format(python=sys.executable, meanwhile=meanwhile))

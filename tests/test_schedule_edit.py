@@ -15,7 +15,8 @@ import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attuned import fsutil, schedule
+from attuned import fsutil
+from attuned.config import schedule
 from attuned.errors import EditConflict, PracticeNotFound, ScheduleError
 
 COMMENTED = """\

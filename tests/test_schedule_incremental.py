@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from attuned import schedule
+from attuned.config import schedule
 from attuned.errors import ScheduleError
 
 SETTINGS = '[settings]\ntimezone = "UTC"\ngrace = "15m"\n\n'

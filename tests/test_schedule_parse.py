@@ -10,18 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attuned import schedule
-from attuned.days import format_days, parse_days
+from attuned.config import schedule
+from attuned.core.days import format_days, parse_days
+from attuned.core.model import AtRule, CronRule, EveryRule, OnceRule, RandomRule, Settings, Window
 from attuned.errors import AttunedError, ConfigNotFound, ScheduleError
-from attuned.model import (
-    AtRule,
-    CronRule,
-    EveryRule,
-    OnceRule,
-    RandomRule,
-    Settings,
-    Window,
-)
 
 WEEKDAYS = frozenset(range(5))
 

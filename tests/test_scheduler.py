@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned.scheduler import NudgeScheduler, grace_seconds
+from attuned.daemon.scheduler import NudgeScheduler, grace_seconds
 
 GRACE = timedelta(minutes=15)
 

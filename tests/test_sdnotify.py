@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from attuned.sdnotify import SdNotifier
+from attuned.daemon.sdnotify import SdNotifier
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_without_notify_socket_everything_is_a_quiet_no_op(
 def test_send_failure_is_logged_once_and_never_raised(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     n = SdNotifier({"NOTIFY_SOCKET": str(tmp_path / "gone")})
-    with caplog.at_level(logging.WARNING, logger="attuned.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="attuned.daemon.sdnotify"):
         assert not n.ready()
         assert not n.watchdog()
         assert not n.stopping()

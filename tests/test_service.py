@@ -12,11 +12,11 @@ import pytest
 import service_fakes
 from service_fakes import Clock, FakeNotifier, FakePlanner, practice, settle
 
-from attuned import practising
-from attuned.model import Action, AtRule, EveryRule, NudgeState, Practice, Schedule, Settings
+from attuned.app import practising
+from attuned.app.service import ScheduleState, Service, changed_practices
+from attuned.core.model import Action, AtRule, EveryRule, NudgeState, Practice, Schedule, Settings
 from attuned.notify.base import EXPIRES_NEVER, URGENCY_NORMAL, Delivery, Notification
-from attuned.service import ScheduleState, Service, changed_practices
-from attuned.store import EventKind, Store
+from attuned.state.store import EventKind, Store
 
 UTCZ = ZoneInfo("UTC")
 T0 = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)

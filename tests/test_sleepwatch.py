@@ -12,7 +12,7 @@ from dbus_fast import Message, RequestNameReply
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface, signal
 
-from attuned.sleepwatch import LOGIND, LOGIND_PATH, MANAGER, SleepWatcher
+from attuned.daemon.sleepwatch import LOGIND, LOGIND_PATH, MANAGER, SleepWatcher
 
 
 # No <servicedir>: nothing can be bus-activated, so only what the test starts is on the bus.
@@ -161,7 +161,7 @@ def test_after_stop_no_more_callbacks(bus: DBusDaemon) -> None:
 def test_no_bus_start_returns_false_with_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="attuned.sleepwatch")
+    caplog.set_level(logging.INFO, logger="attuned.daemon.sleepwatch")
     address = f"unix:path={tmp_path / 'no-bus'}"
 
     async def main() -> None:
@@ -182,7 +182,7 @@ def test_default_is_the_system_bus(
 ) -> None:
     # dbus-fast finds the system bus through DBUS_SYSTEM_BUS_ADDRESS: point it nowhere.
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'none'}")
-    caplog.set_level(logging.INFO, logger="attuned.sleepwatch")
+    caplog.set_level(logging.INFO, logger="attuned.daemon.sleepwatch")
 
     async def main() -> None:
         assert await SleepWatcher(lambda: None).start() is False
@@ -194,7 +194,7 @@ def test_default_is_the_system_bus(
 def test_a_bus_without_logind_returns_false(
     bus: DBusDaemon, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="attuned.sleepwatch")
+    caplog.set_level(logging.INFO, logger="attuned.daemon.sleepwatch")
 
     async def main() -> None:
         watcher = SleepWatcher(lambda: None, address=bus.address)
@@ -211,7 +211,7 @@ def test_a_bus_without_logind_returns_false(
 def test_losing_the_bus_is_logged_once(
     bus: DBusDaemon, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="attuned.sleepwatch")
+    caplog.set_level(logging.INFO, logger="attuned.daemon.sleepwatch")
 
     async def main() -> None:
         lost = asyncio.Event()

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned.model import Action
-from attuned.stats import bar, compute
-from attuned.store import EventKind, HistoryEvent, Store
+from attuned.core.model import Action
+from attuned.core.stats import bar, compute
+from attuned.state.store import EventKind, HistoryEvent, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 _seq = itertools.count(1)

@@ -15,9 +15,9 @@ import pytest
 from dblock import WriteLock
 
 from attuned import paths
+from attuned.core.model import Action, NudgeState
 from attuned.errors import AttunedError, StoreError
-from attuned.model import Action, NudgeState
-from attuned.store import (
+from attuned.state.store import (
     LATEST_VERSION,
     AmbiguousNudgeId,
     DatabaseTooNew,

@@ -1,6 +1,6 @@
 """The store under real processes: kill -9 mid-answer, and two processes racing.
 
-Each worker is a real Python subprocess using attuned.store on a real SQLite file.
+Each worker is a real Python subprocess using attuned.state.store on a real SQLite file.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned.model import Action, NudgeState
-from attuned.store import EventKind, Store
+from attuned.core.model import Action, NudgeState
+from attuned.state.store import EventKind, Store
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 30.0  # seconds; every wait below is bounded by it
@@ -30,8 +30,8 @@ ANSWERER = textwrap.dedent("""
     import sys
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
-    from attuned.model import Action
-    from attuned.store import Store
+    from attuned.core.model import Action
+    from attuned.state.store import Store
 
     db, rnd, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     t0 = datetime(2026, 3, 2, 7, 30, tzinfo=ZoneInfo("Europe/Berlin"))
@@ -48,7 +48,7 @@ ANSWERER = textwrap.dedent("""
 RACER = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
-    from attuned.store import Store
+    from attuned.state.store import Store
 
     db, mode = sys.argv[1], sys.argv[2]
     ids = sys.argv[3].split(",")

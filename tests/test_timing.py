@@ -18,9 +18,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned import seed as seed_mod
-from attuned import zones
-from attuned.model import (
+from attuned.config import zones
+from attuned.core.model import (
     ALL_DAYS,
     AtRule,
     CronRule,
@@ -34,7 +33,7 @@ from attuned.model import (
     Settings,
     Window,
 )
-from attuned.timing import (
+from attuned.core.timing import (
     describe_days,
     describe_rule,
     in_quiet_hours,
@@ -44,6 +43,7 @@ from attuned.timing import (
     pick_message,
     upcoming,
 )
+from attuned.state import seed as seed_mod
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = frozenset(range(5))

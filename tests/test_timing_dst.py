@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned import cron
-from attuned.model import AtRule, CronRule, EveryRule, Practice, RandomRule, Rule, Window
-from attuned.timing import next_occurrence, occurrences, resolve_wall
+from attuned.core import cron
+from attuned.core.model import AtRule, CronRule, EveryRule, Practice, RandomRule, Rule, Window
+from attuned.core.timing import next_occurrence, occurrences, resolve_wall
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attuned.model import (
+from attuned.core.model import (
     AtRule,
     CronRule,
     EveryRule,
@@ -27,7 +27,7 @@ from attuned.model import (
     Schedule,
     Window,
 )
-from attuned.timing import next_n, next_occurrence, occurrences, resolve_wall, upcoming
+from attuned.core.timing import next_n, next_occurrence, occurrences, resolve_wall, upcoming
 
 # (zone, a day on which something happens there): DST changes in 2026, a leap day.
 MOMENTS = [

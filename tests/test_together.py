@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 from service_fakes import make, practice
 
-from attuned import cli_practice, practising, together
-from attuned.cli import cli
-from attuned.store import Store
+from attuned.app import practising
+from attuned.cli import practising as cli_practice
+from attuned.cli.root import cli
+from attuned.state import together
+from attuned.state.store import Store
 
 T0 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
 UTCZ = ZoneInfo("UTC")

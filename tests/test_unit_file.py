@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_install import fake_attuned
 
-from attuned.install import (
+from attuned.system.install import (
     ServiceError,
     exec_start_line,
     render_unit,

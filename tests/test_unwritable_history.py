@@ -17,10 +17,10 @@ import pytest
 from dblock import WriteLock
 from service_fakes import Clock, FakeNotifier, FakePlanner, make, practice, settle
 
-from attuned import practising
-from attuned.model import Action, AtRule, NudgeState
-from attuned.service import Service
-from attuned.store import EventKind, Store
+from attuned.app import practising
+from attuned.app.service import Service
+from attuned.core.model import Action, AtRule, NudgeState
+from attuned.state.store import EventKind, Store
 
 T0 = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 CANNOT_WRITE_TITLE = "attuned cannot write its history"

@@ -7,7 +7,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from attuned.watch import FileWatcher
+from attuned.daemon.filewatch import FileWatcher
 
 
 async def _changes_after(

@@ -21,7 +21,6 @@ from typing import Any
 from dbus_fast import DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from attuned.busaddr import session_bus_address
 from attuned.errors import NotifyError
 from attuned.notify.base import (
     ActionCallback,
@@ -30,6 +29,7 @@ from attuned.notify.base import (
     Notification,
     ServerInfo,
 )
+from attuned.notify.busaddr import session_bus_address
 
 log = logging.getLogger("attuned.notify")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from attuned.cli_common import clock_times, display_zone
-from attuned.cli_common import config_path as _config
+from attuned.cli.common import clock_times, display_zone
+from attuned.cli.common import config_path as _config
 from attuned.errors import AttunedError
 
 
@@ -23,7 +23,7 @@ class PracticeAlreadyThere(AttunedError):
 
 
 def _now() -> datetime:
-    from attuned.clock import now
+    from attuned.daemon.clock import now
 
     return now()
 
@@ -50,7 +50,7 @@ def practices(ctx: click.Context, as_json: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from attuned import library
+    from attuned.config import library
 
     lib = library.load()
     if as_json:
@@ -78,7 +78,7 @@ def practices_show(name: str) -> None:
     Example:
         attuned practices show breakfast
     """
-    from attuned import library
+    from attuned.config import library
 
     lib = library.load()
     t = lib.get(name)
@@ -91,7 +91,7 @@ def practices_show(name: str) -> None:
     if any("{" in m for m in t.messages):
         click.echo("  ({feeling} and {need} are filled in from `attuned feelings` and "
                    "`attuned needs`.)")
-    from attuned.durations import format_duration
+    from attuned.core.durations import format_duration
 
     click.echo(f"Try it: attuned try {t.name} --for {format_duration(t.period)}")
     if t.origin != library.BUILT_IN:
@@ -128,8 +128,9 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     Example:
         attuned try breakfast --for 1w --at 07:15
     """
-    from attuned import library, schedule, timing, zones
-    from attuned.durations import parse_duration
+    from attuned.config import library, schedule, zones
+    from attuned.core import timing
+    from attuned.core.durations import parse_duration
 
     if at and random_ is not None:
         raise click.UsageError("give --at or --random, not both")
@@ -184,7 +185,7 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
 
 
 def _print_list(kind: str) -> None:
-    from attuned import feelings
+    from attuned.config import feelings
 
     wl = feelings.word_list(kind)
     click.echo(wl.about)
@@ -235,9 +236,11 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
     Example:
         attuned reflect breakfast --partly --text "easier on slow mornings"
     """
-    from attuned import control, paths, review
+    from attuned import paths
+    from attuned.app import review
+    from attuned.daemon import control
     from attuned.errors import DaemonNotRunning
-    from attuned.store import Store
+    from attuned.state.store import Store
 
     if verdict is None:
         raise click.UsageError("say how it went: --landed, --partly or --not-yet")
@@ -271,8 +274,10 @@ def review_(ctx: click.Context, days: int, as_json: bool) -> None:
     Example:
         attuned review
     """
-    from attuned import library, paths, review, schedule
-    from attuned.store import Store
+    from attuned import paths
+    from attuned.app import review
+    from attuned.config import library, schedule
+    from attuned.state.store import Store
 
     path = _config(ctx)
     practices_ = schedule.load(path).practices if path.exists() else ()
@@ -352,7 +357,7 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
         attuned show k3f2
     """
     from attuned import paths
-    from attuned.store import Store
+    from attuned.state.store import Store
 
     store = Store.open(paths.history_db())
     try:
@@ -384,9 +389,9 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     Example:
         attuned together until 22:00      # a keyboard shortcut can run this
     """
-    from attuned import control
-    from attuned import together as tg
+    from attuned.daemon import control
     from attuned.errors import DaemonNotRunning
+    from attuned.state import together as tg
 
     zone = display_zone(ctx)
     now = _now()

@@ -1,6 +1,6 @@
 """The daemon core's side of practising (issue 6), kept out of service.py: the question
 at a period's end, discreet nudges, nudges held back by together mode, quiet hours or
-do-not-disturb (the store is attuned.together's held.json), and inline replies.
+do-not-disturb (the store is attuned.state.together's held.json), and inline replies.
 
 Scheduler job keys added here: "e:<practice>" a period's reflection question,
 "h:<practice>" a held nudge's release, "d:digest" the evening digest.
@@ -12,14 +12,16 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from attuned import review, timing, together
+from attuned.app import review
+from attuned.core import timing
+from attuned.core.model import Action, Practice
 from attuned.errors import AttunedError
-from attuned.model import Action, Practice
 from attuned.notify.base import EXPIRES_NEVER, Notification
-from attuned.store import VERDICTS, NudgeAlreadyRecorded, NudgeRecord
+from attuned.state import together
+from attuned.state.store import VERDICTS, NudgeAlreadyRecorded, NudgeRecord
 
 if TYPE_CHECKING:
-    from attuned.service import Service
+    from attuned.app.service import Service
 
 log = logging.getLogger("attuned")
 
@@ -135,7 +137,7 @@ async def control(svc: Service, method: str, params: dict[str, object]) -> dict[
     """Control-socket methods of issue 6: "reflect" {practice?, verdict, text?} and
     "together" (see together.py)."""
 
-    from attuned.control import text_param as opt
+    from attuned.daemon.control import text_param as opt
 
     if method == "reflect":
         return await reflect(svc, opt(params, "practice"), opt(params, "verdict") or "",
@@ -151,7 +153,7 @@ async def control(svc: Service, method: str, params: dict[str, object]) -> dict[
 # practice it is then dropped (nothing recorded, as if it were never due), deferred
 # (shown once the block ends: "h:<practice>", one per practice, the newest), or
 # gathered into the digest ("d:digest", one notification at settings.digest_at listing
-# every gathered practice). Held nudges live in held.json (attuned.together), so they
+# every gathered practice). Held nudges live in held.json (attuned.state.together), so they
 # survive restarts; jobs are re-planned from it by plan_held.
 
 # Held nudges are already late by design: however late their release comes (a suspend),

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from attuned.errors import AttunedError
-from attuned.store import Store, StoreUnavailable
+from attuned.state.store import Store, StoreUnavailable
 
 log = logging.getLogger("attuned")
 

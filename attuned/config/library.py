@@ -27,10 +27,11 @@ from typing import Any
 
 import tomli
 
-from attuned import paths, schedule
-from attuned.durations import format_duration, parse_duration
+from attuned import paths
+from attuned.config import schedule
+from attuned.core.durations import format_duration, parse_duration
+from attuned.core.model import Practice
 from attuned.errors import AttunedError, Problem, ScheduleError
-from attuned.model import Practice
 
 # Keys a template may hold besides the practice's schedule keys.
 OWN_KEYS = ("title", "why", "for", "message")
@@ -222,7 +223,7 @@ def parse_template(name: str, text: str, origin: str) -> Template:
 
 def describe(t: Template) -> str:
     """The suggested schedule in plain words, with its period."""
-    from attuned import timing
+    from attuned.core import timing
 
     return f"{timing.describe_rule(t.practice)}, for {period_words(t.period)}"
 

@@ -17,11 +17,11 @@ from typing import Any
 import click
 
 from attuned import __version__, paths
-from attuned.cli_common import clock_times, display_zone, schedule_or_example
-from attuned.cli_common import config_path as _config
-from attuned.cli_service import doctor, service
+from attuned.cli.common import clock_times, display_zone, schedule_or_example
+from attuned.cli.common import config_path as _config
+from attuned.cli.service import doctor, service
+from attuned.core.model import Practice, Schedule
 from attuned.errors import AttunedError, ScheduleError
-from attuned.model import Practice, Schedule
 
 
 class _Group(click.Group):
@@ -55,19 +55,20 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 def _load(path: Path, *, example_if_missing: bool = False) -> Schedule:
-    from attuned import schedule
+    from attuned.config import schedule
 
     return schedule_or_example(path) if example_if_missing else schedule.load(path)
 
 
 def _zone_and_seed(sched: Schedule) -> tuple[Any, str]:
-    from attuned import seed, zones
+    from attuned.config import zones
+    from attuned.state import seed
 
     return zones.schedule_zone(sched.settings), seed.load_seed(paths.seed_file())
 
 
 def _now() -> datetime:
-    from attuned.clock import now
+    from attuned.daemon.clock import now
 
     return now()
 
@@ -99,7 +100,7 @@ def init(ctx: click.Context, force: bool) -> None:
     Example:
         attuned init            # then: attuned edit
     """
-    from attuned import schedule
+    from attuned.config import schedule
 
     path = _config(ctx)
     moved = schedule.write_new(path, schedule.example_text(), force=force)
@@ -126,7 +127,7 @@ def check(ctx: click.Context, file: str | None) -> None:
 
 
 def _rule_words(p: Practice) -> str:
-    from attuned import timing
+    from attuned.core import timing
 
     return timing.describe_rule(p)
 
@@ -141,7 +142,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     Example:
         attuned list --json | jq '.[].id'
     """
-    from attuned import timing
+    from attuned.core import timing
 
     path = _config(ctx)
     sched = _load(path, example_if_missing=True)
@@ -198,8 +199,8 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
     Example:
         attuned next --from 2026-03-28 --until 2026-03-30   # the spring DST night
     """
-    from attuned import timing
-    from attuned.moments import parse_moment
+    from attuned.core import timing
+    from attuned.core.moments import parse_moment
 
     if count is not None and until is not None:
         raise click.UsageError("give --count or --until, not both")
@@ -270,7 +271,7 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
             --message "Paper down. How is your partner this morning?" \\
             --at 07:30 --days weekdays --from 2026-12-01 --until 2026-12-07
     """
-    from attuned import schedule
+    from attuned.config import schedule
 
     fields: dict[str, object] = {"id": practice_id, "title": title}
     fields["message"] = messages[0] if len(messages) == 1 else list(messages)
@@ -311,7 +312,7 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
 def _quiet_note(sched: Schedule, p: Practice) -> str | None:
     """Said when quiet hours hide nudges of a practice just added: an easy surprise
     (23:00 under the starter file's 22:30-07:00), and silent otherwise."""
-    from attuned import timing
+    from attuned.core import timing
 
     if p.quiet_hours is None or not p.enabled:
         return None
@@ -357,7 +358,7 @@ def remove(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned remove date-night
     """
-    from attuned import schedule
+    from attuned.config import schedule
 
     schedule.remove_practice(_config(ctx), practice_id)
     click.echo(f"Removed {practice_id}. Its history stays; `attuned history` still shows it.")
@@ -373,7 +374,7 @@ def enable(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned enable look-up
     """
-    from attuned import schedule
+    from attuned.config import schedule
 
     schedule.set_enabled(_config(ctx), practice_id, True)
     click.echo(f"Enabled {practice_id}.")
@@ -389,7 +390,7 @@ def disable(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned disable look-up
     """
-    from attuned import schedule
+    from attuned.config import schedule
 
     schedule.set_enabled(_config(ctx), practice_id, False)
     click.echo(f"Paused {practice_id}. `attuned enable {practice_id}` switches it back on.")
@@ -409,7 +410,7 @@ def edit(ctx: click.Context) -> None:
     """
     import subprocess  # here, not at the top: the quick commands never pay for it
 
-    from attuned import editing
+    from attuned.config import draft as editing
 
     path = _config(ctx)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
@@ -435,7 +436,7 @@ def edit(ctx: click.Context) -> None:
 
 
 # Practising (issue 6): the library, try, feelings/needs, reflect, review, show, together.
-from attuned import cli_practice  # noqa: E402
+from attuned.cli import practising as cli_practice  # noqa: E402
 
 for _command in cli_practice.COMMANDS:
     cli.add_command(_command)
@@ -468,7 +469,7 @@ def run(ctx: click.Context, verbose: int) -> None:
     Example:
         attuned run -v
     """
-    from attuned import daemon
+    from attuned.daemon import lifecycle as daemon
 
     ctx.exit(daemon.run(_config(ctx), verbose))
 
@@ -514,7 +515,7 @@ def notify_test() -> None:
 
 
 def _call(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    from attuned import control
+    from attuned.daemon import control
 
     return control.call(method, params)
 
@@ -568,15 +569,15 @@ def _indent(text: str) -> str:
 
 def _answer(ctx: click.Context, action: str, target: str | None, note: str | None = None,
             how: str | None = None, length: str | None = None) -> None:
-    from attuned import service
-    from attuned.clock import now
+    from attuned.app import service
+    from attuned.core.model import Action
+    from attuned.daemon.clock import now
     from attuned.errors import DaemonNotRunning
-    from attuned.model import Action
-    from attuned.store import Store
+    from attuned.state.store import Store
 
     params: dict[str, Any] = {"target": target, "note": note, "how": how}
     if length is not None:
-        from attuned.durations import parse_duration
+        from attuned.core.durations import parse_duration
 
         parse_duration(length)  # a bad value is the user's error, before any socket
         params["for"] = length
@@ -673,7 +674,7 @@ def reload() -> None:
 
 
 def _open_store() -> Any:
-    from attuned.store import Store
+    from attuned.state.store import Store
 
     store = Store.open(paths.history_db())
     if store.moved_aside is not None:
@@ -700,8 +701,8 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
     """
     import csv
 
-    from attuned import service
-    from attuned.moments import parse_moment
+    from attuned.app import service
+    from attuned.core.moments import parse_moment
 
     if as_json and as_csv:
         raise click.UsageError("give --json or --csv, not both")
@@ -769,7 +770,7 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
     Example:
         attuned stats --month
     """
-    from attuned import service
+    from attuned.app import service
 
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()

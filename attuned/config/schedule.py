@@ -27,18 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import tomli
 
-from attuned import cron, fsutil
-from attuned.days import parse_days
-from attuned.durations import format_duration, parse_clock, parse_duration, parse_window
-from attuned.errors import (
-    AttunedError,
-    ConfigNotFound,
-    EditConflict,
-    PracticeNotFound,
-    Problem,
-    ScheduleError,
-)
-from attuned.model import (
+from attuned import fsutil
+from attuned.core import cron
+from attuned.core.days import parse_days
+from attuned.core.durations import format_duration, parse_clock, parse_duration, parse_window
+from attuned.core.model import (
     ALL_DAYS,
     DEFAULT_MIN_GAP,
     AtRule,
@@ -50,6 +43,14 @@ from attuned.model import (
     Schedule,
     Settings,
     Window,
+)
+from attuned.errors import (
+    AttunedError,
+    ConfigNotFound,
+    EditConflict,
+    PracticeNotFound,
+    Problem,
+    ScheduleError,
 )
 
 if TYPE_CHECKING:
@@ -804,7 +805,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 def _placeholders(message: str) -> None:
     if "{" not in message:
         return  # most messages: no import, no regex (10,000 practices: ~0.07 s)
-    from attuned.feelings import PLACEHOLDERS
+    from attuned.config.feelings import PLACEHOLDERS
 
     for name in _PLACEHOLDER.findall(message):
         if name not in PLACEHOLDERS:
@@ -1038,7 +1039,7 @@ def _read_or_none(path: Path) -> bytes | None:
 
 
 def _busy_message(path: Path, lock: Path) -> str:
-    from attuned.lock import read_holder
+    from attuned.daemon.lock import read_holder
 
     pid = read_holder(lock)
     who = "another attuned command" if pid is None else f"another attuned command (pid {pid})"

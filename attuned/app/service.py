@@ -21,12 +21,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from attuned import timing
-from attuned.durations import format_duration
+from attuned.core import timing
+from attuned.core.durations import format_duration
+from attuned.core.model import Action, NudgeState, Practice, Schedule
 from attuned.errors import AttunedError, PracticeNotFound
-from attuned.model import Action, NudgeState, Practice, Schedule
 from attuned.notify.base import CLOSED_DISMISSED, EXPIRES_NEVER, Notification, Notifier
-from attuned.store import (
+from attuned.state.store import (
     HistoryEvent,
     NudgeAlreadyRecorded,
     NudgeNotFound,
@@ -40,8 +40,8 @@ from attuned.store import (
 if TYPE_CHECKING:
     import asyncio
 
-    from attuned.backlog import WriteBacklog
-    from attuned.stats import PracticeStats
+    from attuned.app.backlog import WriteBacklog
+    from attuned.core.stats import PracticeStats
 
 log = logging.getLogger("attuned")
 
@@ -54,7 +54,7 @@ ACTION_KEYS = {
 
 
 class Planner(Protocol):
-    """What the core needs of the scheduler (attuned.scheduler.NudgeScheduler)."""
+    """What the core needs of the scheduler (attuned.daemon.scheduler.NudgeScheduler)."""
 
     def set(self, key: str, run_at: datetime, grace: timedelta) -> bool: ...
     def remove(self, key: str) -> None: ...
@@ -197,7 +197,7 @@ class Service:
         `only`: re-plan just these practice ids (a reload's changed and removed ones, from
         `changed_practices`); the others' planned nudges stay as they are.
         """
-        from attuned import practising  # issue 6: held nudges, a period's question
+        from attuned.app import practising  # issue 6: held nudges, a period's question
 
         now = self.now()
         changed = 0
@@ -254,7 +254,7 @@ class Service:
                                   why: str = "the daemon was not running") -> None:
         if until <= last:
             return
-        from attuned import practising
+        from attuned.app import practising
 
         missed = [t for t in timing.occurrences(p, last + _INSTANT, until, self.zone,
                                                 self.seed)
@@ -279,7 +279,7 @@ class Service:
                   ) -> tuple[list[datetime], datetime | None]:
         """`p`'s nudges after `after` that came due by `now`, oldest first, and its first
         one after `now` (None: no more)."""
-        from attuned import practising
+        from attuned.app import practising
 
         came: list[datetime] = []
         for t in timing.iter_after(p, after, self.zone, self.seed,
@@ -365,11 +365,11 @@ class Service:
             elif kind == "x":
                 await self.expire(ident)
             elif kind == "e":  # issue 6: the question at a period's end
-                from attuned import practising
+                from attuned.app import practising
 
                 await practising.fire_reflection(self, ident, due)
             elif kind in ("h", "d"):  # issue 6: a held nudge's release, the digest
-                from attuned import practising
+                from attuned.app import practising
 
                 await practising.fire_key(self, kind, ident, due)
         except Exception:
@@ -379,7 +379,7 @@ class Service:
         p = self.schedule.get(practice_id)
         if p is None or not p.enabled:
             return None
-        from attuned import practising
+        from attuned.app import practising
 
         # Late (a resume, a clock jump, a slow start), later ones may have come due too:
         # only the latest comes, the ones before it are one missed record, and the next
@@ -431,7 +431,7 @@ class Service:
     def backlog(self) -> WriteBacklog:
         """Writes the history refused for now, tried again (attuned.backlog)."""
         if self._backlog is None:
-            from attuned.backlog import WriteBacklog
+            from attuned.app.backlog import WriteBacklog
 
             self._backlog = WriteBacklog(self.store, self.now, tell=self._tell_unwritable)
         return self._backlog
@@ -564,8 +564,8 @@ class Service:
         """The words of `p`'s nudge due at `due`: the same variant and the same
         {feeling} / {need} words however often it is asked."""
         message = timing.pick_message(p, due, self.seed)
-        if "{" in message:  # {feeling} / {need}; attuned.feelings only when used
-            from attuned.feelings import fill
+        if "{" in message:  # {feeling} / {need}; attuned.config.feelings only when used
+            from attuned.config.feelings import fill
 
             message = fill(message, p.id, due, self.seed)
         return message
@@ -627,7 +627,7 @@ class Service:
         if p is not None and p.snooze != self.schedule.settings.snooze:
             actions = (actions[0], ("snooze", f"Snooze {format_duration(p.snooze)}"),
                        *actions[2:])
-        from attuned import practising
+        from attuned.app import practising
 
         title, body = practising.present(self, rec, title, body)  # issue 6: discreet
         # A nudge waits for its answer: never expire (servers that honour it keep it up;
@@ -695,7 +695,7 @@ class Service:
             if replaying or not self._keep_early(notification_id, kind, arg):
                 log.debug("%s on unknown notification %d", kind, notification_id)
             return
-        from attuned import practising
+        from attuned.app import practising
 
         if kind == "closed":
             if rec.state == NudgeState.SHOWN:
@@ -870,7 +870,7 @@ def stats(store: Store, *, today: date, zone: ZoneInfo, days: int,
           practice_ids: Sequence[str] = ()) -> list[PracticeStats]:
     """Per-practice counts, done-rate and streaks over the last `days` days (streaks use
     the whole history, so they are not cut off by the period)."""
-    from attuned import stats as stats_mod
+    from attuned.core import stats as stats_mod
 
     return stats_mod.compute(store.history(), today=today, zone=zone, days=days,
                              practice_ids=tuple(practice_ids))

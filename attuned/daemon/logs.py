@@ -47,8 +47,10 @@ def stream_is_journal(stream: TextIO, environ: Mapping[str, str]) -> bool:
 
 
 def _short_name(name: str) -> str:
+    """The module's own name, as log lines have always shown it: sleepwatch, not
+    attuned.daemon.sleepwatch."""
     prefix = APP_LOGGER + "."
-    return name[len(prefix):] if name.startswith(prefix) else name
+    return name.rpartition(".")[2] if name.startswith(prefix) else name
 
 
 class _LineFormatter(logging.Formatter):

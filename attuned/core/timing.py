@@ -13,7 +13,7 @@ Definitions used throughout:
   local date of the nudge is used.
 - Quiet hours remove every nudge whose local wall time lies inside them (by default;
   with `quiet=False` they are kept, for practices whose blocked nudges are deferred or
-  gathered into a digest: the daemon decides at fire time, see attuned.practising).
+  gathered into a digest: the daemon decides at fire time, see attuned.app.practising).
 - A practice never yields two nudges at one instant.
 
 Aware datetimes that share a tzinfo compare and subtract by WALL time in Python (fold is
@@ -33,8 +33,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import overload
 from zoneinfo import ZoneInfo
 
-from attuned.durations import format_duration
-from attuned.model import (
+from attuned.core.durations import format_duration
+from attuned.core.model import (
     ALL_DAYS,
     DAY_NAMES,
     DEFAULT_MIN_GAP,

@@ -1,5 +1,5 @@
 """`attuned service install|uninstall|status|logs` and `attuned doctor`: thin Click
-commands over attuned.install and attuned.doctor. Parse, call, format.
+commands over attuned.system.install and attuned.system.doctor. Parse, call, format.
 
 Registered in cli.py with `cli.add_command(service)` and `cli.add_command(doctor)`.
 Everything outside (the command runner, exec, which, platform, environment) is read from
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from attuned.doctor import CheckResult
-    from attuned.install import Runner
+    from attuned.system.doctor import CheckResult
+    from attuned.system.install import Runner
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ DEPS = Deps()
 def _runner() -> Runner:
     if DEPS.runner is not None:
         return DEPS.runner
-    from attuned.install import run_command
+    from attuned.system.install import run_command
 
     return run_command
 
@@ -66,7 +66,7 @@ def _echo_ran(commands: Sequence[Sequence[str]]) -> None:
 
 def _by_hand() -> str:
     """How to run the daemon without a service manager, with this attuned's path."""
-    from attuned.install import executable_argv
+    from attuned.system.install import executable_argv
 
     command = shlex.join([*executable_argv(), "run"])
     return (
@@ -80,7 +80,7 @@ def _by_hand() -> str:
 def _managed_runner() -> Runner:
     """The runner, once a service manager answers. On Linux, stop with one plain line
     (exit 1) when no systemd user manager does."""
-    from attuned.install import systemd_problem
+    from attuned.system.install import systemd_problem
 
     runner = _runner()
     if _platform() == "darwin":
@@ -120,7 +120,7 @@ def install_cmd(now: bool) -> None:
     Example:
         attuned service install --now
     """
-    from attuned import install
+    from attuned.system import install
 
     runner = _managed_runner()
     result = install.install(now, runner, platform=DEPS.platform, environ=DEPS.environ)
@@ -162,7 +162,7 @@ def uninstall_cmd() -> None:
     Example:
         attuned service uninstall
     """
-    from attuned import install
+    from attuned.system import install
 
     runner = _managed_runner()
     result = install.uninstall(runner, platform=DEPS.platform, environ=DEPS.environ)
@@ -184,7 +184,7 @@ def status_cmd() -> None:
     Example:
         attuned service status
     """
-    from attuned import install
+    from attuned.system import install
 
     runner = _managed_runner()
     st = install.status(runner, platform=DEPS.platform, environ=DEPS.environ)
@@ -214,7 +214,7 @@ def logs_cmd(follow: bool) -> None:
     Example:
         attuned service logs -f
     """
-    from attuned import install
+    from attuned.system import install
 
     argv = install.logs_command(follow, platform=DEPS.platform, environ=DEPS.environ)
     if DEPS.which(argv[0]) is None:
@@ -288,8 +288,8 @@ def doctor(ctx: click.Context) -> None:
     Example:
         attuned doctor || attuned service logs
     """
-    from attuned import doctor as doc
-    from attuned.cli_common import config_path
+    from attuned.cli.common import config_path
+    from attuned.system import doctor as doc
 
     inputs = doc.Inputs(config=config_path(ctx), environ=dict(_environ()), platform=_platform())
     if DEPS.runner is not None:

@@ -32,7 +32,7 @@ def _keep_draft(draft: Path, path: Path) -> Path:
 
 
 def _validate(data: bytes, path: Path) -> int:
-    from attuned import schedule
+    from attuned.config import schedule
 
     try:
         text = data.decode("utf-8")
@@ -47,7 +47,7 @@ def edit_interactively(
     run_editor: Callable[[Path], None],
     ask_reopen: Callable[[ScheduleError], bool],
 ) -> EditResult:
-    from attuned import schedule
+    from attuned.config import schedule
 
     existed = path.exists()
     original = path.read_bytes() if existed else schedule.example_text().encode()
@@ -83,7 +83,7 @@ def _save(path: Path, draft: Path, expected: bytes | None, data: bytes,
           mode: int | None) -> None:
     """Replace `path` with `data` if it still holds `expected` (None: no file), under
     the edit lock; otherwise keep the draft and say where."""
-    from attuned import schedule
+    from attuned.config import schedule
 
     def replace(current: bytes | None) -> tuple[bytes, None]:
         # The draft was made from `expected`: over anything else it would undo an edit.

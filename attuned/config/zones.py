@@ -6,8 +6,8 @@ import warnings
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from attuned.core.model import Settings
 from attuned.errors import AttunedError
-from attuned.model import Settings
 
 # Debian's record of the zone; a module constant so tests can point it elsewhere.
 ETC_TIMEZONE = Path("/etc/timezone")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 
-from attuned.model import Window
+from attuned.core.model import Window
 
 _DURATION = re.compile(r"(\d+)\s*(d|h|m|s)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from attuned.model import ALL_DAYS, DAY_NAMES
+from attuned.core.model import ALL_DAYS, DAY_NAMES
 
 _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WORDS = {

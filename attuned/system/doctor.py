@@ -22,9 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from attuned import paths
+from attuned.core.model import Schedule
 from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
-from attuned.install import CommandResult, Runner, run_command
-from attuned.model import Schedule
+from attuned.system.install import CommandResult, Runner, run_command
 
 NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
 CLI_ANSWER = "attuned done|snooze|skip"
@@ -82,7 +82,7 @@ class Inputs:
     runner: Runner = _default_runner
     platform: str = sys.platform
     timeout: float = 2.0                          # per bus / socket conversation
-    system_zone: Callable[[], ZoneInfo] | None = None  # default: attuned.zones.system_zone
+    system_zone: Callable[[], ZoneInfo] | None = None  # default: attuned.config.zones.system_zone
 
 
 def needed_ok(results: list[CheckResult]) -> bool:
@@ -108,7 +108,7 @@ def run_checks(inputs: Inputs | None = None) -> list[CheckResult]:
 
 def check_config(inp: Inputs) -> tuple[CheckResult, Schedule | None]:
     """The schedule file parses and validates (exactly what `attuned check` says)."""
-    from attuned import schedule as schedule_io
+    from attuned.config import schedule as schedule_io
 
     name = "schedule"
     path = inp.config
@@ -211,7 +211,7 @@ def check_notifications(inp: Inputs, probe: BusProbe | None = None) -> list[Chec
     """The session bus (reachable, at which address) and the notification server on it
     (present, its name, whether it shows buttons). Neither is needed: without them
     nudges go to the log."""
-    from attuned.busaddr import session_bus_address
+    from attuned.notify.busaddr import session_bus_address
 
     if not inp.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         return [_warn("notifications",
@@ -261,7 +261,7 @@ def check_notifications(inp: Inputs, probe: BusProbe | None = None) -> list[Chec
 def check_service(inp: Inputs) -> list[CheckResult]:
     """Installed, enabled, running, and running this attuned. None of it is needed:
     attuned also runs by hand (`attuned run`)."""
-    from attuned import install
+    from attuned.system import install
 
     mac = inp.platform == "darwin"
     name = "service"
@@ -316,8 +316,8 @@ def _unquote(value: str) -> str:
 def _service_bus(inp: Inputs) -> CheckResult:
     """Whether the service, started by the user manager rather than from this terminal,
     would find the session bus (the usual reason cron or service nudges never show)."""
-    from attuned.busaddr import session_bus_address
-    from attuned.install import UPDATE_ENVIRONMENT
+    from attuned.notify.busaddr import session_bus_address
+    from attuned.system.install import UPDATE_ENVIRONMENT
 
     name = "service bus"
     shown = inp.runner(("systemctl", "--user", "show-environment"))
@@ -343,7 +343,7 @@ def _service_bus(inp: Inputs) -> CheckResult:
 
 def check_daemon(inp: Inputs) -> CheckResult:
     """The running daemon answers on its control socket."""
-    from attuned import control
+    from attuned.daemon import control
 
     name = "daemon"
     try:
@@ -376,7 +376,7 @@ def check_daemon(inp: Inputs) -> CheckResult:
 def check_history(inp: Inputs) -> CheckResult:
     """The history database is readable and consistent (read-only: nothing is moved or
     written, not even a WAL checkpoint)."""
-    from attuned.store import LATEST_VERSION
+    from attuned.state.store import LATEST_VERSION
 
     name = "history"
     db = inp.history_db
@@ -420,7 +420,7 @@ def check_history(inp: Inputs) -> CheckResult:
 def check_time_zone(inp: Inputs, schedule: Schedule | None) -> CheckResult:
     """The schedule's zone against the system's: a schedule pinned to another zone is
     fine when meant (travelling), surprising when forgotten."""
-    from attuned import zones
+    from attuned.config import zones
 
     name = "time zone"
     system = (inp.system_zone or zones.system_zone)()

@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from attuned import paths
+from attuned.core.model import Action, NudgeState
 from attuned.errors import StoreError
-from attuned.model import Action, NudgeState
 
 SOURCES: Final = ("button", "cli")  # who answered; system events use "daemon"
 HOWS: Final = ("noticed", "partly", "missed")  # how a done went (issue 6)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attuned import timing
+from attuned.core import timing
+from attuned.core.model import Action, NudgeState, Practice
+from attuned.core.stats import PracticeStats, compute
 from attuned.errors import AttunedError
-from attuned.model import Action, NudgeState, Practice
-from attuned.stats import PracticeStats, compute
-from attuned.store import VERDICTS, EventKind, HistoryEvent, Reflection, Store
+from attuned.state.store import VERDICTS, EventKind, HistoryEvent, Reflection, Store
 
 REFLECT_PREFIX = "reflect:"
 REFLECT_AT = time(19, 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from attuned.model import CronRule
+from attuned.core.model import CronRule
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")

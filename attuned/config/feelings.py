@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from importlib import resources
 
-from attuned.timing import seeded_rng
+from attuned.core.timing import seeded_rng
 
 PLACEHOLDERS = ("feeling", "need")
 _FILES = {"feeling": "feelings.txt", "need": "needs.txt"}

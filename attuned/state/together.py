@@ -5,7 +5,7 @@ the state directory (written atomically), so it survives restarts; the CLI tells
 running daemon through the control socket, or writes the file itself.
 
 Nudges held back (by together mode, quiet hours or do-not-disturb; see
-attuned.practising) wait in held.json next to it, one per practice (the newest), until
+attuned.app.practising) wait in held.json next to it, one per practice (the newest), until
 released or gathered into the digest. blocked.json keeps, per practice, the planned time
 of the newest nudge held or dropped, so a restart does not count those as missed.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from attuned import fsutil, paths
-from attuned.durations import parse_clock
+from attuned.core.durations import parse_clock
 from attuned.errors import AttunedError
 
 

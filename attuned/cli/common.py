@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from attuned.core.model import Schedule
 from attuned.errors import AttunedError
-from attuned.model import Schedule
 
 
 def config_path(ctx: click.Context) -> Path:
@@ -24,14 +24,14 @@ def config_path(ctx: click.Context) -> Path:
 
 def schedule_or_example(path: Path) -> Schedule:
     """The schedule at `path`, or the built-in example when there is no file yet."""
-    from attuned import schedule
+    from attuned.config import schedule
 
     return schedule.load_or_example(path)[0]
 
 
 def display_zone(ctx: click.Context) -> ZoneInfo:
     """The schedule's zone for showing times; the system's when the file is unusable."""
-    from attuned import zones
+    from attuned.config import zones
 
     try:
         sched = schedule_or_example(config_path(ctx))

@@ -15,12 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from attuned import clock, paths
-from attuned import schedule as schedule_io
-from attuned.control import UnknownMethod, text_param
+from attuned import paths
+from attuned.app.service import ScheduleState, Service, changed_practices
+from attuned.config import schedule as schedule_io
+from attuned.core.model import Action, Schedule
+from attuned.daemon import clock
+from attuned.daemon.control import UnknownMethod, text_param
 from attuned.errors import AttunedError, ScheduleError
-from attuned.model import Action, Schedule
-from attuned.service import ScheduleState, Service, changed_practices
 
 log = logging.getLogger("attuned")
 
@@ -61,12 +62,14 @@ class Daemon:
     # ---------------------------------------------------------------- start-up
 
     async def run(self) -> int:
-        from attuned import lock, seed, zones
-        from attuned.control import ControlServer
+        from attuned.config import zones
+        from attuned.daemon import lock
+        from attuned.daemon.control import ControlServer
+        from attuned.daemon.scheduler import NudgeScheduler
+        from attuned.daemon.sdnotify import SdNotifier
         from attuned.notify.chain import default_chain
-        from attuned.scheduler import NudgeScheduler
-        from attuned.sdnotify import SdNotifier
-        from attuned.store import BUSY_TIMEOUT_MS, Store
+        from attuned.state import seed
+        from attuned.state.store import BUSY_TIMEOUT_MS, Store
 
         self.sd = SdNotifier(os.environ)
         held = lock.acquire()
@@ -99,7 +102,7 @@ class Daemon:
             chain.on_action = service.on_action
             chain.on_closed = service.on_closed
             if chain.primary is not None:  # issue 6: inline replies, do-not-disturb
-                from attuned import practising
+                from attuned.app import practising
 
                 chain.primary.on_reply = lambda nid, text: practising.on_reply(
                     service, nid, text)
@@ -176,7 +179,7 @@ class Daemon:
         self._status()
 
     def _start_watcher(self) -> Any:
-        from attuned.watch import FileWatcher, InotifyUnavailable
+        from attuned.daemon.filewatch import FileWatcher, InotifyUnavailable
 
         try:
             self.config.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +192,7 @@ class Daemon:
             return None
 
     async def _start_sleepwatch(self, planner: Any) -> Any:
-        from attuned.sleepwatch import SleepWatcher
+        from attuned.daemon.sleepwatch import SleepWatcher
 
         def resumed() -> None:
             log.info("resumed from suspend; delivering what came due")
@@ -202,7 +205,7 @@ class Daemon:
         return watcher if await watcher.start() else None
 
     def _start_clockwatch(self, planner: Any) -> Any:
-        from attuned.clockwatch import ClockWatcher, SystemClock
+        from attuned.daemon.clockwatch import ClockWatcher, SystemClock
 
         def jumped(delta: float) -> None:
             log.info("the wall clock moved by %+.0f s (suspend or a clock change); "
@@ -213,7 +216,7 @@ class Daemon:
             self._status()
 
         def zone_changed() -> None:
-            from attuned import zones
+            from attuned.config import zones
 
             assert self.service is not None
             if self.service.schedule.settings.timezone is None:
@@ -254,7 +257,7 @@ class Daemon:
             self._status()
 
     def _reload(self, why: str) -> None:
-        from attuned import zones
+        from attuned.config import zones
 
         assert self.service is not None
         service = self.service
@@ -323,7 +326,7 @@ class Daemon:
     # ---------------------------------------------------------------- control
 
     async def _handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        from attuned.durations import parse_duration
+        from attuned.core.durations import parse_duration
 
         assert self.service is not None
         service = self.service
@@ -340,7 +343,7 @@ class Daemon:
                 snooze_for=parse_duration(length) if isinstance(length, str) else None)
             return result.to_json()
         if method in ("reflect", "together"):  # issue 6: practising
-            from attuned import practising
+            from attuned.app import practising
 
             return await practising.control(service, method, params)
         if method == "ping":
@@ -381,7 +384,7 @@ class Daemon:
 
 
 def _patch_apscheduler_clock() -> None:
-    """FAKE clock for tests (see attuned.clock): APScheduler reads datetime.now itself."""
+    """FAKE clock for tests (see attuned.daemon.clock): APScheduler reads datetime.now itself."""
     import apscheduler.executors.base as executors
     import apscheduler.schedulers.base as schedulers
 
@@ -391,7 +394,7 @@ def _patch_apscheduler_clock() -> None:
 
 
 def run(config: Path, verbose: int) -> int:
-    from attuned.logs import setup_logging
+    from attuned.daemon.logs import setup_logging
 
     setup_logging(verbose)
     try:

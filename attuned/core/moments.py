@@ -7,7 +7,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from attuned.durations import parse_clock, parse_duration
+from attuned.core.durations import parse_clock, parse_duration
 
 
 def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:

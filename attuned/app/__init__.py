@@ -1,0 +1,1 @@
+"""The core API both front-ends call: firing, answering, holding, reflecting."""

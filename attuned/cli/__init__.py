@@ -1,0 +1,1 @@
+"""The command line: thin Click commands, one module per group."""

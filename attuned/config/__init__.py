@@ -1,0 +1,3 @@
+"""The schedule file (the only place that knows TOML), the practice library, the shipped word
+lists, the schedule's zone.
+"""

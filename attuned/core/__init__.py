@@ -1,0 +1,1 @@
+"""The pure core: the model, the timing, the parsers of what people type. No I/O."""

@@ -1,0 +1,1 @@
+"""What attuned keeps between runs: the SQLite history, the random seed."""

@@ -1,0 +1,1 @@
+"""attuned as a user service (systemd, launchd) and `attuned doctor`."""
