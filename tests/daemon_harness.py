@@ -88,7 +88,7 @@ class DaemonProcess:
     """`python -m attuned --config CFG run -v` with private directories and buses."""
 
     def __init__(self, tmp: Path, *, bus: str | None = None, system_bus: str | None = None,
-                 config_text: str | None = None, fake_clock: bool = False,
+                 config_text: str | None = None, fake_clock: bool | datetime = False,
                  env: dict[str, str] | None = None, name: str = "daemon",
                  runtime_dir: Path | None = None) -> None:
         self.tmp = tmp
@@ -98,7 +98,10 @@ class DaemonProcess:
         self.runtime_dir = runtime_dir or Path(tempfile.mkdtemp(prefix="att-", dir="/tmp"))
         self.bus = bus
         self.system_bus = system_bus or UNREACHABLE_BUS
+        # FAKE clock (tests/fakeclock_daemon.py): True starts it at the real now, a
+        # datetime at that moment; it moves only when the test moves it.
         self.fake_clock = fake_clock
+        self.fake_start: datetime | None = None
         self.extra_env = env or {}
         self.name = name
         self.process: subprocess.Popen[str] | None = None
@@ -125,11 +128,8 @@ class DaemonProcess:
             "DBUS_SESSION_BUS_ADDRESS": self.bus or UNREACHABLE_BUS,
             "PYTHONUNBUFFERED": "1",
         })
-        for var in ("ATTUNED_CONFIG", "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC",
-                    "ATTUNED_FAKE_CLOCK"):
+        for var in ("ATTUNED_CONFIG", "NOTIFY_SOCKET", "JOURNAL_STREAM", "WATCHDOG_USEC"):
             env.pop(var, None)
-        if self.fake_clock:
-            env["ATTUNED_FAKE_CLOCK"] = "1"
         env.update(self.extra_env)
         return env
 
@@ -139,8 +139,17 @@ class DaemonProcess:
               ) -> DaemonProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.lines_at_start = len(self.lines)
+        if self.fake_clock is False:
+            argv = [sys.executable, "-m", "attuned", "--config", str(self.config), "run", "-v"]
+        else:
+            if self.fake_start is None:  # a restart goes on from where the clock was
+                self.fake_start = (utc_now() if self.fake_clock is True
+                                   else self.fake_clock)
+            argv = [sys.executable, str(SRC / "tests" / "fakeclock_daemon.py"),
+                    "--start", self.fake_start.isoformat(), "--config", str(self.config),
+                    "-v"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "attuned", "--config", str(self.config), "run", "-v"],
+            argv,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True, env=self.env(), cwd=str(SRC))
         self._reader = threading.Thread(target=self._read, args=(self.process,),
@@ -275,9 +284,34 @@ class DaemonProcess:
             [sys.executable, "-m", "attuned", "--config", str(self.config), *args],
             capture_output=True, text=True, env=self.env(), timeout=timeout, cwd=str(SRC))
 
-    def advance_clock(self, seconds: float) -> None:
-        """FAKE suspend: the daemon's wall clock jumps, its monotonic clock does not."""
-        self.call("test.advance_clock", {"seconds": seconds})
+    # ------------------------------------------------------------------ its FAKE clock
+
+    def _clock(self, method: str, seconds: float = 0.0, timeout: float = 30.0) -> datetime:
+        assert self.fake_clock is not False, "started without fake_clock"
+        reply = control.call(method, {"seconds": seconds},
+                             path=self.runtime_dir / "fakeclock.sock", timeout=timeout)
+        now = datetime.fromisoformat(str(reply["now"]))
+        self.fake_start = now
+        return now
+
+    def advance(self, seconds: float) -> datetime:
+        """FAKE: `seconds` of awake time pass; every nudge due on the way comes, in order,
+        and what it started finishes. Returns the daemon's now."""
+        return self._clock("advance", seconds)
+
+    def advance_to(self, moment: datetime) -> datetime:
+        return self.advance(max(0.0, (moment - self.now()).total_seconds()))
+
+    def suspend(self, seconds: float) -> datetime:
+        """FAKE suspend: the wall clock jumps, the daemon's timers stand still."""
+        return self._clock("suspend", seconds)
+
+    def step_clock(self, seconds: float) -> datetime:
+        """FAKE: the wall clock is set forward (+) or back (-)."""
+        return self._clock("step", seconds)
+
+    def now(self) -> datetime:
+        return self._clock("now")
 
     def history(self) -> list[HistoryEvent]:
         store = Store.open(self.state_dir / "history.db")

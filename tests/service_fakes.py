@@ -1,16 +1,18 @@
 """Named fakes for service-level tests, on a real SQLite store: FakePlanner records the
-jobs the core asks the scheduler for, FakeNotifier records what would be shown, Clock is a
-settable `now`. The real scheduler and a real bus are exercised by the daemon tests."""
+jobs the core asks the scheduler for, FakeNotifier records what would be shown, Clock is
+the FAKE clock with a settable `at`. The real scheduler and a real bus are exercised by
+the daemon tests."""
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from fakeclock import FakeClock
 
 from attuned.app.service import ScheduleState, Service
 from attuned.core.model import AtRule, Practice, Schedule, Settings
@@ -61,12 +63,20 @@ class FakeNotifier:
         pass
 
 
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
+class Clock(FakeClock):
+    """The FAKE clock with its wall time settable by hand (`clock.at = ...`), as the
+    service tests move it between calls."""
+
+    @property
+    def at(self) -> datetime:
+        return self.now()
+
+    @at.setter
+    def at(self, value: datetime) -> None:
+        self.step((value - self.now()).total_seconds())
 
     def __call__(self) -> datetime:
-        return self.at
+        return self.now()
 
 
 def practice(**kw: object) -> Practice:
@@ -85,10 +95,9 @@ def make(store: Store, *practices: Practice, at: datetime,
     sched = Schedule(settings or Settings(timezone=str(zone)), practices or (practice(),),
                      "test.toml")
     svc = Service(store=store, notifier=notifier, planner=planner,
-                  state=ScheduleState(sched, at), zone=zone, seed="s", now=clock)
+                  state=ScheduleState(sched, at), zone=zone, seed="s", clock=clock)
     return svc, planner, notifier, clock
 
 
 async def settle(svc: Service) -> None:
-    while svc._tasks:
-        await asyncio.gather(*list(svc._tasks))
+    assert await svc.tasks.idle(10)

@@ -98,13 +98,13 @@ def test_check_of_a_file_argument_does_not_import_the_daemon(tmp_path: Path,
     assert [name for name in FORBIDDEN if imported(modules, name)] == []
 
 
-def test_the_check_would_see_apscheduler_if_it_were_imported(tmp_path: Path,
-                                                             config: Path) -> None:
-    # The same wrapper with the adapter imported first: the names above are the ones that
+def test_the_check_would_see_the_daemon_if_it_were_imported(tmp_path: Path,
+                                                           config: Path) -> None:
+    # The same wrapper with the daemon imported first: the names above are the ones that
     # show up in sys.modules, so the tests above can fail.
-    code = "import attuned.daemon.scheduler\n" + WRAPPER
+    code = "import attuned.daemon.lifecycle\n" + WRAPPER
     _, modules = modules_after(tmp_path, "--config", str(config), "list", code=code)
-    assert imported(modules, "apscheduler")
+    assert imported(modules, "attuned.daemon.lifecycle")
     assert imported(modules, "asyncio")
 
 

@@ -1,5 +1,6 @@
 """Clock-jump and zone-change detection: the pure comparison with fake readings, the
-zone fingerprint on real files, and the asyncio timer with a fake clock."""
+zone fingerprint on real files, and the watcher's timer on the FAKE clock
+(tests/fakeclock.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,15 @@ import asyncio
 import os
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fakeclock import FakeClock
 
-from attuned.daemon.clockwatch import (
-    Change,
-    ClockWatcher,
-    Reading,
-    SystemClock,
-    compare,
-    describe,
-    zone_signature,
-)
+from attuned.core.clock import Reading
+from attuned.daemon.clock import SystemClock, zone_signature
+from attuned.daemon.clockwatch import Change, ClockWatcher, compare, describe
 
 T0 = Reading(wall=1_700_000_000.0, monotonic=5_000.0, boottime=5_100.0, zone="z1")
 
@@ -136,96 +133,76 @@ def test_system_clock_reads_consistent_clocks() -> None:
     assert compare(r, SystemClock().read()) is None
 
 
-def test_system_clock_with_an_offset_wall_clock_sees_a_fake_suspend() -> None:
-    offset = [0.0]
-    clock = SystemClock(wall=lambda: time.time() + offset[0])
-    before = clock.read()
-    offset[0] = 3600.0  # the wall clock jumped, the kernel's clocks did not: reads as a step
-    change = compare(before, clock.read())
-    assert change is not None
-    assert change.jump == pytest.approx(3600.0, abs=0.5)
+# -- the watcher's timer, on the FAKE clock ------------------------------------------------
 
-
-# -- the asyncio timer, with a fake clock -------------------------------------------------
-
-
-class FakeClock:
-    """Fake clocks a test moves by hand; the watcher reads them instead of the kernel's."""
-
-    def __init__(self) -> None:
-        self.now = T0
-        self.reads = 0
-        self._read = asyncio.Event()
-
-    def read(self) -> Reading:
-        self.reads += 1
-        self._read.set()
-        return self.now
-
-    async def wait_reads(self, n: int, timeout: float = 2.0) -> None:
-        async def until() -> None:
-            while self.reads < n:
-                self._read.clear()
-                await self._read.wait()
-
-        await asyncio.wait_for(until(), timeout)
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 class Seen:
     def __init__(self) -> None:
         self.jumps: list[float] = []
         self.zone_changes = 0
-        self.arrived = asyncio.Event()
+        self.order: list[str] = []
 
     def jump(self, seconds: float) -> None:
         self.jumps.append(seconds)
-        self.arrived.set()
+        self.order.append("jump")
 
     def zone(self) -> None:
         self.zone_changes += 1
-        self.arrived.set()
-
-    async def next(self, timeout: float = 2.0) -> None:
-        await asyncio.wait_for(self.arrived.wait(), timeout)
-        self.arrived.clear()
+        self.order.append("zone")
 
 
-def test_watcher_reports_a_suspend_once_and_a_step_and_a_zone_change() -> None:
+def test_the_watcher_reports_a_suspend_once_and_a_step_and_a_zone_change() -> None:
     async def main() -> None:
-        clock = FakeClock()
+        clock = FakeClock(START)
         seen = Seen()
-        watcher = ClockWatcher(seen.jump, seen.zone, interval=0.05, clock=clock)
+        watcher = ClockWatcher(clock, seen.jump, seen.zone, interval=60)
         watcher.start()
         assert watcher.running
-        clock.now = slept(clock.now, 3600.0)
-        await seen.next()
-        assert seen.jumps == [3600.0]
+        clock.suspend(3600)
+        await clock.advance(59)
+        assert seen.jumps == []  # noticed at the next minute's check, not before
+        await clock.advance(1)
+        assert seen.jumps == [pytest.approx(3600.0)]
         # The next reading compares with the resumed one: the same sleep is not reported twice.
-        await clock.wait_reads(clock.reads + 2)
-        assert seen.jumps == [3600.0]
-        clock.now = stepped(clock.now, -3600.0)
-        await seen.next()
-        assert seen.jumps == [3600.0, -3600.0]
-        clock.now = replace(clock.now, zone="z2")
-        await seen.next()
+        await clock.advance(120)
+        assert seen.jumps == [pytest.approx(3600.0)]
+        clock.step(-3600)
+        await clock.advance(60)
+        assert seen.jumps == [pytest.approx(3600.0), pytest.approx(-3600.0)]
+        clock.zone = "another zone"
+        await clock.advance(60)
         assert seen.zone_changes == 1
-        assert seen.jumps == [3600.0, -3600.0]
+        assert len(seen.jumps) == 2
         watcher.stop()
-        reads = clock.reads
-        await asyncio.sleep(0.15)  # deliberately checking a non-event: no reads once stopped
-        assert clock.reads == reads
         assert not watcher.running
+        assert clock.pending == 0  # nothing left to wake it
+
+    asyncio.run(main())
+
+
+def test_an_idle_watcher_wakes_once_an_interval() -> None:
+    async def main() -> None:
+        clock = FakeClock(START)
+        ticks: list[datetime] = []
+        watcher = ClockWatcher(clock, lambda s: None, interval=60,
+                               on_tick=lambda: ticks.append(clock.now()))
+        watcher.start()
+        await clock.advance(600)
+        assert len(ticks) == 10
+        assert clock.pending == 1
 
     asyncio.run(main())
 
 
 def test_check_now_consumes_the_change(caplog: pytest.LogCaptureFixture) -> None:
     async def main() -> None:
-        clock = FakeClock()
+        clock = FakeClock(START)
         seen = Seen()
-        watcher = ClockWatcher(seen.jump, interval=3600.0, clock=clock)
+        watcher = ClockWatcher(clock, seen.jump, interval=3600.0)
         watcher.start()
-        clock.now = slept(clock.now, 600.0)
+        clock.suspend(600)
         change = watcher.check_now()
         assert change is not None and change.slept == 600.0
         assert seen.jumps == [600.0]
@@ -241,19 +218,19 @@ def test_callback_errors_are_logged_and_the_watch_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def main() -> None:
-        clock = FakeClock()
+        clock = FakeClock(START)
         seen = Seen()
 
         def bad(seconds: float) -> None:
             seen.jump(seconds)
             raise RuntimeError("boom")
 
-        watcher = ClockWatcher(bad, interval=0.05, clock=clock)
+        watcher = ClockWatcher(clock, bad, interval=60)
         watcher.start()
-        clock.now = stepped(clock.now, 100.0)
-        await seen.next()
-        clock.now = stepped(clock.now, 100.0)
-        await seen.next()
+        clock.step(100)
+        await clock.advance(60)
+        clock.step(100)
+        await clock.advance(60)
         assert seen.jumps == [100.0, 100.0]
         watcher.stop()
 
@@ -264,22 +241,16 @@ def test_callback_errors_are_logged_and_the_watch_goes_on(
 def test_on_tick_runs_at_every_wakeup_before_the_check() -> None:
     # The daemon's watchdog ping rides on this timer: one wakeup for all housekeeping.
     async def main() -> None:
-        clock = FakeClock()
-        order: list[str] = []
+        clock = FakeClock(START)
         seen = Seen()
-
-        def jump(seconds: float) -> None:
-            order.append("jump")
-            seen.jump(seconds)
-
-        watcher = ClockWatcher(jump, interval=0.02, clock=clock,
-                               on_tick=lambda: order.append("tick"))
+        watcher = ClockWatcher(clock, seen.jump, interval=20,
+                               on_tick=lambda: seen.order.append("tick"))
         watcher.start()
-        await clock.wait_reads(4)
-        assert order[:3] == ["tick", "tick", "tick"]
-        clock.now = stepped(clock.now, 100.0)
-        await seen.next()
-        assert order[-2:] == ["tick", "jump"]
+        await clock.advance(60)
+        assert seen.order == ["tick", "tick", "tick"]
+        clock.step(100)
+        await clock.advance(20)
+        assert seen.order[-2:] == ["tick", "jump"]
         watcher.stop()
 
     asyncio.run(main())

@@ -1,8 +1,8 @@
-"""Suspend and resume, end to end. Tests cannot suspend the machine, so the daemon runs with
-its FAKE clock (ATTUNED_FAKE_CLOCK=1): `test.advance_clock` moves its wall clock forward
-while its monotonic clock keeps going, which is what a process sees after a real sleep.
-A FAKE logind on a second private bus emits PrepareForSleep; without it, the clock check
-(every ATTUNED_CLOCK_CHECK_SECONDS) notices the jump."""
+"""Suspend and resume, end to end. Tests cannot suspend the machine, so the daemon runs on
+its FAKE clock (tests/fakeclock_daemon.py): `suspend` moves its wall clock forward while
+its timers stand still, which is what a process sees after a real sleep. A FAKE logind on
+a second private bus emits PrepareForSleep; without it, the clock check (every
+ATTUNED_CLOCK_CHECK_SECONDS of awake time) notices the jump."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def sleep_and_wake(d: DaemonProcess, logind: FakeLogind, seconds: float) -> floa
     """FAKE suspend for `seconds`; returns the monotonic time of the resume signal."""
     logind.prepare_for_sleep(True)
     d.wait_for_log(r"INFO sleepwatch: suspend: the machine is going to sleep", 5)
-    d.advance_clock(seconds)
+    d.suspend(seconds)
     woke = time.monotonic()
     logind.prepare_for_sleep(False)
     return woke
@@ -112,8 +112,9 @@ def test_without_logind_the_clock_check_notices_the_sleep(
                 config_text=settings(grace="15m") + practice("look-up", once=due_in(60)))
     d.start()
     assert d.log_matches(r"INFO sleepwatch: suspend: cannot reach")
-    d.advance_clock(120)
+    d.suspend(120)
     woke = time.monotonic()
+    d.advance(1)  # awake again: the clock check's next second
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert time.monotonic() - woke <= 3.0  # one check interval, and a little
     assert rec["summary"] == "Look-Up"
@@ -129,15 +130,18 @@ def test_without_logind_beyond_grace_is_missed(
                 config_text=settings(grace="1m") + practice("look-up", once=due_in(60))
                 + practice("sentinel", once=due_in(3600)))
     d.start()
-    d.advance_clock(300)
+    d.suspend(300)
+    d.advance(1)
     d.wait_for_log(r"INFO attuned: missed look-up", NUDGE_WAIT)
     assert [str(e.kind) for e in d.history()] == ["missed"]
     assert notification_server.notifies == []
 
 
 def test_status_now_follows_the_fake_clock(daemons: Daemons) -> None:
-    # Pins the test-only clock the other tests rely on.
-    d = daemons(fake_clock=True, config_text=settings()).start()
-    d.advance_clock(3600)
-    now = datetime.fromisoformat(d.call("status")["now"])
-    assert timedelta(minutes=59) < now - datetime.now(UTC) < timedelta(minutes=61)
+    # Pins the test-only clock the other tests rely on: it moves only when told.
+    start = datetime(2026, 3, 29, 0, 40, tzinfo=UTC)
+    d = daemons(fake_clock=start, config_text=settings()).start()
+    assert datetime.fromisoformat(d.call("status")["now"]) == start
+    assert d.advance(3600) == start + timedelta(hours=1)
+    assert datetime.fromisoformat(d.call("status")["now"]) == start + timedelta(hours=1)
+    assert d.suspend(60) == start + timedelta(hours=1, minutes=1)

@@ -4,9 +4,9 @@ nudge still comes, the practice's next nudge still comes, the held-up nudge is i
 history exactly once when the lock is gone, and the person was told once.
 
 Every-minute nudges at real speed would make this a two-minute test, so the daemon runs
-with its FAKE clock (ATTUNED_FAKE_CLOCK=1): the test moves its wall clock to just before
-each nudge, and the clock check (every second here) notices, as after a suspend. Its
-busy timeout is 1 s (10 s normally) so the held lock makes the write fail quickly."""
+on its FAKE clock (tests/fakeclock_daemon.py): the test moves it to each nudge, and on
+by a few seconds for each retry of the kept write. Its busy timeout is 1 s (10 s
+normally) so the held lock makes the write fail quickly."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from notification_server import NotificationServer
 
 CANNOT_WRITE_TITLE = "attuned cannot write its history"
 NUDGE_WAIT = 10.0
-RECORD_WAIT = 15.0  # the first retries come 1, 2, 4, 8 s after the failure
-QUICK = {"ATTUNED_CLOCK_CHECK_SECONDS": "1", "ATTUNED_BUSY_TIMEOUT_SECONDS": "1"}
+QUICK = {"ATTUNED_BUSY_TIMEOUT_SECONDS": "1"}
 
 
 def every_minute(start: datetime) -> str:
@@ -30,10 +29,14 @@ def every_minute(start: datetime) -> str:
             f'every = "1m"\nbetween = "{start:%H:%M}-{end:%H:%M}"\n')
 
 
-def move_to_just_before(d: DaemonProcess, at: datetime) -> None:
-    """The daemon's wall clock to 2 s before `at`."""
-    now = datetime.fromisoformat(d.call("status")["now"])
-    d.advance_clock((at - timedelta(seconds=2) - now).total_seconds())
+def until_logged(d: DaemonProcess, pattern: str, since: int) -> None:
+    """Move the FAKE clock on a second at a time (the kept write's retries come 1, 2, 4 s
+    after a failure) until `pattern` is in the log."""
+    for _ in range(30):
+        if d.log_matches(pattern, since=since):
+            return
+        d.advance(1)
+    d.wait_for_log(pattern, 1, since=since)  # fails with the whole log
 
 
 def test_a_nudge_while_the_history_is_locked_comes_and_so_does_the_next(
@@ -48,7 +51,7 @@ def test_a_nudge_while_the_history_is_locked_comes_and_so_does_the_next(
     mark = d.mark()
     lock = WriteLock(d.state_dir / "history.db").take()
     try:
-        move_to_just_before(d, start)
+        d.advance_to(start)
         first = notification_server.wait_for_notify(1, NUDGE_WAIT)[0]
         assert (first["summary"], first["body"]) == ("Tick", "Look up.")
         [m] = d.wait_for_log(r"INFO attuned: nudged tick \((\w+)\); not in the history yet",
@@ -64,8 +67,7 @@ def test_a_nudge_while_the_history_is_locked_comes_and_so_does_the_next(
         assert datetime.fromisoformat(nxt["at"]) == start + timedelta(minutes=1)
     finally:
         lock.release()
-    d.wait_for_log(rf'INFO attuned: recorded the nudge "Tick: Look up." \({nudge}, ',
-                   RECORD_WAIT, since=mark)
+    until_logged(d, rf'INFO attuned: recorded the nudge "Tick: Look up." \({nudge}, ', mark)
     d.wait_for_log(rf"INFO attuned: attuned can write its history at {re.escape(str(path))} "
                    "again", 5, since=mark)
     assert d.kinds() == [("tick", "shown", "daemon")]
@@ -73,7 +75,7 @@ def test_a_nudge_while_the_history_is_locked_comes_and_so_does_the_next(
     notification_server.invoke_action(first["id"], "done")
     d.wait_for_log(rf"INFO attuned: done {nudge} \(tick\) from the button", 5, since=mark)
 
-    move_to_just_before(d, start + timedelta(minutes=1))
+    d.advance_to(start + timedelta(minutes=1))
     third = notification_server.wait_for_notify(3, NUDGE_WAIT)[2]
     assert third["summary"] == "Tick"
     d.wait_for_log(r"INFO attuned: nudged tick \(\w+\)$", NUDGE_WAIT, since=mark)

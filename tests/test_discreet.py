@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from buses import DBusDaemon
 from click.testing import CliRunner
+from fakeclock import FakeClock
 from notification_server import NotificationServer
 from service_fakes import FakePlanner, practice
 
@@ -35,7 +36,7 @@ def fire_through_the_bus(tmp_path: Path, bus: DBusDaemon, sched: Schedule,
             await notifier.connect()
             svc = Service(store=store, notifier=notifier, planner=FakePlanner(),
                           state=ScheduleState(sched, T0), zone=ZoneInfo("UTC"), seed="s",
-                          now=lambda: T0)
+                          clock=FakeClock(T0))
             ids = []
             for pid in practice_ids:
                 rec = await svc.fire(pid, T0)

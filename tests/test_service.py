@@ -54,7 +54,7 @@ def test_done_from_the_button_closes_the_bubble(store: Store) -> None:
 
     async def press() -> None:
         svc.on_action(1, "done")
-        await asyncio.gather(*svc._tasks)
+        assert await svc.tasks.idle(10)
 
     asyncio.run(press())
     got = store.get(rec.id)
@@ -85,7 +85,7 @@ def test_the_long_snooze_button_uses_snooze_long(store: Store) -> None:
 
     async def press() -> None:
         svc.on_action(1, "snooze-long")
-        await asyncio.gather(*svc._tasks)
+        assert await svc.tasks.idle(10)
 
     asyncio.run(press())
     assert planner.jobs[f"s:{rec.id}"][0] == T0 + timedelta(hours=1)
@@ -199,7 +199,7 @@ def test_a_button_pressed_before_the_id_is_known_still_counts(store: Store) -> N
     async def go() -> str:
         rec = await svc.fire("breakfast", T0)
         assert rec is not None
-        await asyncio.gather(*svc._tasks)
+        assert await svc.tasks.idle(10)
         return rec.id
 
     nudge = asyncio.run(go())
@@ -498,3 +498,26 @@ def test_a_job_missed_past_its_grace_brings_the_latest_inside_it_once(store: Sto
     assert missed.due == datetime(2026, 11, 25, 7, 9, tzinfo=UTC)
     assert missed.note == "later than its grace (70 due)"  # 06:00 to 07:09
     assert planner.jobs["p:look-up"][0] == datetime(2026, 11, 25, 7, 11, tzinfo=UTC)
+
+
+def test_at_exit_a_nudge_being_sent_ends_before_the_history_closes(store: Store) -> None:
+    svc, _, _, _ = make(store, at=T0)
+    gate = asyncio.Event()
+
+    class SlowNotifier(FakeNotifier):
+        async def send(self, n: Notification) -> Delivery:
+            await gate.wait()  # a server slow to answer Notify
+            return await super().send(n)
+
+    svc.notifier = SlowNotifier()
+
+    async def main() -> None:
+        svc.on_due("p:breakfast", T0)  # as the scheduler calls it: the send runs in a task
+        await asyncio.sleep(0)
+        asyncio.get_running_loop().call_later(0.05, gate.set)
+        await svc.finish(5.0)
+        assert len(svc.tasks) == 0
+
+    asyncio.run(main())
+    rec = store.newest_open()
+    assert rec is not None and rec.notification_id == 1  # its bubble's id was kept

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from attuned.core.clock import Clock, Timer
 from attuned.errors import AttunedError
 from attuned.state.store import Store, StoreUnavailable
 
@@ -58,12 +59,13 @@ class _Kept:
 class WriteBacklog:
     """The kept writes of one daemon run (single-threaded: the event loop's)."""
 
-    def __init__(self, store: Store, now: Callable[[], datetime], *,
+    def __init__(self, store: Store, clock: Clock, *,
                  tell: Callable[[str], object] | None = None,
                  first_retry: float = FIRST_RETRY, longest_retry: float = LONGEST_RETRY,
                  patience: float = RETRY_PATIENCE) -> None:
         self.store = store
-        self.now = now
+        self.clock = clock
+        self.now = clock.now
         self.tell = tell
         self.first_retry = first_retry
         self.longest_retry = longest_retry
@@ -71,7 +73,7 @@ class WriteBacklog:
         self._kept: collections.deque[_Kept] = collections.deque()
         self._failing = False  # since the first refused write, until one is made again
         self._delay: float | None = None  # the next retry's; None: first_retry
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Timer | None = None
         # When a retry was last refused: a write coming just after it waits its turn
         # rather than stand the loop still for another try.
         self._refused_at = -math.inf
@@ -197,12 +199,11 @@ class WriteBacklog:
     def _arm(self) -> None:
         if self._timer is not None:
             return
+        delay = self._delay or self.first_retry
         try:
-            loop = asyncio.get_running_loop()
+            self._timer = self.clock.call_later(delay, self._retry)
         except RuntimeError:  # no event loop (a one-off command): flush() by hand
             return
-        delay = self._delay or self.first_retry
-        self._timer = loop.call_later(delay, self._retry)
         self._delay = min(delay * 2, self.longest_retry)
 
     def _retry(self) -> None:

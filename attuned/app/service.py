@@ -15,13 +15,14 @@ import builtins
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from attuned.core import timing
+from attuned.core.clock import Clock
 from attuned.core.durations import format_duration
 from attuned.core.model import Action, NudgeState, Practice, Schedule
 from attuned.errors import AttunedError, PracticeNotFound
@@ -36,9 +37,9 @@ from attuned.state.store import (
     StoreUnavailable,
     unrecorded_shown,
 )
+from attuned.tasks import TaskSet
 
 if TYPE_CHECKING:
-    import asyncio
 
     from attuned.app.backlog import WriteBacklog
     from attuned.core.stats import PracticeStats
@@ -173,8 +174,9 @@ class Service:
     state: ScheduleState
     zone: ZoneInfo
     seed: str
-    now: Callable[[], datetime]
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    clock: Clock  # the daemon's one clock: its wall time, and timers for kept writes
+    # What a signal or a due nudge started: drained before the store closes.
+    tasks: TaskSet = field(default_factory=lambda: TaskSet("core"))
     _in_flight: int = 0  # notifications sent whose id is not known yet
     # Signals about a notification whose id is not known yet, in the order they came.
     _early: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
@@ -187,6 +189,9 @@ class Service:
     @property
     def schedule(self) -> Schedule:
         return self.state.schedule
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     def plan_all(self, *, startup: bool, only: Collection[str] | None = None) -> int:
         """(Re)plan every practice's next nudge. Returns how many jobs changed.
@@ -433,7 +438,7 @@ class Service:
         if self._backlog is None:
             from attuned.app.backlog import WriteBacklog
 
-            self._backlog = WriteBacklog(self.store, self.now, tell=self._tell_unwritable)
+            self._backlog = WriteBacklog(self.store, self.clock, tell=self._tell_unwritable)
         return self._backlog
 
     def flush_kept(self) -> None:
@@ -843,14 +848,14 @@ class Service:
                      for t, pid in upcoming[:3]],
         }
 
-    def _spawn(self, coro: Any) -> None:
-        # Imported here: `attuned done`, `history` and `stats` use this module without
-        # an event loop, and need not load asyncio.
-        import asyncio
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.tasks.spawn(coro)
 
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def finish(self, timeout: float) -> None:
+        """At exit: let what is under way end (up to `timeout` s), then give the writes
+        the history refused one last try. Before the store closes."""
+        await self.tasks.drain(timeout)
+        self.flush_kept()
 
 
 def _unknown(pid: str) -> Practice:

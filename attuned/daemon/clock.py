@@ -1,44 +1,65 @@
-"""The wall clock the daemon and CLI read.
-
-Real time, plus an offset that stays 0 in normal use. Tests cannot suspend the machine,
-so a FAKE suspend moves this offset forward (the wall clock jumps while the monotonic
-clock does not, which is what a process sees after a real suspend). The offset can only
-be changed in a daemon started with ATTUNED_FAKE_CLOCK=1.
-"""
+"""The system's clocks: `SystemClock`, the daemon's one clock (the `Clock` of
+attuned.core.clock), on the running event loop's timers; `now()` for the CLI, which is
+not a daemon; the fingerprint of the local zone setting."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from datetime import UTC, datetime, timedelta, tzinfo
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
-_offset = timedelta(0)
+from attuned.core.clock import Reading, Timer
 
-
-def fake_clock_allowed() -> bool:
-    return os.environ.get("ATTUNED_FAKE_CLOCK") == "1"
-
-
-def now(tz: tzinfo | None = UTC) -> datetime:
-    return datetime.now(tz) + _offset
+LOCALTIME = "/etc/localtime"
+TIMEZONE_FILE = "/etc/timezone"
 
 
-def advance(seconds: float) -> None:
-    """FAKE: move the wall clock forward (tests only)."""
-    global _offset
-    if not fake_clock_allowed():
-        raise RuntimeError("the clock can only be moved in a daemon started for tests")
-    _offset += timedelta(seconds=seconds)
+def now() -> datetime:
+    """The wall clock, aware, in UTC (for the CLI; the daemon asks its Clock)."""
+    return datetime.now(UTC)
 
 
-def offset_seconds() -> float:
-    return _offset.total_seconds()
+def zone_signature(
+    environ: Mapping[str, str] | None = None,
+    localtime: str = LOCALTIME,
+    timezone_file: str = TIMEZONE_FILE,
+) -> str:
+    """A cheap fingerprint of where the local zone comes from: TZ, the /etc/localtime link
+    and the file behind it, /etc/timezone. A few stat calls, no zone parsing."""
+    env = os.environ if environ is None else environ
+    parts = [f"TZ={env.get('TZ', '')}"]
+    with contextlib.suppress(OSError):
+        parts.append(f"link={os.readlink(localtime)}")
+    for path in (localtime, timezone_file):
+        try:
+            st = os.stat(path)
+        except OSError:
+            parts.append(f"{path}=-")
+        else:
+            parts.append(f"{path}={st.st_ino}:{st.st_mtime_ns}:{st.st_size}")
+    return "|".join(parts)
 
 
-class OffsetDatetime(datetime):
-    """A `datetime` whose now() follows this module's clock; patched into APScheduler
-    only when the fake clock is allowed, so its waits agree with ours."""
+class SystemClock:
+    """The real clocks, with the running event loop's timers. Without CLOCK_BOOTTIME
+    (not Linux) a suspend looks like a clock step."""
 
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> OffsetDatetime:
-        real = datetime.now(tz) + _offset
-        return cls.fromtimestamp(real.timestamp(), tz)
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
+        import asyncio  # here: the CLI reads now() from this module and needs no loop
+
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback)
+
+    def call_at(self, when: datetime, callback: Callable[[], object]) -> Timer:
+        return self.call_later((when - self.now()).total_seconds(), callback)
+
+    def read(self) -> Reading:
+        boot_id = getattr(time, "CLOCK_BOOTTIME", None)
+        mono = time.monotonic()
+        boot = time.clock_gettime(boot_id) if boot_id is not None else mono
+        return Reading(wall=time.time(), monotonic=mono, boottime=boot,
+                       zone=zone_signature())

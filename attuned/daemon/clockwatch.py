@@ -1,43 +1,27 @@
 """Notice when the wall clock moved relative to the monotonic clock, or the time zone changed.
 
-APScheduler waits on the monotonic clock. Two things make that disagree with the wall clock
-that nudge times are written in:
+The daemon's timers wait on the monotonic clock. Two things make that disagree with the wall
+clock that nudge times are written in:
 - a suspend: CLOCK_MONOTONIC stops while the machine sleeps (Linux); CLOCK_BOOTTIME and the
   wall clock keep going;
 - a clock step: NTP correction or a manual change moves the wall clock only.
 So once an `interval` (a minute: the one housekeeping wakeup the daemon allows itself) we take
 a `Reading` of all three clocks and compare it with the previous one. `compare()` is pure;
-`ClockWatcher` is the asyncio timer around it. Where logind is visible the daemon hears of a
-resume at once (sleepwatch.py); this is the fallback that catches it within a minute, and the
-only way to see clock steps and zone changes.
+`ClockWatcher` is the timer around it, on the daemon's clock. Where logind is visible the
+daemon hears of a resume at once (sleepwatch.py); this is the fallback that catches it
+within a minute, and the only way to see clock steps and zone changes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+
+from attuned.core.clock import Clock, Reading, Timer
 
 log = logging.getLogger(__name__)
-
-LOCALTIME = "/etc/localtime"
-TIMEZONE_FILE = "/etc/timezone"
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The clocks at one moment, in seconds."""
-
-    wall: float  # time.time()
-    monotonic: float  # CLOCK_MONOTONIC: stops during suspend (what asyncio timers use)
-    boottime: float  # CLOCK_BOOTTIME: keeps counting during suspend
-    zone: str  # signature of the local time zone setting; any change means "re-read it"
-
 
 @dataclass(frozen=True)
 class Change:
@@ -69,47 +53,6 @@ def compare(prev: Reading, cur: Reading, threshold: float = 2.0) -> Change | Non
     if not moved:
         slept = stepped = 0.0
     return Change(slept=slept, stepped=stepped, zone_changed=zone_changed)
-
-
-def zone_signature(
-    environ: Mapping[str, str] | None = None,
-    localtime: str = LOCALTIME,
-    timezone_file: str = TIMEZONE_FILE,
-) -> str:
-    """A cheap fingerprint of where the local zone comes from: TZ, the /etc/localtime link
-    and the file behind it, /etc/timezone. A few stat calls, no zone parsing."""
-    env = os.environ if environ is None else environ
-    parts = [f"TZ={env.get('TZ', '')}"]
-    with contextlib.suppress(OSError):
-        parts.append(f"link={os.readlink(localtime)}")
-    for path in (localtime, timezone_file):
-        try:
-            st = os.stat(path)
-        except OSError:
-            parts.append(f"{path}=-")
-        else:
-            parts.append(f"{path}={st.st_ino}:{st.st_mtime_ns}:{st.st_size}")
-    return "|".join(parts)
-
-
-class Clock(Protocol):
-    def read(self) -> Reading: ...
-
-
-class SystemClock:
-    """The real clocks. Without CLOCK_BOOTTIME (not Linux) a suspend counts as a step.
-
-    `wall` reads the wall clock (seconds since the epoch); a daemon under test may pass its
-    offset clock so a FAKE suspend is seen like a real one."""
-
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
-        self._wall = wall
-
-    def read(self) -> Reading:
-        boot_id = getattr(time, "CLOCK_BOOTTIME", None)
-        mono = time.monotonic()
-        boot = time.clock_gettime(boot_id) if boot_id is not None else mono
-        return Reading(wall=self._wall(), monotonic=mono, boottime=boot, zone=zone_signature())
 
 
 def refresh_local_zone() -> None:
@@ -156,38 +99,37 @@ class ClockWatcher:
 
     def __init__(
         self,
+        clock: Clock,
         on_jump: Callable[[float], None],
         on_zone_change: Callable[[], None] | None = None,
         interval: float = 60.0,
         threshold: float = 2.0,
-        clock: Clock | None = None,
         on_tick: Callable[[], object] | None = None,
     ) -> None:
+        self._clock = clock
         self._on_jump = on_jump
         self._on_zone_change = on_zone_change
         self._on_tick = on_tick
         self._interval = interval
         self._threshold = threshold
-        self._clock: Clock = clock if clock is not None else SystemClock()
         self._last: Reading | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._timer: Timer | None = None
 
     def start(self) -> None:
         """Take the first reading and start the timer (call inside the running loop)."""
         self._last = self._clock.read()
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="attuned-clockwatch")
+        if self._timer is None:
+            self._timer = self._clock.call_later(self._interval, self._tick)
 
     def stop(self) -> None:
         """Stop the timer; no check runs after this returns."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._timer is not None
 
     def check_now(self) -> Change | None:
         """Compare with the last reading now (e.g. on logind's resume signal, so the timer's
@@ -208,17 +150,16 @@ class ClockWatcher:
             self._safely(lambda: self._on_jump(change.jump))
         return change
 
-    async def _run(self) -> None:
-        while True:
-            # asyncio.sleep runs on the monotonic clock: after a resume this returns up to one
-            # interval later, which is the "within 60 s" fallback for missing logind.
-            await asyncio.sleep(self._interval)
-            if self._on_tick is not None:
-                try:  # first: a re-plan after a jump can take a while
-                    self._on_tick()
-                except Exception:
-                    log.exception("housekeeping failed")
-            self.check_now()
+    def _tick(self) -> None:
+        # The timer runs on the monotonic clock: after a resume this comes up to one
+        # interval later, which is the "within 60 s" fallback for missing logind.
+        self._timer = self._clock.call_later(self._interval, self._tick)
+        if self._on_tick is not None:
+            try:  # first: a re-plan after a jump can take a while
+                self._on_tick()
+            except Exception:
+                log.exception("housekeeping failed")
+        self.check_now()
 
     @staticmethod
     def _safely(callback: Callable[[], None]) -> None:

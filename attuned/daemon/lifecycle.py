@@ -10,7 +10,7 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,13 @@ from typing import Any
 from attuned import paths
 from attuned.app.service import ScheduleState, Service, changed_practices
 from attuned.config import schedule as schedule_io
+from attuned.core.clock import Clock
 from attuned.core.model import Action, Schedule
-from attuned.daemon import clock
+from attuned.daemon.clock import SystemClock
+from attuned.daemon.clockwatch import ClockWatcher
 from attuned.daemon.control import UnknownMethod, text_param
 from attuned.errors import AttunedError, ScheduleError
+from attuned.tasks import TaskSet
 
 log = logging.getLogger("attuned")
 
@@ -46,22 +49,46 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# How long a stop waits for what is under way (a nudge being sent, an answer being
+# written) before it cancels it: the unit's TimeoutStopSec is far longer.
+DRAIN_SECONDS = 2.0
+
+
 class Daemon:
-    def __init__(self, config: Path) -> None:
+    """One run of the daemon: `await Daemon(config).run()` until SIGTERM or `stop()`.
+
+    `clock` is the one clock every part of it reads (tests pass a fake one)."""
+
+    def __init__(self, config: Path, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.stopping = asyncio.Event()
         self.service: Service | None = None
         self._error_notified: str | None = None
         self._problem_nid: int | None = None
-        self.clockwatch: Any = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.clockwatch: ClockWatcher | None = None
+        self.tasks = TaskSet("daemon")
         self._status_timer: asyncio.TimerHandle | None = None
-        # A reload re-reads only the practices whose text changed (issue 3: reload <= 1 s).
+        # A reload re-reads only the practices whose text changed.
         self._cache = schedule_io.ScheduleCache()
+
+    def stop(self) -> None:
+        self.stopping.set()
 
     # ---------------------------------------------------------------- start-up
 
     async def run(self) -> int:
+        """Start every part, each with its way out registered as it comes up, run until
+        asked to stop, and end them in reverse: nothing is left running, and what was
+        under way is drained before the history closes."""
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start(stack)
+            await self.stopping.wait()
+            log.info("stopping")
+            self.sd.stopping()
+        return 0
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         from attuned.config import zones
         from attuned.daemon import lock
         from attuned.daemon.control import ControlServer
@@ -72,87 +99,86 @@ class Daemon:
         from attuned.state.store import BUSY_TIMEOUT_MS, Store
 
         self.sd = SdNotifier(os.environ)
-        held = lock.acquire()
+        stack.callback(lock.acquire().release)
+        # How long a write waits for another process's lock; tests shorten it.
+        busy = float(os.environ.get("ATTUNED_BUSY_TIMEOUT_SECONDS") or BUSY_TIMEOUT_MS / 1000)
+        store = Store.open(paths.history_db(), busy_timeout=busy)
+        stack.callback(store.close)
         try:
-            if clock.fake_clock_allowed():
-                _patch_apscheduler_clock()
-            # How long a write waits for another process's lock; tests shorten it.
-            busy = float(os.environ.get("ATTUNED_BUSY_TIMEOUT_SECONDS")
-                         or BUSY_TIMEOUT_MS / 1000)
-            store = Store.open(paths.history_db(), busy_timeout=busy)
-            try:
-                with gc_paused():
-                    sched, example = schedule_io.load_or_example(self.config, self._cache)
-                error = None
-            except ScheduleError as e:
-                # No last good schedule yet: run nothing, say why, and wait for the fix.
-                sched, example, error = Schedule(source=str(self.config)), False, str(e)
-            if example:
-                log.info("no schedule at %s yet: running the built-in example "
-                         "(`attuned init` makes it yours)", self.config)
-            zone = zones.schedule_zone(sched.settings)
-            chain = default_chain()
-            planner = NudgeScheduler(on_due=self._on_due, on_missed=self._on_missed,
-                                     now=clock.now)
-            self.service = service = Service(
-                store=store, notifier=chain, planner=planner,
-                state=ScheduleState(sched, clock.now(), error, example),
-                zone=zone, seed=seed.load_seed(paths.seed_file()), now=clock.now,
-            )
-            chain.on_action = service.on_action
-            chain.on_closed = service.on_closed
-            if chain.primary is not None:  # issue 6: inline replies, do-not-disturb
-                from attuned.app import practising
+            with gc_paused():
+                sched, example = schedule_io.load_or_example(self.config, self._cache)
+            error = None
+        except ScheduleError as e:
+            # No last good schedule yet: run nothing, say why, and wait for the fix.
+            sched, example, error = Schedule(source=str(self.config)), False, str(e)
+        if example:
+            log.info("no schedule at %s yet: running the built-in example "
+                     "(`attuned init` makes it yours)", self.config)
+        zone = zones.schedule_zone(sched.settings)
+        chain = default_chain()
+        stack.push_async_callback(chain.aclose)
+        clock = self.clock
+        planner = NudgeScheduler(on_due=self._on_due, on_missed=self._on_missed, clock=clock)
+        self.service = service = Service(
+            store=store, notifier=chain, planner=planner,
+            state=ScheduleState(sched, clock.now(), error, example),
+            zone=zone, seed=seed.load_seed(paths.seed_file()), clock=clock,
+        )
+        stack.push_async_callback(self._finish)
+        stack.callback(planner.shutdown)  # first: nothing new comes due while draining
+        chain.on_action = service.on_action
+        chain.on_closed = service.on_closed
+        if chain.primary is not None:  # inline replies, do-not-disturb
+            from attuned.app import practising
 
-                chain.primary.on_reply = lambda nid, text: practising.on_reply(
-                    service, nid, text)
-                chain.primary.on_dnd_change = lambda paused: practising.on_dnd_change(
-                    service, paused)
-            store.forget_notification_ids()  # a new server run may reuse old ids
-            await self._connect(chain)
-            planner.start()
-            with planner.batch(), gc_paused():
-                service.restore_pending()
-                changed = service.plan_all(startup=True)
-            log.info("schedule %s: %d practices, %d planned", sched.source,
-                     len(sched.practices), changed)
-            if store.moved_aside is not None:
-                await self._tell(
-                    "attuned started a fresh history",
-                    f"The history database could not be read, so it was moved aside to "
-                    f"{store.moved_aside} (nothing was deleted) and a fresh one started.")
-            if error is not None:
-                await self._report_schedule_error(error)
+            chain.primary.on_reply = lambda nid, text: practising.on_reply(
+                service, nid, text)
+            chain.primary.on_dnd_change = lambda paused: practising.on_dnd_change(
+                service, paused)
+        store.forget_notification_ids()  # a new server run may reuse old ids
+        await self._connect(chain)
+        planner.start()
+        with planner.batch(), gc_paused():
+            service.restore_pending()
+            changed = service.plan_all(startup=True)
+        log.info("schedule %s: %d practices, %d planned", sched.source,
+                 len(sched.practices), changed)
+        if store.moved_aside is not None:
+            await self._tell(
+                "attuned started a fresh history",
+                f"The history database could not be read, so it was moved aside to "
+                f"{store.moved_aside} (nothing was deleted) and a fresh one started.")
+        if error is not None:
+            await self._report_schedule_error(error)
 
-            control = ControlServer(paths.control_socket(), self._handle)
-            await control.start()
-            watcher = self._start_watcher()
-            sleep = await self._start_sleepwatch(planner)
-            clockw = self._start_clockwatch(planner)
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self.stopping.set)
-            loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
-            self.sd.ready()
-            self._status()
-            log.info("ready; next: %s", self._next_words())
-            await self.stopping.wait()
+        control = ControlServer(paths.control_socket(), self._handle)
+        await control.start()
+        stack.push_async_callback(control.close)
+        watcher = self._start_watcher()
+        if watcher is not None:
+            stack.callback(watcher.stop)
+        sleep = await self._start_sleepwatch(planner)
+        if sleep is not None:
+            stack.push_async_callback(sleep.stop)
+        stack.callback(self._start_clockwatch(planner).stop)  # and the watchdog pings
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+            stack.callback(loop.remove_signal_handler, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+        stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+        self.sd.ready()
+        self._status()
+        log.info("ready; next: %s", self._next_words())
 
-            log.info("stopping")
-            self.sd.stopping()
-            clockw.stop()  # and with it the watchdog pings
-            if sleep is not None:
-                await sleep.stop()
-            if watcher is not None:
-                watcher.stop()
-            await control.close()
-            planner.shutdown()
-            service.flush_kept()
-            await chain.aclose()
-            store.close()
-            return 0
-        finally:
-            held.release()
+    async def _finish(self) -> None:
+        """What the core and the daemon started ends (or is cancelled) before the bus
+        connection and the history close; refused writes get one last try."""
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+        await self.tasks.drain(DRAIN_SECONDS)
+        if self.service is not None:
+            await self.service.finish(DRAIN_SECONDS)
 
     async def _connect(self, chain: Any) -> None:
         from attuned.errors import NotifyError
@@ -204,9 +230,7 @@ class Daemon:
                                address=os.environ.get("ATTUNED_SYSTEM_BUS_ADDRESS"))
         return watcher if await watcher.start() else None
 
-    def _start_clockwatch(self, planner: Any) -> Any:
-        from attuned.daemon.clockwatch import ClockWatcher, SystemClock
-
+    def _start_clockwatch(self, planner: Any) -> ClockWatcher:
         def jumped(delta: float) -> None:
             log.info("the wall clock moved by %+.0f s (suspend or a clock change); "
                      "re-planning", delta)
@@ -235,10 +259,8 @@ class Daemon:
             interval = min(interval, watchdog / 2)
             self.sd.watchdog()
             tick = self.sd.watchdog
-        wall = (lambda: clock.now().timestamp()) if clock.fake_clock_allowed() else None
-        watcher = ClockWatcher(on_jump=jumped, on_zone_change=zone_changed, interval=interval,
-                               clock=SystemClock(wall) if wall is not None else None,
-                               on_tick=tick)
+        watcher = ClockWatcher(self.clock, on_jump=jumped, on_zone_change=zone_changed,
+                               interval=interval, on_tick=tick)
         watcher.start()
         self.clockwatch = watcher
         return watcher
@@ -278,7 +300,7 @@ class Daemon:
         # Only what changed is re-planned (issue 3: a reload changes only the jobs that
         # changed; 10,000 practices took ~1 s to re-plan on every save).
         only = changed_practices(service.schedule, sched) if zone == service.zone else None
-        service.state = ScheduleState(sched, clock.now(), None, example)
+        service.state = ScheduleState(sched, self.clock.now(), None, example)
         service.zone = zone
         with service.planner.batch(), gc_paused():
             changed = service.plan_all(startup=False, only=only)
@@ -318,10 +340,8 @@ class Daemon:
             except Exception as e:
                 log.debug("could not close the schedule warning: %s", e)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.tasks.spawn(coro)
 
     # ---------------------------------------------------------------- control
 
@@ -348,9 +368,6 @@ class Daemon:
             return await practising.control(service, method, params)
         if method == "ping":
             return {"pong": True}
-        if method == "test.advance_clock" and clock.fake_clock_allowed():
-            clock.advance(float(params.get("seconds", 0)))
-            return {"offset": clock.offset_seconds()}
         raise UnknownMethod(f'unknown request "{method}"')
 
     # ---------------------------------------------------------------- status
@@ -381,16 +398,6 @@ class Daemon:
             self._status()
 
         self._status_timer = asyncio.get_running_loop().call_later(STATUS_DELAY, refresh)
-
-
-def _patch_apscheduler_clock() -> None:
-    """FAKE clock for tests (see attuned.daemon.clock): APScheduler reads datetime.now itself."""
-    import apscheduler.executors.base as executors
-    import apscheduler.schedulers.base as schedulers
-
-    # The scheduler computes waits and the executor judges lateness: both read the clock.
-    schedulers.datetime = clock.OffsetDatetime
-    executors.datetime = clock.OffsetDatetime
 
 
 def run(config: Path, verbose: int) -> int:

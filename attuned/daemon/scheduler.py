@@ -1,158 +1,122 @@
-"""The one adapter around APScheduler 3.11: one pending date job per key.
+"""The daemon's timer queue: one pending nudge per key, each fired once at its wall-clock
+instant, on the event loop, or reported missed when it comes later than its grace.
 
-The daemon asks `timing` for each practice's next instant and hands it here with `set()`;
-this module only makes sure the callback runs at that wall-clock instant, on the event loop,
-or reports it missed when it comes later than its grace. No cron triggers (their weekday and
-day-of-month rules differ from cron's, see design.md), no APScheduler default grace (1 s).
+The daemon asks the timing core for each practice's next instant and hands it here with
+`set()`; this module only makes sure the callback runs then. It holds every entry in a
+heap and keeps one timer on the `Clock`, armed for the earliest entry: an idle daemon
+has exactly one timer pending and no wakeups until it fires.
 
-APScheduler is imported here only, so the CLI's quick commands never pay for it.
+Why not APScheduler: it reads `datetime.now` itself (its scheduler and executor modules
+both do), so the one clock the daemon and its tests share could only be given to it by
+patching the library's globals. What attuned needs of a scheduler is this queue: one-shot
+jobs by key, a grace per job, re-arming after a suspend. bench/daemon_bench.py measures
+the lateness against a bare APScheduler process in the same run.
 
-A horizon: APScheduler holds only the jobs due within `horizon` (2 h); later ones wait
-here, parked in a heap, and one more APScheduler job promotes the next batch when half
-the horizon has passed (and `wakeup()` promotes at once after a resume or a clock jump).
-APScheduler's `add_job` costs about 80 us (it checks arguments, sorts its job list): for
-10,000 practices that was 0.8 s of every start and reload; parking one costs about 2 us.
-
-Facts this relies on (pinned in tests/test_apscheduler_facts.py):
-- `AsyncIOScheduler` waits with `loop.call_later`, i.e. on the monotonic clock, which stops
-  during suspend; `wakeup()` re-checks due jobs against the wall clock at once.
-- `AsyncIOExecutor` runs plain functions in a thread pool and coroutine functions on the loop:
-  our job is a coroutine so every callback runs on the loop thread.
-- `misfire_grace_time` must be a positive int (seconds); a job later than that is skipped
-  with `EVENT_JOB_MISSED` instead of running.
+A timer runs on the monotonic clock, which stops while the machine sleeps: after a resume
+(logind's signal, or the clock watcher's minute check) `wakeup()` re-arms it against the
+wall clock, and whatever came due meanwhile fires at once, or is reported missed if that
+is later than its grace.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import heapq
-import inspect
 import logging
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from apscheduler.events import EVENT_JOB_MISSED
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.schedulers.base import STATE_RUNNING as _STATE_RUNNING
-from apscheduler.triggers.date import DateTrigger
+from attuned.core.clock import Clock, Timer
 
 log = logging.getLogger(__name__)
 
 Callback = Callable[[str, datetime], None]
 
-
-def grace_seconds(grace: timedelta) -> int:
-    """APScheduler wants a positive whole number of seconds: round up, at least 1 s."""
-    return max(1, math.ceil(grace.total_seconds()))
-
-
-DEFAULT_HORIZON = timedelta(hours=2)
-_PROMOTE_KEY = "~promote"  # the one job of ours that is not a nudge
-_PROMOTE_CHUNK = 100  # jobs added per loop turn while promoting: a nudge is never held up
-_PROMOTE_GRACE = 365 * 24 * 3600  # however late (a suspend), promotion still has to run
+# However small a grace, a timer that fires a few milliseconds late has not missed.
+_LEAST_GRACE = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
 class _Entry:
     run_at: datetime
     grace: timedelta
-    job_id: str | None  # None: parked here, beyond the horizon
-    serial: int = 0
+    serial: int
 
     def same(self, run_at: datetime, grace: timedelta) -> bool:
         # Same instant in the same zone: on_due hands back run_at, so a zone change counts.
-        return (
-            self.run_at == run_at
-            and self.run_at.tzinfo == run_at.tzinfo
-            and grace_seconds(self.grace) == grace_seconds(grace)
-        )
+        return (self.run_at == run_at and self.run_at.tzinfo == run_at.tzinfo
+                and self.grace == grace)
 
 
 class NudgeScheduler:
-    """One pending job per key; each fires once, then is gone until `set()` again.
+    """One pending entry per key; each fires once, then is gone until `set()` again.
 
-    `on_due(key, run_at)` runs on the event loop when a job comes due within its grace;
+    `on_due(key, run_at)` runs on the event loop when an entry comes due within its grace;
     `on_missed(key, run_at)` when it came later than its grace (after a suspend, say).
+    Entries due at the same moment run in time order, then by when they were set.
     Exceptions raised by the callbacks are logged and do not stop the scheduler.
     """
 
-    def __init__(self, on_due: Callback, on_missed: Callback, *,
-                 horizon: timedelta = DEFAULT_HORIZON,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, on_due: Callback, on_missed: Callback, *, clock: Clock) -> None:
         self._on_due = on_due
         self._on_missed = on_missed
+        self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        # (timestamp, serial, key); lazy: an item whose entry was removed or set again
+        # since is dropped when it reaches the top.
+        self._heap: list[tuple[float, int, str]] = []
         self._serial = 0
-        self._horizon = horizon
-        self._now = now  # the clock APScheduler reads too (the daemon's FAKE clock in tests)
-        self._horizon_end: datetime | None = None  # everything due by then is in APScheduler
-        self._parked: list[tuple[float, int, str]] = []  # (timestamp, serial, key); lazy
-        self._promote_job: str | None = None
-        # UTC: every job time is an aware instant, so APScheduler needs no local zone
-        # (tzlocal caches it, and a zone change would otherwise go unnoticed there).
-        self._aps: Any = AsyncIOScheduler(
-            timezone=UTC,
-            job_defaults={"coalesce": True, "max_instances": 1},
-        )
-        self._aps.add_listener(self._on_missed_event, EVENT_JOB_MISSED)
+        self._timer: Timer | None = None
+        self._armed_for: float | None = None
+        self._running = False
+        self._batching = 0
 
     # lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start on the running asyncio loop (call from inside it)."""
-        self._aps.start()
+        """Start firing (call from inside the running event loop)."""
+        self._running = True
+        self._arm()
 
     def shutdown(self) -> None:
-        """Drop every job and stop. AsyncIOScheduler finishes stopping on the next loop turn;
-        nothing fires after this call because the entries are gone first."""
+        """Drop every entry and stop; nothing fires after this call."""
+        self._running = False
         self._entries.clear()
-        self._parked.clear()
-        self._promote_job = None
-        if self._aps.running:
-            self._aps.shutdown(wait=False)
+        self._heap.clear()
+        self._disarm()
 
     @property
     def running(self) -> bool:
-        return bool(self._aps.running)
+        return self._running
 
-    # jobs -------------------------------------------------------------------------------
+    # entries ----------------------------------------------------------------------------
 
     def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
         """Make `key` fire at `run_at` (aware) with `grace`; True if anything changed.
 
-        An unchanged time and grace leaves the existing job alone, so a reload only touches
-        the jobs that changed. A time already in the past fires at once if within grace,
-        else is reported missed.
+        An unchanged time and grace leaves the entry alone, so a reload only touches what
+        changed. A time already in the past fires at once if within grace, else is
+        reported missed.
         """
         if run_at.tzinfo is None or run_at.utcoffset() is None:
             raise ValueError(f"run_at must be timezone-aware, got {run_at!r}")
         old = self._entries.get(key)
         if old is not None and old.same(run_at, grace):
             return False
-        if old is not None and old.job_id is not None:
-            self._drop_job(old.job_id)
         self._serial += 1
-        if run_at <= self._horizon_end_now():
-            self._add_job(key, run_at, grace, self._serial)
-        else:
-            self._entries[key] = _Entry(run_at, grace, None, self._serial)
-            heapq.heappush(self._parked, (run_at.timestamp(), self._serial, key))
-            if len(self._parked) > 2 * len(self._entries) + 64:
-                self._compact()
-            self._arm_promotion()
+        self._entries[key] = _Entry(run_at, grace, self._serial)
+        heapq.heappush(self._heap, (run_at.timestamp(), self._serial, key))
+        if len(self._heap) > 2 * len(self._entries) + 64:
+            self._compact()
+        self._arm()
         return True
 
     def remove(self, key: str) -> None:
-        """Forget `key`'s pending job, if any; it will not fire."""
-        entry = self._entries.pop(key, None)
-        if entry is not None and entry.job_id is not None:
-            self._drop_job(entry.job_id)  # a parked one: its heap item is now stale
+        """Forget `key`'s pending entry, if any; it will not fire. (Its heap item goes when
+        it reaches the top; a timer armed for it fires, finds nothing, and re-arms.)"""
+        self._entries.pop(key, None)
 
     def keys(self) -> builtins.set[str]:  # `set` is a method name here
         return set(self._entries)
@@ -162,173 +126,76 @@ class NudgeScheduler:
 
     @property
     def jobs_added(self) -> int:
-        """How many jobs `set()` has created so far, parked ones included (unchanged sets
-        add none)."""
+        """How many entries `set()` has made so far (unchanged sets make none)."""
         return self._serial
-
-    @property
-    def jobs_in_apscheduler(self) -> int:
-        """Nudge jobs APScheduler holds now (the rest are parked beyond the horizon)."""
-        return sum(1 for e in self._entries.values() if e.job_id is not None)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Group many `set()`/`remove()` calls (a reload of thousands of practices) so that
-        APScheduler looks for due jobs once at the end instead of once per added job.
-        Use it without awaiting inside: no job can fire while the block runs anyway."""
-        pause = self._aps.state == _STATE_RUNNING
-        if pause:
-            self._aps.pause()
+        """Group many `set()`/`remove()` calls (a reload of thousands of practices): the
+        timer is armed once, at the end. Nothing fires inside the block anyway: it does
+        not await."""
+        self._batching += 1
         try:
             yield
         finally:
-            if pause:
-                self._aps.resume()  # and one wakeup
+            self._batching -= 1
+            self._arm()
 
     def wakeup(self) -> None:
-        """Re-check due jobs against the wall clock now (after a resume or a clock jump).
-
-        APScheduler's own timer runs on the monotonic clock, which stood still while the
-        machine slept; this makes it look at the wall clock on the next loop turn.
-        """
-        self._promote_due()
-        if self._aps.running:
-            self._aps.wakeup()
+        """Look at the wall clock again now (after a resume or a clock jump): the timer was
+        armed on the monotonic clock, which stood still while the machine slept."""
+        self._disarm()
+        self._arm()
 
     # internals --------------------------------------------------------------------------
 
-    def _horizon_end_now(self) -> datetime:
-        if self._horizon_end is None:
-            self._horizon_end = self._now() + self._horizon
-        return self._horizon_end
-
-    def _add_job(self, key: str, run_at: datetime, grace: timedelta, serial: int) -> None:
-        # A fresh job id per set(): a job APScheduler has already handed to the executor
-        # cannot be mistaken for its replacement when it runs (see _take).
-        job_id = f"{key}#{serial}"
-        self._entries[key] = _Entry(run_at, grace, job_id, serial)
-        self._aps.add_job(
-            _fire,
-            trigger=DateTrigger(run_date=run_at),
-            args=(self, key, job_id),
-            id=job_id,
-            name=key,
-            misfire_grace_time=grace_seconds(grace),
-            coalesce=True,
-            max_instances=1,
-        )
-
-    def _next_parked(self, until: float, *, pop: bool = True) -> str | None:
-        """The key of the earliest live parked entry due by `until`, if any; popped from
-        the heap unless `pop` is false. Stale items on top are dropped on the way."""
-        heap = self._parked
+    def _earliest(self) -> float | None:
+        heap = self._heap
         while heap:
             ts, serial, key = heap[0]
             entry = self._entries.get(key)
-            if entry is None or entry.serial != serial or entry.job_id is not None:
-                heapq.heappop(heap)  # stale: removed or set again since
-                continue
-            if ts > until:
-                return None
-            if pop:
-                heapq.heappop(heap)
-            return key
+            if entry is not None and entry.serial == serial:
+                return ts
+            heapq.heappop(heap)  # stale: removed or set again since
         return None
 
-    def _move_horizon(self) -> float:
-        """Horizon at now + horizon (never back); returns it as a timestamp."""
-        end = max(self._horizon_end_now(), self._now() + self._horizon)
-        self._horizon_end = end
-        return end.timestamp()
-
-    def _promote_one(self, key: str) -> None:
-        entry = self._entries[key]
-        self._add_job(key, entry.run_at, entry.grace, entry.serial)
-
-    def _promote_due(self) -> None:
-        """Hand APScheduler every parked entry now within the horizon, at once."""
-        until = self._move_horizon()
-        while (key := self._next_parked(until)) is not None:
-            self._promote_one(key)
-        self._arm_promotion()
-
-    async def _promote(self) -> None:
-        """The promotion job: like `_promote_due`, a chunk per loop turn."""
-        self._promote_job = None
-        until = self._move_horizon()
-        done = 0
-        while (key := self._next_parked(until)) is not None:
-            self._promote_one(key)
-            done += 1
-            if done % _PROMOTE_CHUNK == 0:
-                await asyncio.sleep(0)  # let a nudge due now go first
-        self._arm_promotion()
-
-    def _arm_promotion(self) -> None:
-        """One APScheduler job at half the horizon before its end, while anything is
-        parked; it moves the horizon on and promotes what came within it."""
-        if self._promote_job is not None or self._next_parked(math.inf, pop=False) is None:
+    def _arm(self) -> None:
+        if not self._running or self._batching:
             return
-        end = self._horizon_end_now()
-        at = end - self._horizon / 2
-        self._serial += 1
-        job_id = f"{_PROMOTE_KEY}#{self._serial}"
-        self._promote_job = job_id
-        self._aps.add_job(_promote, trigger=DateTrigger(run_date=at), args=(self, job_id),
-                          id=job_id, name=_PROMOTE_KEY, misfire_grace_time=_PROMOTE_GRACE,
-                          coalesce=True, max_instances=1)
+        ts = self._earliest()
+        if ts is None:
+            self._disarm()
+            return
+        if self._timer is not None and self._armed_for == ts:
+            return
+        self._disarm()
+        self._armed_for = ts
+        self._timer = self._clock.call_at(datetime.fromtimestamp(ts, UTC), self._fire_due)
+
+    def _disarm(self) -> None:
+        timer, self._timer, self._armed_for = self._timer, None, None
+        if timer is not None:
+            timer.cancel()
+
+    def _fire_due(self) -> None:
+        self._timer = self._armed_for = None
+        if not self._running:
+            return
+        now = self._clock.now()
+        limit = now.timestamp()
+        # Entries a callback sets for now or earlier run in this same pass, in order.
+        while (ts := self._earliest()) is not None and ts <= limit and self._running:
+            key = heapq.heappop(self._heap)[2]
+            entry = self._entries.pop(key)
+            late = now - entry.run_at
+            in_time = late <= max(entry.grace, _LEAST_GRACE)
+            callback = self._on_due if in_time else self._on_missed
+            try:
+                callback(key, entry.run_at)
+            except Exception:
+                log.exception("handling the nudge %r due at %s failed", key, entry.run_at)
+        self._arm()
 
     def _compact(self) -> None:
-        self._parked = [(e.run_at.timestamp(), e.serial, k) for k, e in self._entries.items()
-                        if e.job_id is None]
-        heapq.heapify(self._parked)
-
-    def _drop_job(self, job_id: str) -> None:
-        # Not found: already handed to the executor; _fired will find it stale and do nothing.
-        with contextlib.suppress(JobLookupError):
-            self._aps.remove_job(job_id)
-
-    def _take(self, job_id: str) -> tuple[str, _Entry] | None:
-        """The entry for `job_id` if it is still the current job of its key, removed.
-        The key is the job id's part before the last "#" (the promotion job has no entry)."""
-        key = job_id.rpartition("#")[0]
-        entry = self._entries.get(key)
-        if entry is None or entry.job_id != job_id:
-            return None
-        del self._entries[key]
-        return key, entry
-
-    def _fired(self, job_id: str) -> None:
-        taken = self._take(job_id)
-        if taken is not None:
-            self._call(self._on_due, *taken)
-
-    def _on_missed_event(self, event: Any) -> None:
-        taken = self._take(event.job_id)
-        if taken is not None:
-            self._call(self._on_missed, *taken)
-
-    @staticmethod
-    def _call(callback: Callback, key: str, entry: _Entry) -> None:
-        try:
-            callback(key, entry.run_at)
-        except Exception:
-            log.exception("handling the nudge %r due at %s failed", key, entry.run_at)
-
-
-async def _fire(scheduler: NudgeScheduler, key: str, job_id: str) -> None:
-    """The job APScheduler runs. A coroutine, so AsyncIOExecutor runs it on the loop and not
-    in a worker thread. `key` is there for APScheduler's log lines."""
-    scheduler._fired(job_id)
-
-
-async def _promote(scheduler: NudgeScheduler, job_id: str) -> None:
-    """The promotion job (see the module docstring)."""
-    if scheduler._promote_job == job_id:
-        await scheduler._promote()
-
-
-# APScheduler checks each new job's arguments against inspect.signature(func); a cached
-# signature makes that cheap, which matters for a schedule of thousands of practices.
-_fire.__signature__ = inspect.signature(_fire)  # type: ignore[attr-defined]
-_promote.__signature__ = inspect.signature(_promote)  # type: ignore[attr-defined]
+        self._heap = [(e.run_at.timestamp(), e.serial, k) for k, e in self._entries.items()]
+        heapq.heapify(self._heap)
