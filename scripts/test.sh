@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(dbus-daemon dunst xvfb libnotify-bin systemd)
+# systemd, dbus-user-session and python3-venv: the user_manager tests run the service under
+# a real `systemd --user` for a throwaway user, installed from a wheel into a venv.
+debs=(dbus-daemon dunst xvfb libnotify-bin systemd dbus-user-session python3-venv util-linux)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if ((${#missing[@]})); then

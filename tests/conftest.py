@@ -12,7 +12,7 @@ from attuned.state.store import Store
 
 # Private buses, the test notification server and their fixtures (tests/buses.py); the
 # `daemons` fixture for end-to-end daemon tests (tests/daemon_harness.py).
-pytest_plugins = ["buses", "daemon_harness"]
+pytest_plugins = ["buses", "daemon_harness", "user_manager"]
 
 
 @pytest.fixture(autouse=True)
