@@ -290,6 +290,23 @@ def test_a_failed_reload_still_ends_with_ready(
     receiver.wait_first("READY=1")
     assert "the schedule was not reloaded" in d.log()
     assert d.process is not None and d.process.poll() is None
+    # `systemctl status` says the file is broken and that the last good schedule runs.
+    status = receiver.wait_for(lambda x: x.first.startswith("STATUS="))
+    assert status.fields == (STATUS.replace(
+        "STATUS=", "STATUS=the schedule file has a problem (`attuned check` shows it); "
+        "the last good schedule runs; "),)
+    d.signal(signal.SIGTERM)
+    assert d.wait() == 0
+
+
+def test_a_file_broken_from_the_start_shows_in_the_status(
+        daemons: Callable[..., SdDaemon], receiver: NotifyReceiver,
+        session_bus: DBusDaemon) -> None:
+    d = started(daemons, receiver, session_bus.address,
+                config_text=CONFIG.replace('at = "', 'at = "soon'))
+    status = receiver.wait_for(lambda x: x.first.startswith("STATUS="))
+    assert status.fields == ("STATUS=the schedule file has a problem (`attuned check` shows "
+                             "it); nothing runs until it is fixed; next: nothing planned",)
     d.signal(signal.SIGTERM)
     assert d.wait() == 0
 

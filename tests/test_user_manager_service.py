@@ -133,6 +133,43 @@ def test_systemctl_reload_rereads_the_schedule(
     assert is_active(service_user) == "active"
 
 
+def test_a_broken_file_keeps_the_last_good_schedule_and_says_so_in_status(
+        service_user: ServiceUser, desktop: UserDesktop, journal: Journal,
+        installed: object) -> None:
+    good = settings(snooze="3s") + LATER + practice("soon", title="Soon", once=due_in(5))
+    since = journal.mark()
+    service_user.write(service_user.config, good)
+    journal.wait_for(r"^attuned: reloaded .* \(the file changed\)", since=since)
+    service_user.write(service_user.config, good + '[[practice]]\nid = "half\n')
+    journal.wait_for(r"^attuned: the schedule was not reloaded \(the file changed\)",
+                     since=since)
+    status = status_line(service_user)
+    assert status.startswith('"the schedule file has a problem (`attuned check` shows it); '
+                             "the last good schedule runs; next: soon at "), status
+    journal.wait_for(r'^notify: nudge "Soon" delivered via dbus to dunst', 15, since=since)
+
+    # Its lines are in the journal at their levels: errors 3, warnings 4, info 6.
+    shown = service_user.run("journalctl", "--user", "-u", "attuned", "-o", "json",
+                             "--no-pager").stdout
+    levels = {}
+    for text in shown.splitlines():
+        entry = json.loads(text)
+        for start in ("attuned: the schedule was not reloaded", "attuned: your schedule has",
+                      "attuned: ready; next:"):
+            if Journal.message(entry).startswith(start):
+                levels[start] = entry["PRIORITY"]
+    assert levels == {"attuned: the schedule was not reloaded": "3",
+                      "attuned: your schedule has": "4", "attuned: ready; next:": "6"}
+    logs = service_user.run("attuned", "service", "logs").stdout
+    assert "attuned: the schedule was not reloaded (the file changed)" in logs
+    assert "attuned: ready; next: " in logs
+
+    since = journal.mark()
+    service_user.write(service_user.config, settings(snooze="3s") + LATER)
+    journal.wait_for(r"^attuned: the schedule is valid again", since=since)
+    desktop.dunstctl("close-all")
+
+
 def test_a_hung_daemon_is_killed_by_the_watchdog_and_started_again(
         service_user: ServiceUser, journal: Journal, fast_restarts: Path) -> None:
     since = journal.mark()

@@ -384,7 +384,15 @@ class Daemon:
         return f"{pid} at {t.astimezone(self.service.zone):%a %H:%M}"
 
     def _status(self) -> None:
-        self.sd.status(f"next: {self._next_words()}")
+        assert self.service is not None
+        words = f"next: {self._next_words()}"
+        if self.service.state.error is not None:
+            # `systemctl status` is where people look when nudges stop: say the file is
+            # broken and what runs meanwhile, not only the next nudge.
+            runs = ("the last good schedule runs" if self.service.schedule.practices
+                    else "nothing runs until it is fixed")
+            words = f"the schedule file has a problem (`attuned check` shows it); {runs}; {words}"
+        self.sd.status(words)
 
     def _status_soon(self) -> None:
         """The status a moment after a nudge, once for a burst: it looks at every planned
