@@ -25,6 +25,7 @@ from test_install import (
     RELOAD,
     RESET,
     RESTART,
+    SANDBOX_PROBE,
     SHOW,
     FakeLaunchctl,
     FakeSystemctl,
@@ -80,12 +81,25 @@ def test_install_prints_the_unit_its_exec_start_and_the_commands_run(
     assert result.stdout == (
         f"Wrote {unit}\n"
         f"  ExecStart={exe} run\n"
-        + ran(RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
+        + ran(SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
         + "attuned starts at your next login; to start it now: "
           "systemctl --user start attuned.service\n")
-    assert unit.read_text() == render_unit(f"{exe} run")
+    assert unit.read_text() == render_unit(f"{exe} run", private_users=True)
     # The CLI asks once whether a manager answers, install asks again itself.
-    assert fake.calls == [SHOW, SHOW, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
+    assert fake.calls == [SHOW, SHOW, SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
+
+
+def test_install_says_when_the_sandbox_cannot_be_used(
+        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, runner=FakeSystemctl(user_namespaces=False))
+    result = invoke("service", "install")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(
+        "\nThe sandbox is off: your user service manager could not start a unit with "
+        'PrivateUsers=yes (See "systemctl --user status run-u7.service" and "journalctl '
+        '--user -xeu run-u7.service" for details.), and systemd 252 applies ProtectSystem= '
+        "and ProtectHome= to a user service only with it. attuned runs without them.\n")
+    assert unit.read_text() == render_unit(f"{exe} run")
 
 
 def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_session_hint(
@@ -99,7 +113,7 @@ def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_sessio
         f"Wrote {unit}\n"
         f"  ExecStart={exe} run\n"
         f"Kept the previous unit as {backup}\n"
-        + ran(RELOAD, ENABLE, RESTART, GRAPHICAL)
+        + ran(SANDBOX_PROBE, RELOAD, ENABLE, RESTART, GRAPHICAL)
         + "attuned is running now, and starts again at every login.\n"
         "\n" + GRAPHICAL_SESSION_HINT + "\n")
     assert backup.read_text() == "[Service]\nExecStart=/opt/old/attuned run\n"
@@ -127,7 +141,7 @@ def test_installing_again_says_the_unit_is_up_to_date(
     assert result.exit_code == 0
     assert result.stdout.startswith(
         f"The unit at {unit} is already up to date\n  ExecStart={exe} run\n"
-        + ran(RELOAD, ENABLE, GRAPHICAL))
+        + ran(SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL))
     assert unit.stat().st_mtime_ns == before
     assert not unit.with_name("attuned.service.bak").exists()
 

@@ -20,6 +20,7 @@ import pytest
 
 from attuned.system.install import (
     GRAPHICAL_SESSION_HINT,
+    SANDBOX_PROBE,
     UPDATE_ENVIRONMENT,
     CommandResult,
     ServiceError,
@@ -53,17 +54,24 @@ class FakeSystemctl:
     answering as systemd 252 does: is-active prints the state and exits 3 unless active."""
 
     def __init__(self, *, graphical: str = "active", service: str = "inactive",
-                 enabled: str = "enabled",
+                 enabled: str = "enabled", user_namespaces: bool = True,
                  fail: dict[tuple[str, ...], str] | None = None) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.graphical = graphical
         self.service = service
         self.enabled = enabled
+        self.user_namespaces = user_namespaces
         self.fail = fail or {}
 
     def __call__(self, argv: Sequence[str]) -> CommandResult:
         call = tuple(argv)
         self.calls.append(call)
+        if call == SANDBOX_PROBE:
+            # What systemd-run 252 says when the unit fails to set up its namespace.
+            return CommandResult(0, "", "") if self.user_namespaces else CommandResult(
+                1, "", "Job for run-u7.service failed because the control process exited "
+                "with error code.\nSee \"systemctl --user status run-u7.service\" and "
+                "\"journalctl --user -xeu run-u7.service\" for details.\n")
         assert call[:2] == ("systemctl", "--user"), call
         if call in self.fail:
             return CommandResult(1, "", self.fail[call])
@@ -148,16 +156,18 @@ def test_install_writes_the_unit_for_this_executable_and_enables_it(
     result = install(False, fake, argv=[str(exe)])
     path = isolated_dirs / "config" / "systemd" / "user" / "attuned.service"
     assert result.path == path
-    assert path.read_text() == render_unit(f"{exe} run")
+    assert path.read_text() == render_unit(f"{exe} run", private_users=True)
     assert f"\nExecStart={exe} run\n" in path.read_text()
+    assert "\nPrivateUsers=yes\nProtectSystem=strict\n" in path.read_text()
     assert path.read_text().replace(f"ExecStart={exe} run", "ExecStart=%h/.local/bin/attuned run") \
-        == unit_template()
+        .replace("\nPrivateUsers=yes\n", "\n") == unit_template()
     assert oct(path.stat().st_mode & 0o777) == "0o644"
-    assert fake.calls == [SHOW, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
-    assert result.commands == (RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
+    assert result.commands == (SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
     assert (result.manager, result.exec_start, result.changed, result.backup) == (
         "systemd", f"{exe} run", True, None)
     assert (result.started, result.restart_needed, result.hint) == (False, False, None)
+    assert result.sandbox_off is None
     # No temporary files left beside the unit.
     assert sorted(p.name for p in path.parent.iterdir()) == ["attuned.service"]
 
@@ -173,7 +183,7 @@ def test_install_creates_the_directories_the_sandbox_keeps_writable(
 def test_install_now_restarts_so_a_running_older_daemon_is_replaced(exe: Path) -> None:
     fake = FakeSystemctl(service="active")
     result = install(True, fake, argv=[str(exe)])
-    assert fake.calls == [SHOW, RELOAD, ENABLE, RESTART, GRAPHICAL]
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, RESTART, GRAPHICAL]
     assert (result.started, result.restart_needed) == (True, False)
 
 
@@ -187,7 +197,7 @@ def test_reinstalling_the_same_unit_changes_nothing(exe: Path) -> None:
     fake = FakeSystemctl(service="active")
     result = install(False, fake, argv=[str(exe)])
     assert (result.changed, result.backup, result.restart_needed) == (False, None, False)
-    assert fake.calls == [SHOW, RELOAD, ENABLE, GRAPHICAL]
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL]
 
 
 def test_a_different_existing_unit_is_kept_as_a_backup(isolated_dirs: Path, exe: Path) -> None:
@@ -203,6 +213,18 @@ def test_a_different_existing_unit_is_kept_as_a_backup(isolated_dirs: Path, exe:
     assert second.backup == path.with_name("attuned.service.bak.1")
     assert second.backup.read_text() == "[Service]\nExecStart=/older/attuned run\n"
     assert path.with_name("attuned.service.bak").read_text().endswith("# my edits\n")
+
+
+def test_where_user_namespaces_fail_the_unit_goes_without_private_users_and_says_why(
+        exe: Path) -> None:
+    # With PrivateUsers=yes such a user manager would not start the service at all.
+    result = install(True, FakeSystemctl(user_namespaces=False), argv=[str(exe)])
+    text = unit_path().read_text()
+    assert text == render_unit(f"{exe} run", private_users=False)
+    assert "\nPrivateUsers=" not in text
+    assert result.sandbox_off == (
+        'See "systemctl --user status run-u7.service" and "journalctl --user -xeu '
+        'run-u7.service" for details.')
 
 
 def test_install_explains_a_session_without_graphical_session_target(exe: Path) -> None:
@@ -238,7 +260,7 @@ def test_a_failing_systemctl_step_is_reported_with_its_message(exe: Path) -> Non
         "`systemctl --user enable attuned.service` failed (exit 1): Failed to enable unit: "
         f"Access denied\nThe unit file is in place at {unit_path()}; fix the problem above "
         "and run `attuned service install` again.")
-    assert fake.calls == [SHOW, RELOAD, ENABLE]
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE]
 
 
 # ---------------------------------------------------------------- uninstall

@@ -46,9 +46,12 @@ def ours(done: subprocess.CompletedProcess[str], tmp_path: Path) -> list[str]:
     return [line for line in done.stderr.splitlines() if line.startswith(prefixes)]
 
 
-def test_rendered_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+@pytest.mark.parametrize("private_users", [False, True])
+def test_rendered_unit_passes_systemd_analyze_verify(tmp_path: Path, private_users: bool
+                                                     ) -> None:
     script = fake_attuned(tmp_path / "bin")
-    done = verify(render_unit(exec_start_line([str(script)])), tmp_path)
+    done = verify(render_unit(exec_start_line([str(script)]), private_users=private_users),
+                  tmp_path)
     assert (done.returncode, ours(done, tmp_path), done.stdout) == (0, [], "")
 
 
@@ -120,6 +123,10 @@ def test_rendering_changes_only_exec_start(tmp_path: Path) -> None:
     assert changed == [("ExecStart=%h/.local/bin/attuned run",
                         "ExecStart=/opt/attuned/bin/attuned run")]
     assert unit_exec_start(rendered) == "/opt/attuned/bin/attuned run"
+    # Where the user manager can run it, install adds PrivateUsers=yes: the one line more.
+    sandboxed = render_unit("/opt/attuned/bin/attuned run", template, private_users=True)
+    assert sandboxed.replace("\nPrivateUsers=yes\nProtectSystem=", "\nProtectSystem=") \
+        == rendered
 
 
 def test_render_refuses_a_template_without_one_exec_start() -> None:
@@ -157,6 +164,7 @@ def test_unit_promises() -> None:
         "Install.WantedBy": ["graphical-session.target"],
         "Service.NoNewPrivileges": ["yes"],
         "Service.ProtectSystem": ["strict"],
+        "Service.ProtectHome": ["read-only"],
         # Writable even under ProtectSystem=strict; "-" tolerates a missing directory.
         "Service.ReadWritePaths": ["-%E/attuned -%h/.local/state/attuned"],
         "Service.RuntimeDirectory": ["attuned"],
@@ -165,5 +173,6 @@ def test_unit_promises() -> None:
         "Service.RestrictRealtime": ["yes"],
     }
     assert {k: s.get(k) for k in expected} == expected
-    # An explicit PrivateUsers= stops the unit starting where user namespaces are off.
+    # An explicit PrivateUsers= stops the unit starting where user namespaces are off:
+    # install adds it only where the user manager showed it can start a unit with it.
     assert "Service.PrivateUsers" not in s

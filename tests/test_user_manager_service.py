@@ -104,6 +104,9 @@ def test_install_now_runs_the_users_own_attuned_and_reports_its_next_nudge(
     assert installed.stdout.startswith(
         f"Wrote {unit}\n  ExecStart={service_user.attuned} run\n")
     assert "attuned is running now" in installed.stdout
+    # This user manager can start a unit with PrivateUsers=yes, so the sandbox is on.
+    assert "\nPrivateUsers=yes\nProtectSystem=strict\n" in unit.read_text()
+    assert "sandbox is off" not in installed.stdout
     assert is_active(service_user) == "active"
     assert status_line(service_user).startswith('"next: evening at ')
     # The service runs the console script in the user's venv, not this checkout.
@@ -206,6 +209,26 @@ def test_kill_9_restarts_it_and_a_pending_snooze_comes_back_once(
     status = json.loads(service_user.run("attuned", "status", "--json").stdout)
     assert status["snoozed"] == [], status
     desktop.dunstctl("close-all")
+
+
+def test_the_sandbox_lets_it_write_its_own_directories_only(
+        service_user: ServiceUser, installed: object) -> None:
+    pid = main_pid(service_user)
+
+    def touch(path: Path) -> subprocess.CompletedProcess[str]:
+        # In the service's own namespaces, as the user: what the daemon itself may write.
+        return subprocess.run(
+            ["nsenter", f"--target={pid}", "--all", f"--setuid={service_user.uid}",
+             f"--setgid={service_user.gid}", "touch", str(path)],
+            capture_output=True, text=True, timeout=10, check=False)
+
+    for writable in (service_user.config_dir / "probe", service_user.state_dir / "probe"):
+        assert touch(writable).returncode == 0, touch(writable).stderr
+        writable.unlink()
+    outside = service_user.home / "probe"
+    refused = touch(outside)
+    assert "Read-only file system" in refused.stderr, refused
+    assert not outside.exists()
 
 
 def test_uninstall_leaves_no_unit_link_or_file_behind(

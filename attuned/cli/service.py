@@ -149,6 +149,9 @@ def install_cmd(now: bool) -> None:
     else:
         click.echo(f"attuned starts at your next login; to start it now: "
                    f"systemctl --user start {unit}")
+    if result.sandbox_off:
+        click.echo()
+        click.echo(install.NO_SANDBOX.format(why=result.sandbox_off))
     if result.hint:
         click.echo()
         click.echo(result.hint)

@@ -149,8 +149,10 @@ def unit_template() -> str:
             "reinstall attuned, e.g. `pipx reinstall attuned`.") from error
 
 
-def render_unit(exec_start: str, template: str | None = None) -> str:
-    """The template with its one ExecStart= line replaced by `exec_start`."""
+def render_unit(exec_start: str, template: str | None = None, *,
+                private_users: bool = False) -> str:
+    """The template with its one ExecStart= line replaced by `exec_start`, and with
+    `private_users` a PrivateUsers=yes line above its ProtectSystem= line."""
     text = unit_template() if template is None else template
     lines = text.splitlines(keepends=True)
     hits = [i for i, line in enumerate(lines) if line.startswith("ExecStart=")]
@@ -158,7 +160,33 @@ def render_unit(exec_start: str, template: str | None = None) -> str:
         raise ValueError(
             f"the unit template must have exactly one ExecStart= line, not {len(hits)}")
     lines[hits[0]] = f"ExecStart={exec_start}\n"
+    if private_users:
+        at = next((i for i, line in enumerate(lines) if line.startswith("ProtectSystem=")),
+                  None)
+        if at is None:
+            raise ValueError("the unit template has no ProtectSystem= line")
+        lines.insert(at, "PrivateUsers=yes\n")
     return "".join(lines)
+
+
+# A throwaway unit with the option the sandbox needs on systemd 252. Where the user manager
+# cannot set up a user namespace it fails, and so would the service with PrivateUsers=yes.
+SANDBOX_PROBE = ("systemd-run", "--user", "--wait", "--quiet", "--collect",
+                 "--property=PrivateUsers=yes", "true")
+
+NO_SANDBOX = (
+    "The sandbox is off: your user service manager could not start a unit with "
+    "PrivateUsers=yes ({why}), and systemd 252 applies ProtectSystem= and ProtectHome= to "
+    "a user service only with it. attuned runs without them.")
+
+
+def sandbox_problem(runner: Runner) -> str | None:
+    """None if the user manager can start a unit with PrivateUsers=yes, else why not."""
+    result = runner(SANDBOX_PROBE)
+    if result.returncode == 0:
+        return None
+    said = (result.stderr or result.stdout).strip().splitlines()
+    return said[-1] if said else f"exit {result.returncode}"
 
 
 def unit_exec_start(unit_text: str) -> str | None:
@@ -278,6 +306,7 @@ class InstallResult:
     restart_needed: bool                  # running an older unit; restart to pick this up
     commands: tuple[tuple[str, ...], ...]  # what was run, in order
     hint: str | None                      # how to make it start at login, if it won't
+    sandbox_off: str | None = None        # why the unit runs without its mount sandbox
 
 
 @dataclass(frozen=True)
@@ -388,8 +417,10 @@ def _install_systemd(
     config_dir, state_dir = _writable_dirs(environ)
     config_dir.mkdir(parents=True, exist_ok=True)
     ensure_private_dir(state_dir)  # history is private, as the daemon would make it
-    changed, backup = _put(path, render_unit(exec_start).encode())
-    commands: list[tuple[str, ...]] = []
+    commands: list[tuple[str, ...]] = [SANDBOX_PROBE]
+    sandbox_off = sandbox_problem(runner)
+    unit = render_unit(exec_start, private_users=sandbox_off is None)
+    changed, backup = _put(path, unit.encode())
     after = f"The unit file is in place at {path}; fix the problem above and run " \
             "`attuned service install` again."
 
@@ -411,7 +442,7 @@ def _install_systemd(
     commands.append(_systemctl("is-active", "graphical-session.target"))
     hint = graphical_session_hint(runner)
     return InstallResult("systemd", path, exec_start, changed, backup, now, restart_needed,
-                         tuple(commands), hint)
+                         tuple(commands), hint, sandbox_off)
 
 
 def _uninstall_systemd(runner: Runner, environ: Mapping[str, str]) -> UninstallResult:
