@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from test_install import (
+    ADD_WANTS,
     DISABLE,
     ENABLE,
     GRAPHICAL,
@@ -81,12 +82,12 @@ def test_install_prints_the_unit_its_exec_start_and_the_commands_run(
     assert result.stdout == (
         f"Wrote {unit}\n"
         f"  ExecStart={exe} run\n"
-        + ran(SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
+        + ran(SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE)
         + "attuned starts at your next login; to start it now: "
           "systemctl --user start attuned.service\n")
     assert unit.read_text() == render_unit(f"{exe} run", private_users=True)
     # The CLI asks once whether a manager answers, install asks again itself.
-    assert fake.calls == [SHOW, SHOW, SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
+    assert fake.calls == [SHOW, SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE]
 
 
 def test_install_says_when_the_sandbox_cannot_be_used(
@@ -113,12 +114,11 @@ def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_sessio
         f"Wrote {unit}\n"
         f"  ExecStart={exe} run\n"
         f"Kept the previous unit as {backup}\n"
-        + ran(SANDBOX_PROBE, RELOAD, ENABLE, RESTART, GRAPHICAL)
+        + ran(SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, ADD_WANTS, RESTART)
         + "attuned is running now, and starts again at every login.\n"
         "\n" + GRAPHICAL_SESSION_HINT + "\n")
     assert backup.read_text() == "[Service]\nExecStart=/opt/old/attuned run\n"
     assert "dbus-update-activation-environment --systemd" in result.stdout
-    assert "systemctl --user add-wants default.target attuned.service" in result.stdout
 
 
 def test_install_over_a_running_older_daemon_says_to_restart(

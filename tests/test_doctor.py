@@ -346,6 +346,44 @@ def test_a_running_service_installed_from_this_attuned(
         head("✓", "service program", f"runs this attuned ({exe} run)")]
 
 
+@pytest.mark.parametrize(("graphical", "wanted_by", "mark", "detail", "fix"), [
+    ("inactive", ("graphical-session.target", "default.target"), "✓",
+     "; starts at every login (default.target)", None),
+    ("active", ("graphical-session.target",), "✓",
+     "; starts with your desktop session (graphical-session.target)", None),
+    # A start by hand (`systemctl --user start`) would last only until the next login.
+    ("inactive", ("graphical-session.target",), "!",
+     ", but it will not start at your next login: it starts with graphical-session.target, "
+     "which this session never reached (as with a plain window manager)",
+     "fix: `attuned service install` makes it start with your login too (default.target)"),
+])
+def test_the_service_check_says_what_happens_at_the_next_login(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path, graphical: str,
+        wanted_by: tuple[str, ...], mark: str, detail: str, fix: str | None) -> None:
+    install(False, FakeSystemctl())
+    unit = home / "config" / "systemd" / "user" / "attuned.service"
+    manager = FakeManager(service="active", graphical=graphical, wanted_by=wanted_by)
+    result = doctor_run(monkeypatch, bus=None, config=config, runner=manager)
+    assert line(result, "service") == [
+        head(mark, "service", f"installed at {unit}, enabled, active{detail}"),
+        *([fix] if fix else [])]
+
+
+def test_a_stopped_service_that_no_login_like_this_one_starts(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path) -> None:
+    install(False, FakeSystemctl())
+    unit = home / "config" / "systemd" / "user" / "attuned.service"
+    manager = FakeManager(service="inactive", graphical="inactive",
+                          wanted_by=("graphical-session.target",))
+    result = doctor_run(monkeypatch, bus=None, config=config, runner=manager)
+    assert line(result, "service") == [
+        head("!", "service", f"installed at {unit}, enabled, inactive: not running, and it "
+             "will not start at your next login either: it starts with "
+             "graphical-session.target, which this session never reached (as with a plain "
+             "window manager)"),
+        "fix: `attuned service install --now` starts it now and at every login"]
+
+
 def test_a_stopped_service_left_by_an_old_install(
         monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path) -> None:
     unit = home / "config" / "systemd" / "user" / "attuned.service"

@@ -45,6 +45,7 @@ ENABLE = ("systemctl", "--user", "enable", "attuned.service")
 RESTART = ("systemctl", "--user", "restart", "attuned.service")
 IS_ACTIVE = ("systemctl", "--user", "is-active", "attuned.service")
 GRAPHICAL = ("systemctl", "--user", "is-active", "graphical-session.target")
+ADD_WANTS = ("systemctl", "--user", "add-wants", "default.target", "attuned.service")
 DISABLE = ("systemctl", "--user", "disable", "--now", "attuned.service")
 RESET = ("systemctl", "--user", "reset-failed", "attuned.service")
 
@@ -55,9 +56,11 @@ class FakeSystemctl:
 
     def __init__(self, *, graphical: str = "active", service: str = "inactive",
                  enabled: str = "enabled", user_namespaces: bool = True,
+                 wanted_by: tuple[str, ...] = (),
                  fail: dict[tuple[str, ...], str] | None = None) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.graphical = graphical
+        self.wanted_by = wanted_by  # the targets whose Wants= list the service
         self.service = service
         self.enabled = enabled
         self.user_namespaces = user_namespaces
@@ -87,6 +90,10 @@ class FakeSystemctl:
             case ("is-enabled", "attuned.service"):
                 return CommandResult(0 if self.enabled == "enabled" else 1,
                                      self.enabled + "\n", "")
+            case ("show", target, "--property=Wants", "--value"):
+                wants = ["dbus.socket", *(["attuned.service"] if target in self.wanted_by
+                                          else [])]
+                return CommandResult(0, " ".join(wants) + "\n", "")
             case ("status", *_):
                 return CommandResult(3, "○ attuned.service - attuned\n", "")
             case _:
@@ -162,8 +169,8 @@ def test_install_writes_the_unit_for_this_executable_and_enables_it(
     assert path.read_text().replace(f"ExecStart={exe} run", "ExecStart=%h/.local/bin/attuned run") \
         .replace("\nPrivateUsers=yes\n", "\n") == unit_template()
     assert oct(path.stat().st_mode & 0o777) == "0o644"
-    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL]
-    assert result.commands == (SANDBOX_PROBE, RELOAD, ENABLE, IS_ACTIVE, GRAPHICAL)
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE]
+    assert result.commands == (SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE)
     assert (result.manager, result.exec_start, result.changed, result.backup) == (
         "systemd", f"{exe} run", True, None)
     assert (result.started, result.restart_needed, result.hint) == (False, False, None)
@@ -183,7 +190,7 @@ def test_install_creates_the_directories_the_sandbox_keeps_writable(
 def test_install_now_restarts_so_a_running_older_daemon_is_replaced(exe: Path) -> None:
     fake = FakeSystemctl(service="active")
     result = install(True, fake, argv=[str(exe)])
-    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, RESTART, GRAPHICAL]
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, RESTART]
     assert (result.started, result.restart_needed) == (True, False)
 
 
@@ -227,15 +234,23 @@ def test_where_user_namespaces_fail_the_unit_goes_without_private_users_and_says
         'run-u7.service" for details.')
 
 
-def test_install_explains_a_session_without_graphical_session_target(exe: Path) -> None:
-    result = install(False, FakeSystemctl(graphical="inactive"), argv=[str(exe)])
+def test_a_session_without_graphical_session_target_gets_the_service_at_login_too(
+        exe: Path) -> None:
+    # Enabled only into graphical-session.target, it would stay stopped after every later
+    # login of such a session: default.target wants it as well.
+    fake = FakeSystemctl(graphical="inactive")
+    result = install(True, fake, argv=[str(exe)])
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, ADD_WANTS, RESTART]
     assert result.hint == GRAPHICAL_SESSION_HINT
+    assert GRAPHICAL_SESSION_HINT.startswith(
+        "Your session has not started graphical-session.target, which the service starts "
+        "with;\nplain window managers (i3, sway, openbox, ...) usually never start it. So "
+        "attuned now\nalso starts with your login (default.target), like this one.\n")
     lines = [line.strip() for line in GRAPHICAL_SESSION_HINT.splitlines()]
     assert UPDATE_ENVIRONMENT == ("dbus-update-activation-environment --systemd "
                                   "DISPLAY WAYLAND_DISPLAY XDG_CURRENT_DESKTOP "
                                   "DBUS_SESSION_BUS_ADDRESS")
     assert UPDATE_ENVIRONMENT in lines
-    assert "systemctl --user add-wants default.target attuned.service" in lines
 
 
 def test_without_systemd_install_says_so_and_writes_nothing(exe: Path) -> None:

@@ -61,14 +61,6 @@ def installed(service_user: ServiceUser, desktop: UserDesktop, journal: Journal
     return done
 
 
-def main_pid(user: ServiceUser) -> int:
-    return int(user.systemctl("show", "attuned", "-p", "MainPID", "--value").stdout)
-
-
-def is_active(user: ServiceUser) -> str:
-    return user.systemctl("is-active", "attuned", check=False).stdout.strip()
-
-
 def status_line(user: ServiceUser) -> str:
     shown = user.systemctl("status", "--no-pager", "attuned", check=False).stdout
     found = re.search(r"^\s*Status: (.*)$", shown, re.M)
@@ -78,7 +70,7 @@ def status_line(user: ServiceUser) -> str:
 
 def restart(user: ServiceUser, journal: Journal) -> None:
     user.systemctl("restart", "attuned")
-    journal.wait_for(r"^attuned: ready; next: ", pid=main_pid(user))
+    journal.wait_for(r"^attuned: ready; next: ", pid=user.main_pid())
 
 
 @pytest.fixture
@@ -107,10 +99,10 @@ def test_install_now_runs_the_users_own_attuned_and_reports_its_next_nudge(
     # This user manager can start a unit with PrivateUsers=yes, so the sandbox is on.
     assert "\nPrivateUsers=yes\nProtectSystem=strict\n" in unit.read_text()
     assert "sandbox is off" not in installed.stdout
-    assert is_active(service_user) == "active"
+    assert service_user.service_state() == "active"
     assert status_line(service_user).startswith('"next: evening at ')
     # The service runs the console script in the user's venv, not this checkout.
-    argv = Path(f"/proc/{main_pid(service_user)}/cmdline").read_bytes().split(b"\0")
+    argv = Path(f"/proc/{service_user.main_pid()}/cmdline").read_bytes().split(b"\0")
     assert [a.decode() for a in argv[:3]] == [
         str(service_user.venv / "bin" / "python3"), str(service_user.attuned), "run"]
 
@@ -133,7 +125,7 @@ def test_systemctl_reload_rereads_the_schedule(
     since = journal.mark()
     service_user.systemctl("reload", "attuned")  # returns once the daemon is READY again
     journal.wait_for(r"^attuned: reloaded .* \(SIGHUP\)", since=since)
-    assert is_active(service_user) == "active"
+    assert service_user.service_state() == "active"
 
 
 def test_a_broken_file_keeps_the_last_good_schedule_and_says_so_in_status(
@@ -176,12 +168,12 @@ def test_a_broken_file_keeps_the_last_good_schedule_and_says_so_in_status(
 def test_a_hung_daemon_is_killed_by_the_watchdog_and_started_again(
         service_user: ServiceUser, journal: Journal, fast_restarts: Path) -> None:
     since = journal.mark()
-    hung = main_pid(service_user)
+    hung = service_user.main_pid()
     os.kill(hung, signal.SIGSTOP)
     [timeout] = journal.wait_for(r"Watchdog timeout \(limit 3s\)", 15, since=since)
     journal.wait_for(r"^attuned: ready; next: ", 15, after=timeout)
-    assert main_pid(service_user) not in (0, hung)
-    assert is_active(service_user) == "active"
+    assert service_user.main_pid() not in (0, hung)
+    assert service_user.service_state() == "active"
 
 
 def test_kill_9_restarts_it_and_a_pending_snooze_comes_back_once(
@@ -194,7 +186,7 @@ def test_kill_9_restarts_it_and_a_pending_snooze_comes_back_once(
     nid = re.search(r"\((\w+)\)", Journal.message(nudged)).group(1)  # type: ignore[union-attr]
     service_user.run("attuned", "snooze", nid, "--for", "4s")
     journal.wait_for(rf"^attuned: snoozed {nid} ", since=since)
-    killed = main_pid(service_user)
+    killed = service_user.main_pid()
     os.kill(killed, signal.SIGKILL)
     [died] = journal.wait_for(r"Main process exited, code=killed, status=9/KILL", 10,
                               since=since)
@@ -213,7 +205,7 @@ def test_kill_9_restarts_it_and_a_pending_snooze_comes_back_once(
 
 def test_the_sandbox_lets_it_write_its_own_directories_only(
         service_user: ServiceUser, installed: object) -> None:
-    pid = main_pid(service_user)
+    pid = service_user.main_pid()
 
     def touch(path: Path) -> subprocess.CompletedProcess[str]:
         # In the service's own namespaces, as the user: what the daemon itself may write.
@@ -235,7 +227,7 @@ def test_uninstall_leaves_no_unit_link_or_file_behind(
         service_user: ServiceUser, installed: object) -> None:
     done = service_user.run("attuned", "service", "uninstall")
     assert done.stdout.startswith(f"Removed {service_user.unit_dir / 'attuned.service'}\n")
-    assert is_active(service_user) == "inactive"
+    assert service_user.service_state() == "inactive"
     left = sorted(str(p) for p in service_user.unit_dir.rglob("*") if "attuned" in p.name)
     assert left == []
     listed = service_user.systemctl("list-unit-files", "--no-legend", "attuned*",

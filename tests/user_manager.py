@@ -15,7 +15,8 @@ this harness does (as root; every step is needed on systemd 252, Debian 12):
   - dbus-user-session gives the manager the user's bus (dbus.socket);
   - the manager: `setpriv --reuid --regid --init-groups env -i HOME=... XDG_RUNTIME_DIR=...
     /lib/systemd/systemd --user --log-target=journal`. It says READY=1 on $NOTIFY_SOCKET
-    once its start-up transaction is done, which is what `UserManager.start` waits for.
+    once it answers; `UserManager.start` waits for that, then for its start-up jobs
+    (`systemctl --user is-system-running --wait`).
 
 Never start `systemd --user` as root in the root cgroup: it moves every process of the
 machine, PID 1 included, into its init.scope.
@@ -325,6 +326,13 @@ class ServiceUser:
     def systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("systemctl", "--user", *args, check=check)
 
+    def service_state(self, unit: str = "attuned.service") -> str:
+        """`systemctl --user is-active`: active, inactive, failed, activating..."""
+        return self.systemctl("is-active", unit, check=False).stdout.strip()
+
+    def main_pid(self, unit: str = "attuned.service") -> int:
+        return int(self.systemctl("show", unit, "-p", "MainPID", "--value").stdout)
+
     def write(self, path: Path, text: str) -> None:
         """Replace `path` (the user's) by rename, as editors save, owned by the user."""
         for parent in reversed(path.parents):
@@ -552,6 +560,10 @@ class UserManager:
             proc = self.process
             notify.wait_ready(START_TIMEOUT, lambda: proc.poll() is None,
                               f"systemd --user for {user.name}")
+            # READY=1 comes once the manager answers, before the login's units (what
+            # default.target wants) have started: wait for those too, as a login does.
+            user.run("systemctl", "--user", "is-system-running", "--wait", check=False,
+                     timeout=START_TIMEOUT)
         except BaseException:
             self.stop()
             raise

@@ -281,10 +281,31 @@ def check_service(inp: Inputs) -> list[CheckResult]:
     started_at_login = st.enabled in ("enabled", "enabled-runtime", "static", "loaded")
     running = st.active in ("active", "reloading")
     facts = f"installed at {st.path}, {st.enabled}, {st.active}"
+    login = None if mac or not started_at_login else _at_login(inp.runner)
     if not started_at_login:
         fix = ("`attuned service install` enables it" if not mac
                else "`attuned service install --now` loads it")
         results.append(_warn(name, facts + ": it will not start at login", fix))
+    elif login == _UNREACHED:
+        # Enabled, but only into a target this kind of session never starts: a start by
+        # hand lasts until the next login.
+        if running:
+            results.append(_warn(
+                name, f"{facts}, but it will not start at your next login: {_UNREACHED}",
+                "`attuned service install` makes it start with your login too "
+                "(default.target)"))
+        else:
+            results.append(_warn(
+                name, f"{facts}: not running, and it will not start at your next login "
+                f"either: {_UNREACHED}",
+                "`attuned service install --now` starts it now and at every login"))
+    elif login is not None:
+        if running:
+            results.append(_ok(name, f"{facts}; {login}"))
+        else:
+            results.append(_warn(name, f"{facts}: not running now; it {login}",
+                                 f"start it with `{START_SERVICE}`; if it fails, "
+                                 "`attuned service logs` says why"))
     elif not running:
         fix = (f"start it with `{START_SERVICE}`; if it fails, "
                "`attuned service logs` says why") if not mac else \
@@ -303,6 +324,24 @@ def check_service(inp: Inputs) -> list[CheckResult]:
             f"{st.expected_exec_start} (an old install?)",
             "`attuned service install --now` points it here (the old unit is kept aside)"))
     return results
+
+
+_AT_LOGIN = "starts at every login (default.target)"
+_WITH_DESKTOP = "starts with your desktop session (graphical-session.target)"
+_UNREACHED = ("it starts with graphical-session.target, which this session never reached "
+              "(as with a plain window manager)")
+
+
+def _at_login(runner: Runner) -> str | None:
+    """What starts the service at the next login: one of the texts above, or None when
+    neither target wants it (enabled into some other target: not ours to judge)."""
+    from attuned.install import DESKTOP_TARGET, LOGIN_TARGET, graphical_session_active, wanted_by
+
+    if wanted_by(runner, LOGIN_TARGET):
+        return _AT_LOGIN
+    if wanted_by(runner, DESKTOP_TARGET):
+        return _WITH_DESKTOP if graphical_session_active(runner) else _UNREACHED
+    return None
 
 
 def _unquote(value: str) -> str:

@@ -366,30 +366,36 @@ UPDATE_ENVIRONMENT = (
     "DISPLAY WAYLAND_DISPLAY XDG_CURRENT_DESKTOP DBUS_SESSION_BUS_ADDRESS")
 
 GRAPHICAL_SESSION_HINT = f"""\
-Your session has not started graphical-session.target, which the service is tied to;
-plain window managers (i3, sway, openbox, ...) usually never start it, so attuned
-would not start at login. To fix it:
+Your session has not started graphical-session.target, which the service starts with;
+plain window managers (i3, sway, openbox, ...) usually never start it. So attuned now
+also starts with your login (default.target), like this one.
 
-1. Let services started by systemd and D-Bus reach your display: add this line to your
-   window manager's startup file (~/.xinitrc before its exec line, ~/.xprofile, or an
-   `exec` line in the i3 or sway config):
+If its notifications do not appear, let services started by systemd and D-Bus reach your
+display and session bus: add this line to your window manager's startup file (~/.xinitrc
+before its exec line, ~/.xprofile, or an `exec` line in the i3 or sway config):
 
-       {UPDATE_ENVIRONMENT}
+    {UPDATE_ENVIRONMENT}"""
 
-2. Start attuned with your login instead of with graphical-session.target:
+LOGIN_TARGET = "default.target"          # reached at every login, desktop or not
+DESKTOP_TARGET = "graphical-session.target"
 
-       systemctl --user add-wants default.target attuned.service
 
-   (or put `systemctl --user start attuned.service` in the same startup file, after the
-   line above)."""
+def graphical_session_active(runner: Runner) -> bool:
+    result = runner(_systemctl("is-active", DESKTOP_TARGET))
+    return result.returncode == 0 and result.stdout.strip() == "active"
 
 
 def graphical_session_hint(runner: Runner) -> str | None:
     """Text with the fix when graphical-session.target is not active, else None."""
-    result = runner(_systemctl("is-active", "graphical-session.target"))
-    if result.returncode == 0 and result.stdout.strip() == "active":
-        return None
-    return GRAPHICAL_SESSION_HINT
+    return None if graphical_session_active(runner) else GRAPHICAL_SESSION_HINT
+
+
+def wanted_by(runner: Runner, target: str) -> bool:
+    """Does `target` pull the service in when it starts (enable, add-wants)? Asked of the
+    target: the unit's own WantedBy= lists only targets loaded now, and
+    graphical-session.target is not loaded in a session that never reached it."""
+    result = runner(_systemctl("show", target, "--property=Wants", "--value"))
+    return result.returncode == 0 and UNIT_NAME in result.stdout.split()
 
 
 def _stray_links(environ: Mapping[str, str]) -> list[Path]:
@@ -431,6 +437,12 @@ def _install_systemd(
 
     run("daemon-reload")
     run("enable", UNIT_NAME)
+    commands.append(_systemctl("is-active", DESKTOP_TARGET))
+    hint = graphical_session_hint(runner)
+    if hint is not None:
+        # A session that never reaches graphical-session.target: the [Install] section's
+        # link alone would leave the service stopped after every later login.
+        run("add-wants", LOGIN_TARGET, UNIT_NAME)
     restart_needed = False
     if now:
         # restart, not start: a reinstall must replace a daemon running an older build.
@@ -439,8 +451,6 @@ def _install_systemd(
         state = runner(_systemctl("is-active", UNIT_NAME))
         commands.append(_systemctl("is-active", UNIT_NAME))
         restart_needed = state.stdout.strip() in ("active", "activating", "reloading")
-    commands.append(_systemctl("is-active", "graphical-session.target"))
-    hint = graphical_session_hint(runner)
     return InstallResult("systemd", path, exec_start, changed, backup, now, restart_needed,
                          tuple(commands), hint, sandbox_off)
 
