@@ -68,17 +68,25 @@ def exe(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class FakeManager(FakeSystemctl):
-    """FakeSystemctl that also answers `show-environment` with `environment`."""
+    """FakeSystemctl that also answers `show-environment` with `environment` and the
+    unit's Environment= (drop-ins included) with `unit_environment`, both written as
+    systemctl 252 writes them."""
 
-    def __init__(self, environment: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, environment: dict[str, str] | None = None, *,
+                 unit_environment: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.environment = environment or {}
+        self.unit_environment = unit_environment
 
     def __call__(self, argv: Sequence[str]) -> CommandResult:
         if tuple(argv) == ("systemctl", "--user", "show-environment"):
             self.calls.append(tuple(argv))
             return CommandResult(
                 0, "".join(f"{k}={v}\n" for k, v in self.environment.items()), "")
+        if tuple(argv) == ("systemctl", "--user", "show", "attuned.service",
+                           "--property=Environment", "--value"):
+            self.calls.append(tuple(argv))
+            return CommandResult(0, self.unit_environment + "\n", "")
         return super().__call__(argv)
 
 
@@ -332,16 +340,20 @@ def test_service_not_installed_is_a_warning_with_the_install_command(
 
 
 def test_a_running_service_installed_from_this_attuned(
-        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path, exe: Path,
+        session_bus: DBusDaemon) -> None:
     install(False, FakeSystemctl())
     unit = home / "config" / "systemd" / "user" / "attuned.service"
-    manager = FakeManager({"DBUS_SESSION_BUS_ADDRESS": "$'unix:path=/run/user/1000/bus'"},
-                          service="active")
+    # show-environment writes values with shell-special characters as $'...'.
+    manager = FakeManager({"DBUS_SESSION_BUS_ADDRESS": f"$'{session_bus.address}'",
+                           "DISPLAY": ":0"}, service="active")
     result = doctor_run(monkeypatch, bus=None, config=config, runner=manager)
     assert line(result, "service") == [
         head("✓", "service", f"installed at {unit}, enabled, active")]
-    assert line(result, "service bus") == [head(
-        "✓", "service bus", "the service finds the session bus at unix:path=/run/user/1000/bus")]
+    assert line(result, "service bus") == [
+        head("✓", "service bus", f"the service finds the session bus at {session_bus.address} "
+             "(from its manager's environment)"),
+        "display: DISPLAY=:0 (from its manager's environment)"]
     assert line(result, "service program") == [
         head("✓", "service program", f"runs this attuned ({exe} run)")]
 
@@ -382,6 +394,28 @@ def test_a_stopped_service_that_no_login_like_this_one_starts(
              "graphical-session.target, which this session never reached (as with a plain "
              "window manager)"),
         "fix: `attuned service install --now` starts it now and at every login"]
+
+
+def test_the_units_own_environment_wins_over_its_managers(
+        monkeypatch: pytest.MonkeyPatch, config: Path, exe: Path,
+        session_bus: DBusDaemon) -> None:
+    # A drop-in (or the unit) setting a bus nothing listens on: the service's nudges
+    # would go to the log, even though the manager's own address is right.
+    install(False, FakeSystemctl())
+    manager = FakeManager({"DBUS_SESSION_BUS_ADDRESS": session_bus.address},
+                          unit_environment=f'"DBUS_SESSION_BUS_ADDRESS={NO_BUS}" '
+                                           '"WAYLAND_DISPLAY=wayland-1"',
+                          service="active")
+    result = doctor_run(monkeypatch, bus=session_bus.address, config=config, runner=manager)
+    assert line(result, "service bus") == [
+        head("!", "service bus", f"the service would use the session bus {NO_BUS} (from its "
+             f"unit's Environment=), which does not answer: Cannot connect to the D-Bus "
+             f"session bus at {NO_BUS}: FileNotFoundError: [Errno 2] No such file or "
+             "directory; its nudges would go to the log"),
+        "display: WAYLAND_DISPLAY=wayland-1 (from its unit's Environment=)",
+        "fix: correct or remove DBUS_SESSION_BUS_ADDRESS in the unit or its drop-ins "
+        "(`systemctl --user cat attuned` shows them, `systemctl --user edit attuned` changes "
+        "them), then `systemctl --user restart attuned`"]
 
 
 def test_a_stopped_service_left_by_an_old_install(
@@ -462,7 +496,8 @@ def test_everything_in_place_with_a_running_daemon_exits_0(
         "✓", "daemon", f"answering at {d.control_socket}; next: evening at "))
     assert line(result, "history") == [
         head("✓", "history", f"{d.state_dir / 'history.db'}: healthy, 0 nudges")]
-    assert [text[0] for text in result.stdout.splitlines()[:-2]] == ["✓"] * 9, result.stdout
+    marks = [text[0] for text in result.stdout.splitlines()[:-2] if not text.startswith(" ")]
+    assert marks == ["✓"] * 9, result.stdout
     assert result.stdout.endswith("\nEverything attuned needs works.\n")
     assert result.exit_code == 0
 

@@ -99,3 +99,35 @@ def test_doctor_says_when_the_next_login_will_not_start_it(
     install_now(service_user)  # the fix doctor gives
     login.relogin()
     assert service_user.service_state() == "active"
+
+
+def test_doctor_shows_the_bus_the_service_itself_is_given(
+        service_user: ServiceUser, login: UserManager) -> None:
+    install_now(service_user)
+    bus = f"unix:path={service_user.runtime_dir}/bus"
+    assert doctor(service_user, "service bus") == [
+        f"✓ {'service bus':<{NAME_WIDTH}}the service finds the session bus at {bus} (from "
+        "its manager's environment)",
+        "display: none (nudges over D-Bus need none)"]
+
+    # A drop-in with a wrong address: this terminal's bus is fine, the service's is not.
+    dropin = service_user.unit_dir / "attuned.service.d" / "bus.conf"
+    wrong = "unix:path=/nonexistent/bus"
+    service_user.write(dropin, f"[Service]\nEnvironment=DBUS_SESSION_BUS_ADDRESS={wrong} "
+                               "DISPLAY=:7\n")
+    service_user.systemctl("daemon-reload")
+    try:
+        shown = doctor(service_user, "service bus")
+        assert shown[0] == (
+            f"! {'service bus':<{NAME_WIDTH}}the service would use the session bus {wrong} "
+            f"(from its unit's Environment=), which does not answer: Cannot connect to the "
+            f"D-Bus session bus at {wrong}: FileNotFoundError: [Errno 2] No such file or "
+            "directory; its nudges would go to the log")
+        assert shown[1] == "display: DISPLAY=:7 (from its unit's Environment=)"
+        assert shown[2].startswith("fix: correct or remove DBUS_SESSION_BUS_ADDRESS in the "
+                                   "unit or its drop-ins")
+        assert doctor(service_user, "session bus")[0].startswith(f"✓ {'session bus':<16}{bus}")
+    finally:
+        dropin.unlink()
+        dropin.parent.rmdir()
+        service_user.systemctl("daemon-reload")

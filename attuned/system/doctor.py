@@ -22,9 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from attuned import paths
-from attuned.core.model import Schedule
 from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
 from attuned.system.install import CommandResult, Runner, run_command
+from attuned.core.model import Schedule
 
 NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
 CLI_ANSWER = "attuned done|snooze|skip"
@@ -335,7 +335,7 @@ _UNREACHED = ("it starts with graphical-session.target, which this session never
 def _at_login(runner: Runner) -> str | None:
     """What starts the service at the next login: one of the texts above, or None when
     neither target wants it (enabled into some other target: not ours to judge)."""
-    from attuned.install import DESKTOP_TARGET, LOGIN_TARGET, graphical_session_active, wanted_by
+    from attuned.system.install import DESKTOP_TARGET, LOGIN_TARGET, graphical_session_active, wanted_by
 
     if wanted_by(runner, LOGIN_TARGET):
         return _AT_LOGIN
@@ -352,29 +352,79 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _service_bus(inp: Inputs) -> CheckResult:
-    """Whether the service, started by the user manager rather than from this terminal,
-    would find the session bus (the usual reason cron or service nudges never show)."""
-    from attuned.notify.busaddr import session_bus_address
-    from attuned.system.install import UPDATE_ENVIRONMENT
+MANAGER_ENV = "its manager's environment"
+UNIT_ENV = "its unit's Environment="
 
-    name = "service bus"
-    shown = inp.runner(("systemctl", "--user", "show-environment"))
+
+def service_environment(runner: Runner) -> tuple[dict[str, str], dict[str, str]] | str:
+    """The environment the user manager gives the service, and where each variable comes
+    from: the manager's own environment (`systemctl --user show-environment`), overridden
+    by the unit's Environment= lines, drop-ins included (`systemctl --user show attuned
+    -p Environment`). Or why it cannot be read."""
+    import shlex
+
+    from attuned.system.install import UNIT_NAME
+
+    shown = runner(("systemctl", "--user", "show-environment"))
     if shown.returncode != 0:
         said = (shown.stderr or shown.stdout).strip() or f"exit {shown.returncode}"
-        return _warn(name, f"cannot read the service manager's environment ({said})")
-    env = {}
+        return f"cannot read the service manager's environment ({said})"
+    env: dict[str, str] = {}
     for text in shown.stdout.splitlines():
         key, sep, value = text.partition("=")
         if sep:
             env[key] = _unquote(value)
+    sources = dict.fromkeys(env, MANAGER_ENV)
+    unit = runner(("systemctl", "--user", "show", UNIT_NAME, "--property=Environment",
+                   "--value"))
+    try:
+        # systemctl quotes an assignment that needs it ("B=two words"), shell-like.
+        words = shlex.split(unit.stdout) if unit.returncode == 0 else []
+    except ValueError:
+        words = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep:
+            env[key], sources[key] = value, UNIT_ENV
+    return env, sources
+
+
+def _service_bus(inp: Inputs) -> CheckResult:
+    """Which bus and display the service, started by the user manager rather than from
+    this terminal, will see, and whether that bus answers (the usual reason cron or
+    service nudges never show)."""
+    from attuned.notify.busaddr import session_bus_address
+    from attuned.system.install import UPDATE_ENVIRONMENT
+
+    name = "service bus"
+    found = service_environment(inp.runner)
+    if isinstance(found, str):
+        return _warn(name, found)
+    env, sources = found
+    displays = [f"{key}={env[key]} (from {sources[key]})"
+                for key in ("WAYLAND_DISPLAY", "DISPLAY") if env.get(key, "").strip()]
+    display = ("display: " + ", ".join(displays) if displays
+               else "display: none (nudges over D-Bus need none)")
     address = session_bus_address(env)
     if address is None:
         return _warn(name, "the service would find no session bus (its manager has no "
                      "DBUS_SESSION_BUS_ADDRESS and there is no $XDG_RUNTIME_DIR/bus): "
                      "its nudges would go to the log",
                      f"add `{UPDATE_ENVIRONMENT}` to your session's startup file")
-    return _ok(name, f"the service finds the session bus at {address}")
+    given = env.get("DBUS_SESSION_BUS_ADDRESS", "").strip()
+    source = f"from {sources['DBUS_SESSION_BUS_ADDRESS']}" if given else \
+        "at $XDG_RUNTIME_DIR/bus"
+    probe = asyncio.run(probe_bus(address, inp.timeout))
+    if probe.error is not None:
+        fix = ("correct or remove DBUS_SESSION_BUS_ADDRESS in the unit or its drop-ins "
+               "(`systemctl --user cat attuned` shows them, `systemctl --user edit attuned` "
+               "changes them), then `systemctl --user restart attuned`"
+               if given and sources["DBUS_SESSION_BUS_ADDRESS"] == UNIT_ENV
+               else f"add `{UPDATE_ENVIRONMENT}` to your session's startup file")
+        return _warn(name, f"the service would use the session bus {address} ({source}), "
+                     f"which does not answer: {probe.error}; its nudges would go to the "
+                     f"log\n{display}", fix)
+    return _ok(name, f"the service finds the session bus at {address} ({source})\n{display}")
 
 
 # ---------------------------------------------------------------- the daemon
