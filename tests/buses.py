@@ -18,17 +18,21 @@ $XDG_RUNTIME_DIR/bus) instead of an abstract socket.
 The buses use their own configuration with NO service directories: with the stock
 `--session` config, a call to org.freedesktop.Notifications when no server runs would
 make dbus-daemon start whatever notification daemon is installed (dunst installs an
-activation file), and "no server" tests would talk to a real dunst.
+activation file), and "no server" tests would talk to a real dunst. A test that wants
+activation names what may be started: `DBusDaemon(workdir, services={name: argv})`
+writes those activation files into a service directory of its own (dbus-daemon gives
+the started program DBUS_STARTER_ADDRESS).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,9 +63,12 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
 class DBusDaemon:
     """One private dbus-daemon process, owned by the test that started it."""
 
-    def __init__(self, workdir: Path | None = None, *, socket_path: Path | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, *, socket_path: Path | None = None,
+                 services: Mapping[str, Sequence[str]] | None = None) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="attuned-bus-"))
         self.socket_path = socket_path
+        # Bus names this bus may start on demand (D-Bus activation), and the command each.
+        self.services = dict(services or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.address = ""
 
@@ -72,9 +79,17 @@ class DBusDaemon:
         else:
             # Abstract sockets on Linux: nothing on disk, a fresh address per start.
             listen = "unix:tmpdir=/tmp"
+        text = _CONFIG.format(listen=listen)
+        if self.services:
+            directory = Path(tempfile.mkdtemp(prefix="services-", dir=self.workdir))
+            for name, argv in self.services.items():
+                (directory / f"{name}.service").write_text(
+                    f"[D-BUS Service]\nName={name}\nExec={shlex.join(argv)}\n")
+            text = text.replace("<auth>EXTERNAL</auth>",
+                                f"<auth>EXTERNAL</auth>\n  <servicedir>{directory}</servicedir>")
         fd, config = tempfile.mkstemp(prefix="bus-", suffix=".conf", dir=self.workdir)
         with os.fdopen(fd, "w") as f:
-            f.write(_CONFIG.format(listen=listen))
+            f.write(text)
         # Its stderr (e.g. "Failed to set fd limit" when not privileged) goes to a file.
         with open(self.workdir / "dbus-daemon.log", "ab") as errlog:
             self.process = subprocess.Popen(

@@ -37,6 +37,8 @@ As a separate process, for daemon tests:
     python tests/notification_server.py --address ADDR [--no-actions] [--record F.jsonl]
                                         [--name NAME] [--inline-reply] [--dunst]
 
+(without --address when a bus starts it by D-Bus activation: it serves that bus).
+
 With inline_reply it also advertises "inline-reply". With dunst it also serves dunst's
 do-not-disturb: the property "paused" of org.dunstproject.cmd0 (Get/Set/GetAll through
 org.freedesktop.DBus.Properties), announced by a broadcast PropertiesChanged, as dunst
@@ -628,7 +630,11 @@ class NotificationServerProcess:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A notification server for attuned's tests.")
-    parser.add_argument("--address", required=True, help="D-Bus address of the bus to serve")
+    # Started by D-Bus activation, the bus that started it is in DBUS_STARTER_ADDRESS.
+    starter = os.environ.get("DBUS_STARTER_ADDRESS")
+    parser.add_argument("--address", required=starter is None, default=starter,
+                        help="D-Bus address of the bus to serve (default: "
+                             "$DBUS_STARTER_ADDRESS, under D-Bus activation)")
     parser.add_argument("--no-actions", action="store_true",
                         help='do not advertise the "actions" capability')
     parser.add_argument("--record", type=Path, help="append every call here as JSON lines")

@@ -4,21 +4,62 @@ answer them; the server may lack buttons, be missing, appear late or restart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import select
+import signal
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import notification_server
 import pytest
-from buses import DBusDaemon
+from buses import DBusDaemon, run
 from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
 from notification_server import NotificationServer, Record
 
 from attuned.core.model import Action
 from attuned.state.store import Store
 
 NUDGE_WAIT = 10.0  # a nudge due in ~2 s arrives well within this, even under load
+NOTIFICATIONS = "org.freedesktop.Notifications"
+
+
+def owner_pid(address: str, name: str) -> int:
+    """The PID of the process owning `name` on the bus (the bus daemon knows it)."""
+    async def ask() -> int:
+        bus = await MessageBus(bus_address=address).connect()
+        try:
+            reply = await bus.call(Message(
+                destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus", member="GetConnectionUnixProcessID",
+                signature="s", body=[name]))
+            assert reply.message_type is MessageType.METHOD_RETURN, reply.body
+            return int(reply.body[0])
+        finally:
+            bus.disconnect()
+
+    return run(ask)
+
+
+def end_started(pidfd: int, timeout: float = 5.0) -> None:
+    """Wait for a process this test did not fork (held by a pidfd, so its PID cannot
+    be reused meanwhile) to exit; SIGTERM, then SIGKILL, if it does not."""
+    try:
+        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, sig)
+            if select.select([pidfd], [], [], timeout)[0]:  # readable once it has exited
+                return
+    finally:
+        os.close(pidfd)
 
 
 def start(daemons: Daemons, bus: DBusDaemon, text: str, **kw: object) -> DaemonProcess:
@@ -271,6 +312,31 @@ def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon)
         server.stop()
     # The nudge that went to the log is still open, answerable from the CLI.
     assert [r["practice"] for r in d.call("status")["open"]] == ["look-up"]
+
+
+def test_a_server_the_bus_starts_on_demand_is_no_warning_and_gets_the_nudge(
+        daemons: Daemons, tmp_path: Path) -> None:
+    # As dunst installs it: an activation file, no server running until the first call.
+    calls = tmp_path / "calls.jsonl"
+    server = [sys.executable, str(Path(notification_server.__file__).resolve()),
+              "--record", str(calls)]
+    bus = DBusDaemon(tmp_path / "bus", services={NOTIFICATIONS: server}).start()
+    started: list[int] = []  # pidfds
+    try:
+        d = start(daemons, bus, settings() + practice("look-up", once=due_in(2)))
+        assert d.log_matches(r"INFO attuned: no notification server running yet; the bus "
+                             r"starts one at the first nudge")
+        assert not d.log_matches(r"no notification server on the bus yet")
+        assert not calls.exists()  # asking what the bus can start started nothing
+        d.wait_for_log(r'nudge "Look-Up" delivered via dbus to attuned-test-server',
+                       NUDGE_WAIT)
+        started.append(os.pidfd_open(owner_pid(bus.address, NOTIFICATIONS)))
+        assert [json.loads(x)["summary"] for x in calls.read_text().splitlines()
+                if json.loads(x)["method"] == "Notify"] == ["Look-Up"]
+    finally:
+        bus.stop()
+        for pidfd in started:  # the bus started it: it ends with its bus, or is ended here
+            end_started(pidfd)
 
 
 def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> None:

@@ -10,18 +10,15 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import buses
 import pytest
 from buses import DBusDaemon
 from click.testing import CliRunner, Result
 from notification_server import NotificationServer
-from processes import read_line
 from test_daemon_sdnotify import NotifyReceiver, SdDaemon
 from test_install import FakeSystemctl, fake_attuned
 
@@ -170,30 +167,11 @@ def test_dunst_is_said_to_offer_the_answers_in_its_menu(
 @pytest.fixture
 def activating_bus(tmp_path: Path) -> Iterator[str]:
     """A private bus that COULD start a notification server on demand (an activation
-    file, as dunst installs); DBusDaemon's buses have no service directory at all."""
-    services = tmp_path / "services"
-    services.mkdir()
-    # Never started: doctor must not activate anything, only ask what could be.
-    (services / "org.freedesktop.Notifications.service").write_text(
-        "[D-BUS Service]\nName=org.freedesktop.Notifications\nExec=/bin/false\n")
-    conf = tmp_path / "activating-bus.conf"
-    # The test buses' own configuration, plus the service directory.
-    conf.write_text(buses._CONFIG.format(listen="unix:tmpdir=/tmp").replace(
-        "<auth>EXTERNAL</auth>", f"<auth>EXTERNAL</auth>\n  <servicedir>{services}</servicedir>"))
-    proc = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork",
-                             "--print-address=1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        address = read_line(proc.stdout.fileno(), 10).strip()
-        assert address, "dbus-daemon printed no address"
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        proc.stdout.close()
-
-
+    file, as dunst installs). Never started: doctor must not activate anything, only
+    ask what could be."""
+    with DBusDaemon(tmp_path / "activating-bus",
+                    services={"org.freedesktop.Notifications": ["/bin/false"]}) as bus:
+        yield bus.address
 
 
 def test_a_server_the_bus_starts_on_demand_is_fine(

@@ -279,6 +279,31 @@ def test_no_server_fails_with_reason_then_a_server_appearing_gets_the_next_nudge
     assert [r["summary"] for r in recs] == ["Eye contact"]
 
 
+def test_a_server_the_bus_can_start_is_told_apart_from_none_and_not_started(
+        session_bus: DBusDaemon, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    activating = DBusDaemon(tmp_path / "activating", services={
+        "org.freedesktop.Notifications": ["/bin/touch", str(marker)]}).start()
+
+    async def main() -> list[bool | None]:
+        found: list[bool | None] = []
+        for address in (activating.address, session_bus.address):
+            notifier = DBusNotifier(address)
+            try:
+                found += [await notifier.connect(), await notifier.server_activatable()]
+            finally:
+                await notifier.aclose()
+        unreachable = DBusNotifier("unix:path=/nonexistent/attuned-test-bus")
+        found.append(await unreachable.server_activatable())  # cannot tell: False
+        return found
+
+    try:
+        assert run(main) == [None, True, None, False, False]
+    finally:
+        activating.stop()
+    assert not marker.exists()  # asking started nothing
+
+
 def test_server_restarted_mid_run_is_picked_up_without_reconnecting(
         session_bus: DBusDaemon) -> None:
     async def main() -> tuple[Any, Any, list[Any]]:

@@ -191,8 +191,12 @@ class Daemon:
             log.warning("no session bus yet (%s); nudges go to the log until it appears", e)
             return
         if info is None:
-            log.warning("no notification server on the bus yet; nudges go to the log "
-                        "until one appears")
+            if await chain.primary.server_activatable():
+                log.info("no notification server running yet; the bus starts one at the "
+                         "first nudge")
+            else:
+                log.warning("no notification server on the bus yet; nudges go to the log "
+                            "until one appears")
 
     def _on_due(self, key: str, due: datetime) -> None:
         assert self.service is not None

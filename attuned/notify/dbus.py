@@ -194,6 +194,18 @@ class DBusNotifier:
                 await self._refresh()
         return self._server
 
+    async def server_activatable(self) -> bool:
+        """Would the bus start a notification server at the first call to it (an
+        activation file, as dunst installs)? Then none running yet is no problem. Asking
+        starts nothing. False also when the bus cannot say."""
+        try:
+            await self.connect()
+            (names,) = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME,
+                                        "ListActivatableNames", "", [])
+        except NotifyError:
+            return False
+        return NOTIFICATIONS_NAME in names
+
     async def _name_has_owner(self) -> bool:
         reply = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME, "NameHasOwner", "s",
                                  [NOTIFICATIONS_NAME])

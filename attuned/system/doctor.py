@@ -26,7 +26,6 @@ from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, Sched
 from attuned.system.install import CommandResult, Runner, run_command
 from attuned.core.model import Schedule
 
-NOTIFICATIONS_NAME = "org.freedesktop.Notifications"
 CLI_ANSWER = "attuned done|snooze|skip"
 START_SERVICE = "systemctl --user start attuned"
 
@@ -157,32 +156,11 @@ async def probe_bus(address: str, timeout: float) -> BusProbe:
         except TimeoutError:
             return BusProbe(address, error=f"the bus at {address} did not answer within "
                                            f"{timeout * 3:g} s")
-        activatable = False
-        if info is None:
-            activatable = await _activatable(address, timeout)
+        # An activation file (as dunst installs) makes "none running" no problem.
+        activatable = info is None and await notifier.server_activatable()
         return BusProbe(address, server=info, activatable=activatable)
     finally:
         await notifier.aclose()
-
-
-async def _activatable(address: str, timeout: float) -> bool:
-    """True if the bus can start a notification server on demand (an activation file,
-    as dunst and others install): then "none running" is not a problem."""
-    from dbus_fast import Message, MessageType
-    from dbus_fast.aio import MessageBus
-
-    bus = MessageBus(bus_address=address)
-    try:
-        await asyncio.wait_for(bus.connect(), timeout)
-        reply = await asyncio.wait_for(bus.call(Message(
-            destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-            interface="org.freedesktop.DBus", member="ListActivatableNames")), timeout)
-        return (reply.message_type is MessageType.METHOD_RETURN
-                and NOTIFICATIONS_NAME in reply.body[0])
-    except Exception:  # any trouble here only means "we cannot tell": say not activatable
-        return False
-    finally:
-        bus.disconnect()
 
 
 def _address_source(environ: Mapping[str, str]) -> str:
