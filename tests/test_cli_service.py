@@ -1,9 +1,8 @@
 """`attuned service install|uninstall|status|logs` through the real CLI (CliRunner).
 
-`systemctl --user` is stood in for by FakeSystemctl (tests/test_install.py): no user
-service manager can run in this test environment (systemd is not PID 1, there is no
-login session), so daemon-reload/enable/restart cannot really happen here. The unit
-files are really written to the test's $XDG_CONFIG_HOME, the missing-systemd case runs
+`systemctl --user` is stood in for by FakeSystemctl (tests/test_install.py), for exact
+output in each case; a real user manager runs them in tests/test_user_manager_*.py. The
+unit files are really written to the test's $XDG_CONFIG_HOME, the missing-systemd case runs
 the real `run_command` against a PATH without systemctl, and `logs` stops at the exec
 (a recording stand-in for os.execvp: exec would replace the test process).
 """

@@ -2,7 +2,8 @@
 dbus-daemon with the test notification server (with and without actions, or none),
 a real `attuned run` subprocess answering on its control socket, real SQLite files,
 real schedule files. `systemctl --user` is stood in for by FakeSystemctl
-(tests/test_install.py): no user service manager can run in this environment.
+(tests/test_install.py); tests/test_user_manager_login.py runs doctor under a real user
+manager.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """`attuned service install|uninstall|status|logs`: files written, paths, and commands run.
 
-`systemctl --user` is stood in for by FakeSystemctl: no user service manager can run in
-this test environment (systemd is not PID 1, there is no login session), so
-daemon-reload/enable/restart cannot really happen here. What can run for real does:
-the unit itself goes through systemd-analyze in test_unit_file.py, and the real
-systemctl is asked below, where it reports that no manager is reachable. launchctl does
-not exist on Linux, so FakeLaunchctl stands in for it the same way.
+`systemctl --user` is stood in for by FakeSystemctl here, so that each case (a failing
+step, a session without graphical-session.target, no user namespaces) is quick and
+exact; the real thing, a systemd user manager for a throwaway user, runs the same
+commands in tests/test_user_manager_*.py (as root only). The unit itself goes through
+systemd-analyze in test_unit_file.py, and the real systemctl is asked below, where it
+reports that no manager is reachable. launchctl does not exist on Linux, so
+FakeLaunchctl stands in for it the same way.
 """
 
 from __future__ import annotations

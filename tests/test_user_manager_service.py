@@ -223,6 +223,29 @@ def test_the_sandbox_lets_it_write_its_own_directories_only(
     assert not outside.exists()
 
 
+def test_systemd_252_facts_the_sandbox_rests_on(
+        service_user: ServiceUser, login: UserManager) -> None:
+    def touch(path: Path, *properties: str) -> subprocess.CompletedProcess[str]:
+        return service_user.run(
+            "systemd-run", "--user", "--wait", "--quiet", "--collect", "--pipe",
+            *(f"--property={p}" for p in properties), "touch", str(path), check=False)
+
+    probe = service_user.home / "fact-probe"
+    try:
+        # Without PrivateUsers=yes a user unit's ProtectSystem= is silently ignored.
+        assert touch(probe,
+                     "ProtectSystem=strict", "ProtectHome=read-only").returncode == 0
+        probe.unlink()
+        # With it, ProtectSystem=strict leaves the home writable: ProtectHome= covers it.
+        assert touch(probe, "PrivateUsers=yes", "ProtectSystem=strict").returncode == 0
+        probe.unlink()
+        refused = touch(probe, "PrivateUsers=yes", "ProtectSystem=strict",
+                        "ProtectHome=read-only")
+        assert refused.returncode != 0 and "Read-only file system" in refused.stderr, refused
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def test_uninstall_leaves_no_unit_link_or_file_behind(
         service_user: ServiceUser, installed: object) -> None:
     done = service_user.run("attuned", "service", "uninstall")

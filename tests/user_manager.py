@@ -542,6 +542,8 @@ class UserManager:
     def start(self) -> UserManager:
         user = self.user
         assert self.process is None or self.process.poll() is not None, "already running"
+        if not os.path.ismount(user.runtime_dir):  # what logind makes at the first login
+            user.mount_runtime_dir()
         notify = NotifySocket(user.workdir, "manager.notify", uid=user.uid)
         try:
             env = {k: v for k, v in user.session_env().items()
@@ -593,7 +595,6 @@ class UserManager:
         """Log out and in again: a new manager, a fresh /run/user/UID, and no desktop,
         so graphical-session.target is never reached (as with a plain window manager)."""
         self.stop()
-        self.user.mount_runtime_dir()
         return self.start()
 
 
