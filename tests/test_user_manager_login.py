@@ -45,7 +45,7 @@ def doctor(user: ServiceUser, check: str) -> list[str]:
     lines = user.run("attuned", "doctor", check=False).stdout.splitlines()
     start = next(i for i, text in enumerate(lines)
                  if text[2:2 + NAME_WIDTH].strip() == check)
-    out, fix = [lines[start]], []
+    out, fix = [lines[start]], list[str]()
     for text in lines[start + 1:]:
         if not text.startswith(" "):
             break

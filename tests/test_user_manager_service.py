@@ -57,7 +57,7 @@ def installed(service_user: ServiceUser, desktop: UserDesktop, journal: Journal
               ) -> subprocess.CompletedProcess[str]:
     service_user.write(service_user.config, settings(snooze="3s") + LATER)
     done = service_user.run("attuned", "service", "install", "--now")
-    journal.wait_for(r"^attuned: ready; next: ")
+    journal.wait_for(r"^attuned: ready; next: ", pid=service_user.main_pid())
     return done
 
 

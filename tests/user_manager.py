@@ -34,6 +34,7 @@ Fixtures (this module is a pytest plugin, registered from conftest.py):
 
   service_user   (session) a ServiceUser: the user, the machine set-up and the install
   UserManager(service_user).start() / .relogin() / .stop()   one login of that user
+  UserDesktop(service_user).start() / .stop()   Xvfb and the real dunst on the user's bus
   Journal(user).follow()   `journalctl --user -u attuned -f` as the user, awaitable lines
 
 Tests marked `user_manager` skip, saying why, where this cannot run (not root, systemd
@@ -301,13 +302,12 @@ class ServiceUser:
                 "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv]
 
     def run(self, *argv: str, timeout: float = WAIT, check: bool = True,
-            env: Mapping[str, str] | None = None, input: str | None = None,
-            ) -> subprocess.CompletedProcess[str]:
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """`argv` as the user in their session environment; output captured."""
         try:
             done = subprocess.run(self.argv(argv, self.session_env(env)), capture_output=True,
                                   text=True, timeout=timeout, cwd=self.home, check=False,
-                                  input=input, stdin=None if input else subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as e:
             raise AssertionError(f"`{' '.join(argv)}` as {self.name} did not finish "
                                  f"within {timeout:g} s") from e
@@ -483,9 +483,9 @@ class ServiceUser:
                 kill.write_text("1")
             else:
                 _kill_pids(_cgroup_pids(cgroup))
-        for cgroup in self.cgroups:
-            with contextlib.suppress(TimeoutError):
-                _wait_until(lambda c=cgroup: not _cgroup_pids(c), 5, "the cgroup emptied")
+        with contextlib.suppress(TimeoutError):
+            _wait_until(lambda: not any(_cgroup_pids(c) for c in self.cgroups), 5,
+                        "the login's cgroups emptied")
 
     def _kill_leftovers(self) -> None:
         self.kill_logins()
@@ -537,7 +537,6 @@ class UserManager:
     def __init__(self, user: ServiceUser) -> None:
         self.user = user
         self.process: subprocess.Popen[bytes] | None = None
-        self.logins = 0
 
     def start(self) -> UserManager:
         user = self.user
@@ -554,7 +553,6 @@ class UserManager:
             script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 1; shift; done; ' \
                      'shift; exec "$@"'
             procs = [str(c / "cgroup.procs") for c in user.cgroups]
-            self.logins += 1
             with open(user.workdir / "manager.log", "ab") as out:
                 self.process = subprocess.Popen(
                     ["sh", "-c", script, "sh", *procs, "--", *inner], cwd=user.home,
