@@ -22,9 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from attuned import paths
+from attuned.core.model import Schedule
 from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
 from attuned.system.install import CommandResult, Runner, run_command
-from attuned.core.model import Schedule
 
 CLI_ANSWER = "attuned done|snooze|skip"
 START_SERVICE = "systemctl --user start attuned"
@@ -313,7 +313,12 @@ _UNREACHED = ("it starts with graphical-session.target, which this session never
 def _at_login(runner: Runner) -> str | None:
     """What starts the service at the next login: one of the texts above, or None when
     neither target wants it (enabled into some other target: not ours to judge)."""
-    from attuned.system.install import DESKTOP_TARGET, LOGIN_TARGET, graphical_session_active, wanted_by
+    from attuned.system.install import (
+        DESKTOP_TARGET,
+        LOGIN_TARGET,
+        graphical_session_active,
+        wanted_by,
+    )
 
     if wanted_by(runner, LOGIN_TARGET):
         return _AT_LOGIN
