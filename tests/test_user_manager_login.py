@@ -88,6 +88,7 @@ def test_doctor_says_when_the_next_login_will_not_start_it(
     # What an older attuned's install left: enabled into graphical-session.target only,
     # and started by hand in a session that never reaches that target.
     unit = service_user.unit_dir / "attuned.service"
+    install_now(service_user)  # whatever the tests before left (uninstall, say)
     service_user.systemctl("disable", "attuned")
     service_user.systemctl("enable", "attuned")
     service_user.systemctl("start", "attuned")
