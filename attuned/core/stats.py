@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from attuned.state.store import EventKind, HistoryEvent
+from attuned.core.history import EventKind, HistoryEvent
 
 NO_NUDGE = "·"
 BARS = "▁▂▃▄▅▆▇█"

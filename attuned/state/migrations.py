@@ -1,0 +1,112 @@
+"""The history database's schema: numbered migrations, applied in order at open and
+recorded in `schema_migrations` (version, applied_at). Append only; never edit a
+released one."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from attuned.errors import StoreError
+from attuned.state.database import ts
+
+
+class DatabaseTooNew(StoreError):
+    """The database was written by a newer attuned; we leave it alone."""
+
+
+# Numbered migrations: (version, statements).
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            """CREATE TABLE nudges (
+                id TEXT PRIMARY KEY,
+                practice_id TEXT NOT NULL,
+                title TEXT NOT NULL DEFAULT '',
+                message TEXT NOT NULL DEFAULT '',
+                due TEXT NOT NULL,
+                shown_at TEXT,
+                state TEXT NOT NULL CHECK (state IN
+                    ('shown','done','snoozed','skipped','dismissed','missed','expired')),
+                snoozed_until TEXT,
+                notification_id INTEGER,
+                repeat_count INTEGER NOT NULL DEFAULT 0,
+                next_repeat_at TEXT,
+                snoozed_from TEXT REFERENCES nudges(id),
+                returned_at TEXT,
+                returned_as TEXT REFERENCES nudges(id),
+                answered_at TEXT,
+                source TEXT,
+                note TEXT,
+                how TEXT CHECK (how IS NULL OR how IN ('noticed','partly','missed')),
+                origin_id TEXT NOT NULL,
+                origin_due TEXT NOT NULL
+            )""",
+            # Nothing scheduled fires twice: one row per (practice, planned instant),
+            # snooze returns excepted (they carry the snooze's end as their due).
+            """CREATE UNIQUE INDEX nudges_scheduled_once ON nudges(practice_id, due)
+               WHERE snoozed_from IS NULL""",
+            "CREATE UNIQUE INDEX nudges_returned_from ON nudges(snoozed_from)"
+            " WHERE snoozed_from IS NOT NULL",
+            "CREATE INDEX nudges_state ON nudges(state)",
+            "CREATE INDEX nudges_notification ON nudges(notification_id)",
+            """CREATE TABLE events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                nudge_id TEXT NOT NULL REFERENCES nudges(id),
+                kind TEXT NOT NULL CHECK (kind IN
+                    ('shown','done','snoozed','skipped','dismissed','missed','expired')),
+                at TEXT NOT NULL,
+                source TEXT,
+                note TEXT,
+                how TEXT,
+                snoozed_until TEXT
+            )""",
+            "CREATE INDEX events_at ON events(at)",
+            "CREATE INDEX events_nudge ON events(nudge_id)",
+            """CREATE TABLE reflections (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                practice_id TEXT NOT NULL,
+                at TEXT NOT NULL,
+                verdict TEXT NOT NULL CHECK (verdict IN ('landed','partly','not-yet')),
+                text TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX reflections_practice ON reflections(practice_id, at)",
+        ),
+    ),
+)
+LATEST_VERSION: Final = MIGRATIONS[-1][0]
+
+
+def migrate(conn: sqlite3.Connection, db: Path) -> None:
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # see attuned.state.store
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            current = row[0] or 0
+            if current > LATEST_VERSION:
+                raise DatabaseTooNew(
+                    f"the history database at {db} was written by a newer attuned "
+                    f"(schema {current}, this one knows up to {LATEST_VERSION}); "
+                    "upgrade attuned. The database was left as it is")
+            now = ts(datetime.now(UTC))
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for stmt in statements:
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO schema_migrations (version, applied_at)"
+                             " VALUES (?, ?)", (version, now))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"cannot prepare the history database at {db}: {e}") from e
