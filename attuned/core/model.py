@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 ALL_DAYS: frozenset[int] = frozenset(range(7))
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -193,3 +193,52 @@ class Action(enum.StrEnum):
     SNOOZE = "snooze"
     SKIP = "skip"
     DISMISS = "dismiss"
+
+
+# --------------------------------------------------------------------------- held back
+
+
+class HoldReason(enum.StrEnum):
+    """What held a nudge back from the screen at its time."""
+
+    TOGETHER = "together"  # a when = "together" practice outside together time
+    QUIET = "quiet"  # the practice's quiet hours
+    DND = "dnd"  # the desktop's notifications were paused (do-not-disturb)
+
+
+class HoldMode(enum.StrEnum):
+    """What a held nudge waits for (a dropped one is not held at all)."""
+
+    DEFER = "defer"  # shown once the block ends
+    DIGEST = "digest"  # gathered into the digest at settings.digest_at
+
+
+@dataclass(frozen=True)
+class Held:
+    """A nudge held back: one per practice, the newest."""
+
+    practice_id: str
+    due: datetime  # aware: its planned instant
+    reason: HoldReason
+    mode: HoldMode
+
+
+@dataclass(frozen=True)
+class TogetherState:
+    """Together mode: on, until a moment or until switched off. Off when unknown."""
+
+    on: bool = False
+    until: datetime | None = None  # aware; None: until switched off
+
+    def active(self, now: datetime) -> bool:
+        return self.on and (self.until is None or now < self.until)
+
+    def describe(self, now: datetime, zone: tzinfo) -> str:
+        if not self.active(now):
+            return "Together mode is off."
+        if self.until is None:
+            return "Together mode is on, until you switch it off."
+        return f"Together mode is on until {self.until.astimezone(zone):%H:%M}."
+
+    def to_json(self) -> dict[str, object]:
+        return {"on": self.on, "until": self.until.isoformat() if self.until else None}
