@@ -76,6 +76,45 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "CREATE INDEX reflections_practice ON reflections(practice_id, at)",
         ),
     ),
+    (
+        2,
+        (
+            # Nudges held back (quiet hours, together mode, do-not-disturb): one per
+            # practice, the newest.
+            """CREATE TABLE held (
+                practice_id TEXT PRIMARY KEY,
+                due TEXT NOT NULL,
+                reason TEXT NOT NULL CHECK (reason IN ('together','quiet','dnd')),
+                mode TEXT NOT NULL CHECK (mode IN ('defer','digest'))
+            )""",
+            # Per practice, the planned instant of its newest nudge held or dropped: a
+            # restart does not count those as missed.
+            """CREATE TABLE blocked (
+                practice_id TEXT PRIMARY KEY,
+                due TEXT NOT NULL
+            )""",
+            # Together mode: at most one row; none means off.
+            """CREATE TABLE together (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                is_on INTEGER NOT NULL CHECK (is_on IN (0, 1)),
+                until TEXT
+            )""",
+            # The JSON files these tables replace (held.json, blocked.json, together.json),
+            # each imported once: recorded in the import's own transaction.
+            """CREATE TABLE imported_files (
+                name TEXT PRIMARY KEY,
+                imported_at TEXT NOT NULL
+            )""",
+            # What the person must be told of that import (a damaged file moved aside),
+            # kept until a front-end that tells has told it (Store.notes_told).
+            """CREATE TABLE notes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                text TEXT NOT NULL,
+                told_at TEXT
+            )""",
+        ),
+    ),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

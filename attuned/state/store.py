@@ -19,6 +19,9 @@ Durability, and why these settings:
 - every change is one `BEGIN IMMEDIATE` transaction: the write lock is taken up front,
   so two processes never both read "open" and then both write an answer.
 
+Besides the history it keeps the nudges held back, the blocked marks and together mode
+(attuned.state.holding).
+
 Times are stored as ISO-8601 UTC text of fixed width (sortable as text) and returned
 as aware UTC datetimes. Naive datetimes are refused (a programming error).
 
@@ -63,7 +66,6 @@ from attuned.core.model import Action, NudgeState
 from attuned.errors import StoreError
 from attuned.state.database import (
     BUSY_TIMEOUT_MS,
-    Database,
     StoreUnavailable,
     check,
     connect,
@@ -73,6 +75,7 @@ from attuned.state.database import (
     ts,
     ts_opt,
 )
+from attuned.state.holding import Holding
 from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew, migrate
 
 # The store's whole vocabulary, wherever each piece is defined (callers import it here).
@@ -155,7 +158,7 @@ def _nudge(row: sqlite3.Row) -> NudgeRecord:
     )
 
 
-class Store(Database):
+class Store(Holding):
     """The history database. Open with `Store.open(path)`; close (or use `with`)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *,
