@@ -20,7 +20,8 @@ Durability, and why these settings:
   so two processes never both read "open" and then both write an answer.
 
 Besides the history it keeps the nudges held back, the blocked marks and together mode
-(attuned.state.holding).
+(attuned.state.holding); the JSON files those were kept in before are imported once at
+open (attuned.state.legacy), and what was wrong with them is in `Store.notes`.
 
 Times are stored as ISO-8601 UTC text of fixed width (sortable as text) and returned
 as aware UTC datetimes. Naive datetimes are refused (a programming error).
@@ -64,6 +65,7 @@ from attuned.core.history import (
 )
 from attuned.core.model import Action, NudgeState
 from attuned.errors import StoreError
+from attuned.state import legacy
 from attuned.state.database import (
     BUSY_TIMEOUT_MS,
     StoreUnavailable,
@@ -167,6 +169,11 @@ class Store(Holding):
                  busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         super().__init__(conn, path, busy_timeout=busy_timeout)
         self.moved_aside = moved_aside  # where a corrupt database was moved, this open
+        # For the person, once: what was wrong with the old state files imported
+        # (attuned.state.legacy), where they went, what was kept. Kept in the database
+        # until a front-end that tells them calls `notes_told`.
+        self.notes: list[str] = []
+        self._note_ids: list[int] = []
         self.zone = zone  # for times in error messages; None: the system's zone
         self._rng = rng or random.SystemRandom()
 
@@ -181,6 +188,8 @@ class Store(Holding):
 
         `clock` gives the local time for the corrupt file's name (tests pin it).
         `busy_timeout`: seconds a write waits for another process's lock before it fails.
+        The old state files next to it (held.json, blocked.json, together.json) are
+        imported once (attuned.state.legacy); `notes` says what was wrong with them.
         Raises DatabaseTooNew if a newer attuned wrote it, StoreError if it cannot be used.
         """
         db = Path(path) if path is not None else paths.history_db()
@@ -202,14 +211,24 @@ class Store(Holding):
             conn = connect(db, busy_timeout)
             try:
                 migrate(conn, db)
+                told = legacy.import_once(conn, db.parent, clock)
             except BaseException:
                 conn.close()
                 raise
-            return cls(conn, db, moved_aside=moved, zone=zone, rng=rng,
-                       busy_timeout=busy_timeout)
+            store = cls(conn, db, moved_aside=moved, zone=zone, rng=rng,
+                        busy_timeout=busy_timeout)
+            store._note_ids, store.notes = told
+            return store
         finally:
             os.close(lock_fd)  # closing releases the flock
 
+    def notes_told(self) -> None:
+        """The person has been told `notes` (the daemon's log and notification, or the
+        CLI's stderr): they are not told again."""
+        if self._note_ids:
+            with self._tx() as conn:
+                legacy.told(conn, self._note_ids)
+            self._note_ids = []
 
     # ---- low level -----------------------------------------------------------------
 
