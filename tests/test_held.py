@@ -16,16 +16,25 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from buses import WAIT, DBusDaemon, Events, run
+from dblock import WriteLock
 from notification_server import NotificationServer
 from service_fakes import FakeNotifier, make, practice, settle
 
 from attuned.app import practising
 from attuned.core import timing
-from attuned.core.model import Action, AtRule, Practice, Settings
+from attuned.core.model import (
+    Action,
+    AtRule,
+    Held,
+    HoldMode,
+    HoldReason,
+    Practice,
+    Settings,
+    TogetherState,
+)
 from attuned.core.model import Window as W
 from attuned.notify.base import Notification
 from attuned.notify.dbus import DBusNotifier
-from attuned.state import together
 from attuned.state.store import Store
 
 UTCZ = ZoneInfo("UTC")
@@ -87,7 +96,7 @@ def test_drop_keeps_quiet_hours_out_of_the_plan_and_records_nothing(store: Store
     # Fired inside quiet hours anyway (late, after a suspend): dropped, nothing recorded.
     clock.at = AT_2300
     assert asyncio.run(svc.fire("breakfast", AT_2300)) is None
-    assert notifier.sent == [] and store.history() == [] and together.load_held() == []
+    assert notifier.sent == [] and store.history() == [] and store.held() == []
 
 
 # --------------------------------------------------------------------------- defer
@@ -105,7 +114,7 @@ def test_defer_shows_one_nudge_when_quiet_hours_end(store: Store) -> None:
     asyncio.run(svc.fire("breakfast", AT_2330))
     assert notifier.sent == []
     # Two held nudges of one practice collapse into one: the newest.
-    assert [(h.practice_id, h.due, h.reason) for h in together.load_held()] == [
+    assert [(h.practice_id, h.due, h.reason) for h in store.held()] == [
         ("breakfast", AT_2330, "quiet")]
 
     clock.at = MORNING
@@ -114,7 +123,7 @@ def test_defer_shows_one_nudge_when_quiet_hours_end(store: Store) -> None:
     assert (n.title, n.body) == ("Breakfast presence", "(held through quiet hours) Paper down.")
     (rec,) = store.open_nudges("breakfast")
     assert rec.due == AT_2330 and rec.shown_at == MORNING
-    assert together.load_held() == []
+    assert store.held() == []
     asyncio.run(svc.fire_key("h:breakfast", MORNING))  # a duplicate timer: nothing more
     assert len(notifier.sent) == 1
 
@@ -160,7 +169,7 @@ def test_digest_gathers_two_practices_into_one_notification(store: Store) -> Non
                       f"23:30  ◦  {recs['look-up'].id}\n"  # discreet: no words
                       "Answer each with: attuned done|skip ID")
     assert n.actions == ()
-    assert together.load_held() == []
+    assert store.held() == []
     # Each is answerable as any nudge.
     res = asyncio.run(svc.act("look-up", Action.DONE, source="cli"))
     assert res.state == "done"
@@ -210,7 +219,7 @@ def test_paused_notifications_defer_until_resumed(store: Store) -> None:
     due = clock.at
     assert asyncio.run(svc.fire("breakfast", due)) is None
     assert asyncio.run(svc.fire("other", due)) is None  # blocked = "drop": dropped
-    assert [(h.practice_id, h.reason) for h in together.load_held()] == [("breakfast", "dnd")]
+    assert [(h.practice_id, h.reason) for h in store.held()] == [("breakfast", "dnd")]
     assert "h:breakfast" not in planner.jobs  # waits for the event, no polling
     practising.on_dnd_change(svc, True)
     assert "h:breakfast" not in planner.jobs
@@ -231,7 +240,7 @@ def test_still_paused_at_release_it_is_held_again(store: Store) -> None:
     svc.notifier = FakePausedNotifier()
     asyncio.run(svc.fire("breakfast", clock.at))
     asyncio.run(svc.fire_key("h:breakfast", clock.at))  # e.g. planned at start-up
-    assert [h.practice_id for h in together.load_held()] == ["breakfast"]
+    assert [h.practice_id for h in store.held()] == ["breakfast"]
     assert store.history() == []
 
 
@@ -252,9 +261,9 @@ def test_held_for_together_time_is_released_at_start_up_when_it_is_on(store: Sto
     p = practice(when="together", outside="defer")
     svc, _, _, _ = make(store, p, at=T19)
     asyncio.run(svc.fire("breakfast", T19))
-    assert [h.reason for h in together.load_held()] == ["together"]
-    # While the daemon was down: `attuned together on` (the CLI wrote the file).
-    together.save(together.TogetherState(True, None))
+    assert [h.reason for h in store.held()] == ["together"]
+    # While the daemon was down: `attuned together on` (the CLI wrote it to the store).
+    store.set_together(TogetherState(True, None))
     later = T19 + timedelta(hours=2)
     svc2, planner2, notifier2, _ = make(store, p, at=later)
     svc2.plan_all(startup=True)
@@ -294,7 +303,7 @@ def test_together_until_is_read_and_shown_in_the_schedules_zone(store: Store) ->
     res = asyncio.run(practising.control(svc, "together", {"switch": "until",
                                                            "until": "22:00"}))
     assert res["text"] == "Together mode is on until 22:00."
-    state = together.load()
+    state = store.together()
     assert state.until == datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
     assert state.active(datetime(2026, 12, 1, 20, 59, tzinfo=UTC))
     assert not state.active(datetime(2026, 12, 1, 21, 0, tzinfo=UTC))
@@ -307,8 +316,32 @@ def test_together_on_during_quiet_hours_keeps_the_nudge_held(store: Store) -> No
     clock.at = AT_2300
     res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
     assert res["released"] == [] and notifier.sent == []
-    assert [h.reason for h in together.load_held()] == ["quiet"]  # held, not dropped
+    assert [h.reason for h in store.held()] == ["quiet"]  # held, not dropped
     assert planner.jobs["h:breakfast"][0] == MORNING
+
+
+def test_a_nudge_held_while_the_history_refuses_writes_is_kept_and_written_later(
+        tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "quick.db", busy_timeout=0.2)
+    p = practice(when="together", outside="defer", rule=AtRule((time(19, 0),)))
+    svc, planner, notifier, _ = make(store, p, at=T19)
+    svc.backlog.first_retry = 0.05  # the daemon's first retry is after 1 s
+
+    async def scenario() -> None:
+        with WriteLock(store.path):
+            await svc.fire_key("p:breakfast", T19)
+            await settle(svc)
+            assert store.held() == []  # nothing could be written yet
+        await asyncio.wait_for(svc.backlog.written(), WAIT)
+
+    try:
+        asyncio.run(scenario())
+        assert store.held() == [Held("breakfast", T19, HoldReason.TOGETHER, HoldMode.DEFER)]
+        assert store.blocked_marks() == {"breakfast": T19}
+        assert [n.title for n in notifier.sent] == ["attuned cannot write its history"]
+        assert planner.jobs["p:breakfast"][0] == T19 + timedelta(days=1)
+    finally:
+        store.close()
 
 
 # --------------------------------------------------------------------------- inline reply

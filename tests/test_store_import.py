@@ -1,7 +1,7 @@
 """The old state files (held.json, blocked.json, together.json, kept next to the history
 before migration 2) imported once at `Store.open`: every valid entry kept, a damaged file
 moved aside (never deleted) and said in `Store.notes`, a clean one renamed `.imported`.
-Real SQLite, real files."""
+Real SQLite, real files; the CLI's telling of the notes at the end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from attuned import paths
+from attuned.cli.root import cli
 from attuned.core.model import Held, HoldMode, HoldReason, TogetherState
 from attuned.state.store import Store
 
@@ -207,3 +210,17 @@ def test_a_note_is_kept_until_a_front_end_has_told_it(db: Path) -> None:
         assert store.notes == [note]  # this open's list stays as it was
     with open_at(db) as store:
         assert store.notes == []
+
+
+def test_the_cli_says_what_the_import_found_on_stderr() -> None:
+    state = paths.state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "together.json").write_bytes(b"{not json")
+    r = CliRunner().invoke(cli, ["together"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "Together mode is off.\n"
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(f"attuned: {state / 'together.json'} could not be read (it is not "
+                           "JSON: ")
+    r = CliRunner().invoke(cli, ["together"])  # once
+    assert r.stderr == ""

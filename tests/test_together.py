@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 from service_fakes import make, practice
 
+from attuned import paths
 from attuned.app import practising
 from attuned.cli import practising as cli_practice
 from attuned.cli.root import cli
-from attuned.state import together
+from attuned.core import together
+from attuned.core.model import TogetherState
 from attuned.state.store import Store
 
 T0 = datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
@@ -27,7 +30,7 @@ def test_apart_a_together_practice_is_dropped_by_default(store: Store) -> None:
     assert asyncio.run(svc.fire("breakfast", T0)) is None
     assert notifier.sent == [] and store.history() == []
     assert "p:breakfast" in planner.jobs  # the practice carries on
-    assert together.load_held() == []
+    assert store.held() == []
 
 
 def test_held_until_together_time_starts_once_and_newest_only(store: Store) -> None:
@@ -37,7 +40,7 @@ def test_held_until_together_time_starts_once_and_newest_only(store: Store) -> N
     clock.at = T0 + timedelta(days=1)
     asyncio.run(svc.fire("breakfast", T0 + timedelta(days=1)))
     assert notifier.sent == []
-    assert [(h.practice_id, h.due) for h in together.load_held()] == [
+    assert [(h.practice_id, h.due) for h in store.held()] == [
         ("breakfast", T0 + timedelta(days=1))]
     # Ordinary practices are not held.
     assert asyncio.run(svc.fire("other", T0 + timedelta(days=1))) is not None
@@ -49,7 +52,7 @@ def test_held_until_together_time_starts_once_and_newest_only(store: Store) -> N
     assert n.title == "Breakfast presence"
     rec = store.get(str(res["released"][0]))  # type: ignore[index]
     assert rec.due == T0 + timedelta(days=1)
-    assert together.load_held() == []
+    assert store.held() == []
     # Switching on again releases nothing more.
     res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
     assert res["released"] == []
@@ -60,8 +63,7 @@ def test_together_on_lets_it_through_until_the_time_given(store: Store) -> None:
     res = asyncio.run(practising.control(svc, "together", {"switch": "until",
                                                            "until": "22:00"}))
     assert res["text"] == "Together mode is on until 22:00."
-    assert together.load() == together.TogetherState(True, datetime(2026, 12, 1, 22, 0,
-                                                                    tzinfo=UTCZ))
+    assert store.together() == TogetherState(True, datetime(2026, 12, 1, 22, 0, tzinfo=UTCZ))
     assert asyncio.run(svc.fire("breakfast", T0)) is not None
     clock.at = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
     later = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
@@ -77,11 +79,20 @@ def test_until_a_time_already_past_today_means_tomorrow() -> None:
     assert str(e.value) == '"late" is not a time of day; write it as HH:MM, like "07:30"'
 
 
-def test_the_state_survives_on_disk_and_a_damaged_file_reads_as_apart() -> None:
-    together.save(together.TogetherState(True, None))
-    assert together.load().active(T0)
-    together.state_file().write_text("{not json")
-    assert together.load() == together.TogetherState()
+def test_the_state_survives_a_reopen_and_is_off_until_switched(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "history.db") as store:
+        assert store.together() == TogetherState()
+        store.set_together(TogetherState(True, None))
+    with Store.open(tmp_path / "history.db") as store:
+        assert store.together().active(T0)
+        store.set_together(TogetherState(True, T0))
+        assert store.together() == TogetherState(True, T0)
+        assert not store.together().active(T0)  # until is exclusive
+
+
+def saved_state() -> TogetherState:
+    with Store.open(paths.history_db()) as store:
+        return store.together()
 
 
 def test_the_cli_without_a_daemon_writes_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,9 +102,9 @@ def test_the_cli_without_a_daemon_writes_the_state(monkeypatch: pytest.MonkeyPat
     r = CliRunner().invoke(cli, ["together", "until", "22:00"])
     assert r.exit_code == 0, r.output
     assert r.output.startswith("Together mode is on until 22:00. (the daemon is not running")
-    assert together.load().active(T0)
+    assert saved_state().active(T0)
     r = CliRunner().invoke(cli, ["together", "on", "22:00"])
     assert r.exit_code == 2
     assert "did you mean: attuned together until 22:00" in r.output
     r = CliRunner().invoke(cli, ["together", "off"])
-    assert not together.load().active(T0)
+    assert not saved_state().active(T0)

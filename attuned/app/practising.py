@@ -1,6 +1,6 @@
 """The daemon core's side of practising (issue 6), kept out of service.py: the question
 at a period's end, discreet nudges, nudges held back by together mode, quiet hours or
-do-not-disturb (the store is attuned.state.together's held.json), and inline replies.
+do-not-disturb (kept in the history database: attuned.state.holding), and inline replies.
 
 Scheduler job keys added here: "e:<practice>" a period's reflection question,
 "h:<practice>" a held nudge's release, "d:digest" the evening digest.
@@ -8,16 +8,16 @@ Scheduler job keys added here: "e:<practice>" a period's reflection question,
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from attuned.app import review
-from attuned.core import timing
-from attuned.core.model import Action, Practice
+from attuned.core import timing, together
+from attuned.core.model import Action, Held, HoldMode, HoldReason, Practice
 from attuned.errors import AttunedError
 from attuned.notify.base import EXPIRES_NEVER, Notification
-from attuned.state import together
 from attuned.state.store import VERDICTS, NudgeAlreadyRecorded, NudgeRecord
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def present(svc: Service, rec: NudgeRecord, title: str, body: str) -> tuple[str,
 
 async def control(svc: Service, method: str, params: dict[str, object]) -> dict[str, object]:
     """Control-socket methods of issue 6: "reflect" {practice?, verdict, text?} and
-    "together" (see together.py)."""
+    "together" (see attuned.core.together)."""
 
     from attuned.daemon.control import text_param as opt
 
@@ -153,8 +153,8 @@ async def control(svc: Service, method: str, params: dict[str, object]) -> dict[
 # practice it is then dropped (nothing recorded, as if it were never due), deferred
 # (shown once the block ends: "h:<practice>", one per practice, the newest), or
 # gathered into the digest ("d:digest", one notification at settings.digest_at listing
-# every gathered practice). Held nudges live in held.json (attuned.state.together), so they
-# survive restarts; jobs are re-planned from it by plan_held.
+# every gathered practice). Held nudges live in the history database (Store.hold), so
+# they survive restarts; jobs are re-planned from it by plan_held.
 
 # Held nudges are already late by design: however late their release comes (a suspend),
 # it still comes.
@@ -192,15 +192,15 @@ async def desktop_paused(svc: Service) -> bool:
         return False
 
 
-async def blocked_by(svc: Service, p: Practice) -> str | None:
-    """What blocks a nudge of `p` now: "together" | "quiet" | "dnd", or None."""
+async def blocked_by(svc: Service, p: Practice) -> HoldReason | None:
+    """What blocks a nudge of `p` now, or None."""
     now = svc.now()
-    if p.when == "together" and not together.load().active(now):
-        return "together"
+    if p.when == "together" and not svc.store.together().active(now):
+        return HoldReason.TOGETHER
     if timing.in_quiet_hours(p.quiet_hours, now.astimezone(svc.zone)):
-        return "quiet"
+        return HoldReason.QUIET
     if await desktop_paused(svc):
-        return "dnd"
+        return HoldReason.DND
     return None
 
 
@@ -215,13 +215,19 @@ async def held_back(svc: Service, p: Practice, due: datetime) -> bool:
 
 def _hold(svc: Service, p: Practice, due: datetime, block: str, mode: str) -> None:
     when = due.astimezone(svc.zone).strftime("%a %H:%M")
-    together.mark_blocked(p.id, due)
+    # Through the backlog: a history that refuses writes for now gets them later.
+    keep_for = svc._keep_for(p.id)
+    svc.backlog.write(f"the mark of {p.id}'s nudge due {when} as held back",
+                      functools.partial(svc.store.mark_blocked, p.id, due), keep_for=keep_for)
     why = {"together": "not together time", "quiet": "quiet hours",
            "dnd": "notifications are paused"}[block]
     if mode == "drop":
         log.info("dropped %s (due %s): %s", p.id, when, why)
         return
-    together.hold(together.Held(p.id, due, block, mode))
+    svc.backlog.write(f"the held nudge of {p.id} due {when}",
+                      functools.partial(svc.store.hold,
+                                        Held(p.id, due, HoldReason(block), HoldMode(mode))),
+                      keep_for=keep_for)
     if mode == "digest":
         svc.planner.set(DIGEST_KEY, digest_time(svc, due), _HELD_GRACE)
         log.info("gathered %s (due %s) into the digest: %s", p.id, when, why)
@@ -255,15 +261,15 @@ def digest_time(svc: Service, after: datetime) -> datetime:
 
 
 def plan_held(svc: Service, *, startup: bool) -> int:
-    """Jobs for what held.json holds (after a restart, a reload or a clock jump): each
+    """Jobs for the held nudges (after a restart, a reload or a clock jump): each
     deferred nudge's release and the digest. Returns how many jobs changed."""
     now = svc.now()
-    items = together.load_held()
+    items = svc.store.held()
     wanted: dict[str, tuple[datetime, timedelta]] = {}
     gathered = [h.due for h in items if h.mode == "digest"]
     if gathered:
         wanted[DIGEST_KEY] = (digest_time(svc, min(gathered)), _HELD_GRACE)
-    state = together.load()
+    state = svc.store.together()
     for h in items:
         p = svc.schedule.get(h.practice_id)
         if h.mode != "defer" or p is None:
@@ -290,20 +296,20 @@ def plan_held(svc: Service, *, startup: bool) -> int:
     return changed
 
 
-def handled_marks() -> dict[str, datetime]:
+def handled_marks(svc: Service) -> dict[str, datetime]:
     """Per practice, the newest planned nudge that was held or dropped: a restart
     counts nudges after it (not it) as missed while down."""
-    marks = together.load_blocked()
-    for h in together.load_held():
+    marks = svc.store.blocked_marks()
+    for h in svc.store.held():
         if h.practice_id not in marks or marks[h.practice_id] < h.due:
             marks[h.practice_id] = h.due
     return marks
 
 
-def blocked_while_down(p: Practice, at: datetime) -> bool:
+def blocked_while_down(svc: Service, p: Practice, at: datetime) -> bool:
     """Would a nudge of `p` at `at` have been blocked by together mode (as far as the
     saved state tells)? Such a nudge is not counted as missed while the daemon was down."""
-    return p.when == "together" and not together.load().active(at)
+    return p.when == "together" and not svc.store.together().active(at)
 
 
 async def fire_key(svc: Service, kind: str, ident: str, due: datetime) -> None:
@@ -317,7 +323,7 @@ async def fire_key(svc: Service, kind: str, ident: str, due: datetime) -> None:
 async def release(svc: Service, practice_id: str) -> NudgeRecord | None:
     """Show a practice's deferred nudge if nothing blocks it any more; else hold it
     again (a nudge once held is never dropped by a later block)."""
-    items = together.take(lambda h: h.practice_id == practice_id and h.mode == "defer")
+    items = svc.store.take_held(practice_id, HoldMode.DEFER)
     if not items:
         return None
     h = items[-1]
@@ -335,7 +341,7 @@ async def release(svc: Service, practice_id: str) -> NudgeRecord | None:
 async def fire_digest(svc: Service) -> list[NudgeRecord]:
     """One notification listing every gathered nudge; each is recorded as shown (and so
     answerable: attuned done|skip ID)."""
-    items = sorted(together.take(lambda h: h.mode == "digest"), key=lambda h: h.due)
+    items = svc.store.take_held(mode=HoldMode.DIGEST)  # oldest due first
     now = svc.now()
     recs: list[NudgeRecord] = []
     lines: list[str] = []
@@ -369,7 +375,7 @@ def on_dnd_change(svc: Service, paused: bool) -> None:
     log.info("notifications %s on the desktop", "paused" if paused else "resumed")
     if paused:
         return
-    for h in together.load_held():
+    for h in svc.store.held():
         if h.reason == "dnd" and h.mode == "defer":
             svc.planner.set(f"h:{h.practice_id}", svc.now(), _HELD_GRACE)
 
@@ -394,10 +400,10 @@ async def fire_held(svc: Service, practice_id: str, due: datetime,
 async def together_switch(svc: Service, word: str, until: str | None) -> dict[str, object]:
     """The control method "together": switch, save, and release what waited for it."""
     state = together.switch(word, until, svc.now(), svc.zone)
-    together.save(state)
+    svc.store.set_together(state)
     released: list[str] = []
     if state.active(svc.now()):
-        for h in together.load_held():
+        for h in svc.store.held():
             if h.reason == "together" and h.mode == "defer":
                 rec = await release(svc, h.practice_id)
                 if rec is not None:

@@ -208,7 +208,7 @@ class Service:
         changed = 0
         wanted: set[str] = set()
         planned = self.planner.due_times()
-        marks = practising.handled_marks()  # held or dropped: not missed while down
+        marks = practising.handled_marks(self)  # held or dropped: not missed while down
         fired = self.store.last_fired_all()  # one query, not one per practice
         for p in self.schedule.practices:
             if not p.enabled or (only is not None and p.id not in only):
@@ -263,7 +263,7 @@ class Service:
 
         missed = [t for t in timing.occurrences(p, last + _INSTANT, until, self.zone,
                                                 self.seed)
-                  if not practising.blocked_while_down(p, t)]  # issue 6: not missed
+                  if not practising.blocked_while_down(self, p, t)]  # issue 6: not missed
         if missed:
             # Several missed nudges of one practice collapse into one record.
             self._record_missed(p.id, missed[-1], f"{why} ({len(missed)} due)", p.title)

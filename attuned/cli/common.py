@@ -4,14 +4,19 @@ Light: no heavy imports."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
 from attuned.core.model import Schedule
 from attuned.errors import AttunedError
+
+if TYPE_CHECKING:
+    from attuned.state.store import Store
 
 
 def config_path(ctx: click.Context) -> Path:
@@ -45,3 +50,22 @@ def clock_times(values: Sequence[str]) -> str | list[str]:
     as a string, several as a list."""
     times = [x.strip() for v in values for x in v.split(",") if x.strip()]
     return times[0] if len(times) == 1 else times
+
+
+def open_store() -> Store:
+    """The history store, having said on stderr what its open found: a damaged database
+    moved aside, old state files imported with damaged entries (`Store.notes`, said once
+    whichever command or daemon opens the store first)."""
+    from attuned import paths
+    from attuned.state.store import Store
+
+    store = Store.open(paths.history_db())
+    if store.moved_aside is not None:
+        click.echo(f"attuned: the history database could not be read; it was moved aside to "
+                   f"{store.moved_aside} (nothing was deleted) and a fresh one started.",
+                   err=True)
+    for note in store.notes:
+        click.echo(f"attuned: {note}", err=True)
+    with contextlib.suppress(AttunedError):  # not marked told: said again next time
+        store.notes_told()
+    return store

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from attuned.cli.common import clock_times, display_zone
+from attuned.cli.common import clock_times, display_zone, open_store
 from attuned.cli.common import config_path as _config
 from attuned.errors import AttunedError
 
@@ -236,11 +236,9 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
     Example:
         attuned reflect breakfast --partly --text "easier on slow mornings"
     """
-    from attuned import paths
     from attuned.app import review
     from attuned.daemon import control
     from attuned.errors import DaemonNotRunning
-    from attuned.state.store import Store
 
     if verdict is None:
         raise click.UsageError("say how it went: --landed, --partly or --not-yet")
@@ -249,7 +247,7 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
                                        "text": text})
         pid = str(res["practice"])
     except DaemonNotRunning:
-        store = Store.open(paths.history_db())
+        store = open_store()
         try:
             pid = practice_id or review.default_practice(store)
             review.record(store, pid, verdict, text, at=_now(), source="cli")
@@ -274,16 +272,14 @@ def review_(ctx: click.Context, days: int, as_json: bool) -> None:
     Example:
         attuned review
     """
-    from attuned import paths
     from attuned.app import review
     from attuned.config import library, schedule
-    from attuned.state.store import Store
 
     path = _config(ctx)
     practices_ = schedule.load(path).practices if path.exists() else ()
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
-    store = Store.open(paths.history_db())
+    store = open_store()
     try:
         events = store.history()
         refls = store.reflections()
@@ -356,10 +352,8 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
     Example:
         attuned show k3f2
     """
-    from attuned import paths
-    from attuned.state.store import Store
 
-    store = Store.open(paths.history_db())
+    store = open_store()
     try:
         rec = store.get(nudge_id) if nudge_id else store.newest_open()
     finally:
@@ -389,14 +383,15 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     Example:
         attuned together until 22:00      # a keyboard shortcut can run this
     """
+    from attuned.core import together as tg
     from attuned.daemon import control
     from attuned.errors import DaemonNotRunning
-    from attuned.state import together as tg
 
     zone = display_zone(ctx)
     now = _now()
     if switch is None:
-        click.echo(tg.load().describe(now, zone))
+        with open_store() as store:
+            click.echo(store.together().describe(now, zone))
         return
     if switch != "until" and until is not None:
         raise click.UsageError(f"together {switch} takes no time; did you mean: "
@@ -410,7 +405,8 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
             click.echo(f"Released {len(released)} nudge(s) that waited for you: "
                        + ", ".join(str(r) for r in released))
     except DaemonNotRunning:
-        tg.save(state)
+        with open_store() as store:
+            store.set_together(state)
         click.echo(state.describe(now, zone) + " (the daemon is not running; it reads this "
                    "when it starts)")
 
