@@ -1,7 +1,7 @@
 """The old state files (held.json, blocked.json, together.json, kept next to the history
 before migration 2) imported once at `Store.open`: every valid entry kept, a damaged file
 moved aside (never deleted) and said in `Store.notes`, a clean one renamed `.imported`.
-Real SQLite, real files; the CLI's telling of the notes at the end."""
+Real SQLite, real files; the daemon's and the CLI's telling of the notes at the end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from buses import DBusDaemon
 from click.testing import CliRunner
+from daemon_harness import Daemons, settings
+from notification_server import NotificationServer
 
 from attuned import paths
 from attuned.cli.root import cli
@@ -224,3 +227,25 @@ def test_the_cli_says_what_the_import_found_on_stderr() -> None:
                            "JSON: ")
     r = CliRunner().invoke(cli, ["together"])  # once
     assert r.stderr == ""
+
+
+def test_the_daemon_tells_what_the_import_found_once(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=settings())
+    d.state_dir.mkdir(parents=True, exist_ok=True)
+    write(d.state_dir / "held.json", [entry("breakfast", "2026-12-01T23:00:00+00:00"),
+                                      entry("look-up", "tomorrow")])
+    d.start()
+    [shown] = notification_server.wait_for_notify(1, 10)
+    assert shown["summary"] == "attuned could not read all it had kept"
+    assert shown["body"].startswith(f"{d.state_dir / 'held.json'} had 1 damaged entry of 2 "
+                                    '(entry 2: "due" is not a date: "tomorrow"); the good one '
+                                    "was kept; the file was moved aside to ")
+    d.wait_for_log(r"WARNING attuned: attuned could not read all it had kept: .*held\.json "
+                   r"had 1 damaged entry of 2", 5)
+    assert d.stop() == 0
+    d.start()
+    assert d.stop() == 0
+    assert len(notification_server.notifies) == 1  # told once, not at every start
+    assert len(d.log_matches(r"damaged entry")) == 1

@@ -29,6 +29,7 @@ from attuned.tasks import TaskSet
 log = logging.getLogger("attuned")
 
 STATUS_DELAY = 0.5  # seconds after a nudge before the status line is refreshed
+NOTES_TITLE = "attuned could not read all it had kept"  # Store.notes: old state files
 
 
 @contextlib.contextmanager
@@ -148,6 +149,13 @@ class Daemon:
                 "attuned started a fresh history",
                 f"The history database could not be read, so it was moved aside to "
                 f"{store.moved_aside} (nothing was deleted) and a fresh one started.")
+        for note in store.notes:  # the old state files' import, once: what was wrong
+            await self._tell(NOTES_TITLE, note)
+        if store.notes:
+            try:
+                store.notes_told()
+            except AttunedError as e:  # told again at the next start, no harm
+                log.info("%s", e)
         if error is not None:
             await self._report_schedule_error(error)
 
