@@ -101,3 +101,15 @@ def make(store: Store, *practices: Practice, at: datetime,
 
 async def settle(svc: Service) -> None:
     assert await svc.tasks.idle(10)
+
+
+async def written(svc: Service) -> None:
+    """Move the FAKE clock on until the writes the history refused are made (the test
+    has let go of its lock by then)."""
+    clock = svc.clock
+    assert isinstance(clock, FakeClock)
+    for _ in range(200):
+        if not svc.backlog.pending:
+            return
+        await clock.advance(0.5)
+    raise AssertionError(f"{svc.backlog.pending} writes still kept")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from buses import WAIT, DBusDaemon, Events, run
 from dblock import WriteLock
 from notification_server import NotificationServer
-from service_fakes import FakeNotifier, make, practice, settle
+from service_fakes import FakeNotifier, make, practice, settle, written
 
 from attuned.app import practising
 from attuned.core import timing
@@ -332,7 +332,7 @@ def test_a_nudge_held_while_the_history_refuses_writes_is_kept_and_written_later
             await svc.fire_key("p:breakfast", T19)
             await settle(svc)
             assert store.held() == []  # nothing could be written yet
-        await asyncio.wait_for(svc.backlog.written(), WAIT)
+        await written(svc)
 
     try:
         asyncio.run(scenario())

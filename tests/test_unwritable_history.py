@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from dblock import WriteLock
-from service_fakes import Clock, FakeNotifier, FakePlanner, make, practice, settle
+from service_fakes import Clock, FakeNotifier, FakePlanner, make, practice, settle, written
 
 from attuned.app import practising
 from attuned.app.service import Service
@@ -44,17 +44,6 @@ def quick(store: Store, *ps: object) -> tuple[Service, FakePlanner, FakeNotifier
     svc, planner, notifier, clock = make(store, *ps, at=T0)  # type: ignore[arg-type]
     svc.backlog.first_retry = 0.05  # the daemon's first retry is after 1 s
     return svc, planner, notifier, clock
-
-
-async def written(svc: Service) -> None:
-    """Move the FAKE clock on until the kept writes are made (the lock is gone by then)."""
-    clock = svc.clock
-    assert isinstance(clock, Clock)
-    for _ in range(200):
-        if not svc.backlog.pending:
-            return
-        await clock.advance(0.5)
-    raise AssertionError(f"{svc.backlog.pending} writes still kept")
 
 
 def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
