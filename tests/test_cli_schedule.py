@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from attuned.cli import root as cli_module
+from attuned.cli import schedule as cli_module
 from attuned.cli.root import cli
 
 COMMENTED = """\

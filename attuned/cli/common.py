@@ -1,13 +1,14 @@
 """What the CLI's command modules share: the schedule file the root group chose, the
-schedule or the built-in example, the zone to show times in, and --at clock times.
-Light: no heavy imports."""
+schedule or the built-in example, the zone to show times in, the clock, the daemon's
+control socket, and --at clock times. Light: no heavy imports."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -32,6 +33,25 @@ def schedule_or_example(path: Path) -> Schedule:
     from attuned.config import schedule
 
     return schedule.load_or_example(path)[0]
+
+
+def load_schedule(path: Path, *, example_if_missing: bool = False) -> Schedule:
+    from attuned.config import schedule
+
+    return schedule_or_example(path) if example_if_missing else schedule.load(path)
+
+
+def now() -> datetime:
+    """The CLI's clock (command modules import it as `_now`, which tests pin)."""
+    from attuned.daemon.clock import now
+
+    return now()
+
+
+def call_daemon(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    from attuned.daemon import control
+
+    return control.call(method, params)
 
 
 def display_zone(ctx: click.Context) -> ZoneInfo:

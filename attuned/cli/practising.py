@@ -1,31 +1,26 @@
-"""CLI commands for practising (issue 6): the practice library, `try`, the feelings and
-needs lists, reflection and review, discreet `show`, and together mode.
+"""CLI commands for practising: the practice library, `try`, the feelings and needs lists,
+reflection and review, and together mode.
 
-Registered on the main group by attuned/cli.py. Thin: parse, call the library modules,
+Registered on the root group by attuned/cli/root.py. Thin: parse, call the library modules,
 format. Heavy imports stay inside the commands.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import click
 
 from attuned.cli.common import clock_times, display_zone, open_store
 from attuned.cli.common import config_path as _config
+from attuned.cli.common import now as _now
 from attuned.errors import AttunedError
 
 
 class PracticeAlreadyThere(AttunedError):
     pass
-
-
-def _now() -> datetime:
-    from attuned.daemon.clock import now
-
-    return now()
 
 
 def _warn_problems(problems: Any) -> None:
@@ -339,35 +334,6 @@ def _review_json(r: Any) -> dict[str, Any]:
                            "rule": r.suggestion.rule}}
 
 
-# --------------------------------------------------------------------------- discreet
-
-
-@click.command()
-@click.argument("nudge_id", required=False, metavar="[ID]")
-@click.pass_context
-def show(ctx: click.Context, nudge_id: str | None) -> None:
-    """Show a nudge's full text (a discreet nudge shows only a glyph and its id).
-
-    \b
-    Example:
-        attuned show k3f2
-    """
-
-    store = open_store()
-    try:
-        rec = store.get(nudge_id) if nudge_id else store.newest_open()
-    finally:
-        store.close()
-    if rec is None:
-        raise AttunedError("there is no open nudge to show; give its id, like: attuned show "
-                           "k3f2 (`attuned history` lists them)")
-    zone = display_zone(ctx)
-    when = rec.shown_at or rec.due
-    state = "open" if rec.is_open else rec.state.value
-    click.echo(f"{rec.id}  {rec.title}  ({when.astimezone(zone):%a %d %b %H:%M}, {state})")
-    click.echo(rec.message)
-
-
 # --------------------------------------------------------------------------- together
 
 
@@ -411,5 +377,5 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
                    "when it starts)")
 
 
-COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_, show,
+COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_,
                                        together)

@@ -1,7 +1,7 @@
 """`attuned service install|uninstall|status|logs` and `attuned doctor`: thin Click
 commands over attuned.system.install and attuned.system.doctor. Parse, call, format.
 
-Registered in cli.py with `cli.add_command(service)` and `cli.add_command(doctor)`.
+Registered on the root group by attuned/cli/root.py.
 Everything outside (the command runner, exec, which, platform, environment) is read from
 the module-level `DEPS`, which tests replace; the real ones are the defaults. The heavy
 modules are imported inside the commands, so importing this costs only Click.
@@ -301,3 +301,6 @@ def doctor(ctx: click.Context) -> None:
     for line in format_report(results, _marks()):
         click.echo(line)
     ctx.exit(0 if doc.needed_ok(results) else 1)
+
+
+COMMANDS: tuple[click.Command, ...] = (service, doctor)

@@ -1,0 +1,134 @@
+"""Answering nudges from the command line: show (a discreet nudge's full text), done,
+snooze, skip.
+
+An answer goes to the running daemon over the control socket; with no daemon, done and
+skip go straight into the history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from attuned import paths
+from attuned.cli.common import call_daemon, display_zone, load_schedule
+from attuned.cli.common import config_path as _config
+from attuned.errors import AttunedError
+
+
+@click.command()
+@click.argument("nudge_id", required=False, metavar="[ID]")
+@click.pass_context
+def show(ctx: click.Context, nudge_id: str | None) -> None:
+    """Show a nudge's full text (a discreet nudge shows only a glyph and its id).
+
+    \b
+    Example:
+        attuned show k3f2
+    """
+    from attuned import paths
+    from attuned.state.store import Store
+
+    store = Store.open(paths.history_db())
+    try:
+        rec = store.get(nudge_id) if nudge_id else store.newest_open()
+    finally:
+        store.close()
+    if rec is None:
+        raise AttunedError("there is no open nudge to show; give its id, like: attuned show "
+                           "k3f2 (`attuned history` lists them)")
+    zone = display_zone(ctx)
+    when = rec.shown_at or rec.due
+    state = "open" if rec.is_open else rec.state.value
+    click.echo(f"{rec.id}  {rec.title}  ({when.astimezone(zone):%a %d %b %H:%M}, {state})")
+    click.echo(rec.message)
+
+
+def _answer(ctx: click.Context, action: str, target: str | None, note: str | None = None,
+            how: str | None = None, length: str | None = None) -> None:
+    from attuned.app import service
+    from attuned.core.model import Action
+    from attuned.daemon.clock import now
+    from attuned.errors import DaemonNotRunning
+    from attuned.state.store import Store
+
+    params: dict[str, Any] = {"target": target, "note": note, "how": how}
+    if length is not None:
+        from attuned.core.durations import parse_duration
+
+        parse_duration(length)  # a bad value is the user's error, before any socket
+        params["for"] = length
+    try:
+        result = call_daemon(action, params)
+        click.echo(result["text"])
+        return
+    except DaemonNotRunning:
+        if action == "snooze":
+            raise DaemonNotRunning(
+                "snooze needs the daemon to bring the nudge back, and it is not running; "
+                "start it with `attuned run` (or `systemctl --user start attuned`), or "
+                "answer with `attuned done` / `attuned skip`") from None
+    # No daemon: the answer goes straight into the history.
+    sched = None
+    path = _config(ctx)
+    if path.exists():
+        try:
+            sched = load_schedule(path)
+        except AttunedError:
+            sched = None
+    store = Store.open(paths.history_db())
+    try:
+        _, res = service.answer(store, target, Action(action), at=now(), source="cli",
+                                schedule=sched, note=note, how=how)
+    finally:
+        store.close()
+    click.echo(res.describe())
+
+
+@click.command()
+@click.argument("target", required=False, metavar="[ID|PRACTICE]")
+@click.option("--note", help="A line about how it went.")
+@click.option("--noticed", "how", flag_value="noticed", help="You noticed the moment.")
+@click.option("--partly", "how", flag_value="partly", help="It went partly.")
+@click.option("--missed-it", "how", flag_value="missed", help="You did it, but missed the moment.")
+@click.pass_context
+def done(ctx: click.Context, target: str | None, note: str | None, how: str | None) -> None:
+    """Mark a nudge done (default: the newest open one), and how it went if you like.
+
+    \b
+    Example:
+        attuned done breakfast --partly --note "she was tired; I made tea"
+    """
+    _answer(ctx, "done", target, note=note, how=how)
+
+
+@click.command()
+@click.argument("target", required=False, metavar="[ID|PRACTICE]")
+@click.option("--for", "length", metavar="DURATION", help="How long (default: the setting).")
+@click.pass_context
+def snooze(ctx: click.Context, target: str | None, length: str | None) -> None:
+    """Bring a nudge back later (needs the daemon).
+
+    \b
+    Example:
+        attuned snooze --for 20m
+    """
+    _answer(ctx, "snooze", target, length=length)
+
+
+@click.command()
+@click.argument("target", required=False, metavar="[ID|PRACTICE]")
+@click.option("--note", help="Why, if you like.")
+@click.pass_context
+def skip(ctx: click.Context, target: str | None, note: str | None) -> None:
+    """Skip a nudge this time (default: the newest open one).
+
+    \b
+    Example:
+        attuned skip look-up
+    """
+    _answer(ctx, "skip", target, note=note)
+
+
+COMMANDS: tuple[click.Command, ...] = (show, done, snooze, skip)

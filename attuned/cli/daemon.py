@@ -1,0 +1,139 @@
+"""The daemon's commands: run (the foreground daemon the user service runs), notify-test,
+status and reload (over the control socket).
+
+The daemon, asyncio and the notification backends are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from attuned.cli.common import call_daemon
+from attuned.cli.common import config_path as _config
+
+
+@click.command()
+@click.option("-v", "--verbose", count=True, help="More detail in the log (-vv: libraries too).")
+@click.pass_context
+def run(ctx: click.Context, verbose: int) -> None:
+    """Run the daemon in the foreground (what the user service runs).
+
+    With no schedule file yet, it runs the built-in example and says so.
+
+    \b
+    Example:
+        attuned run -v
+    """
+    from attuned.daemon import lifecycle as daemon
+
+    ctx.exit(daemon.run(_config(ctx), verbose))
+
+
+@click.command(name="notify-test")
+def notify_test() -> None:
+    """Send one test nudge now and say which way it went.
+
+    \b
+    Example:
+        attuned notify-test
+    """
+    import asyncio
+
+    from attuned.notify.base import NUDGE_ACTIONS, Notification
+    from attuned.notify.chain import default_chain, describe_server
+
+    async def go() -> None:
+        from attuned.errors import NotifyError
+
+        chain = default_chain()
+        try:
+            if chain.primary is not None:
+                try:
+                    await chain.primary.connect()
+                except NotifyError as e:
+                    click.echo(f"D-Bus: {e}")
+            d = await chain.send(Notification(
+                title="attuned: test nudge",
+                body="If you can read this, nudges reach you. Nothing to do.",
+                actions=NUDGE_ACTIONS))
+            click.echo(f"delivered by: {d.backend}")
+            info = chain.server_info
+            if info is not None and d.backend == "dbus":
+                click.echo(f"server: {describe_server(info)}")
+                if not info.supports_actions:
+                    click.echo("this server shows no buttons: answer nudges with "
+                               "`attuned done`, `attuned snooze` or `attuned skip`")
+        finally:
+            await chain.aclose()
+
+    asyncio.run(go())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Is the daemon running, what is open or snoozed, and what comes next.
+
+    \b
+    Example:
+        attuned status
+    """
+    from attuned.errors import DaemonNotRunning
+
+    try:
+        st = call_daemon("status")
+    except DaemonNotRunning as e:
+        if as_json:
+            click.echo(json.dumps({"running": False, "reason": str(e)}))
+            return
+        raise
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    click.echo(f"running, schedule {st['schedule']}"
+               + (" (built-in example)" if st.get("using_example") else ""))
+    click.echo(f"last reload: {_short(st['last_reload'])}")
+    if st.get("schedule_error"):
+        click.echo("the file has a problem; the last good schedule keeps running:")
+        click.echo(_indent(str(st["schedule_error"])))
+    for n in st["open"]:
+        click.echo(f"open: {n['nudge']}  {n['title']}  (since {_short(n['shown_at'])})")
+    for n in st["snoozed"]:
+        click.echo(f"snoozed: {n['nudge']}  {n['title']}  (back at {_short(n['until'])})")
+    if not st["next"]:
+        click.echo("next: nothing planned")
+    for n in st["next"]:
+        click.echo(f"next: {_short(n['at'])}  {n['practice']}  {n['title']}")
+
+
+def _short(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone().strftime("%a %d %b %H:%M")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+@click.command()
+def reload() -> None:
+    """Ask the running daemon to re-read the schedule now.
+
+    \b
+    Example:
+        attuned reload
+    """
+    res = call_daemon("reload")
+    if res.get("reloaded"):
+        click.echo("Reloaded.")
+    else:
+        click.echo(str(res.get("error")), err=True)
+        click.echo("The last good schedule keeps running.", err=True)
+        raise SystemExit(1)
+
+
+COMMANDS: tuple[click.Command, ...] = (run, notify_test, status, reload)
