@@ -21,7 +21,9 @@ from attuned.errors import AttunedError
 @click.argument("nudge_id", required=False, metavar="[ID]")
 @click.pass_context
 def show(ctx: click.Context, nudge_id: str | None) -> None:
-    """Show a nudge's full text (a discreet nudge shows only a glyph and its id).
+    """Show a nudge's full text (the newest open one by default).
+
+    A discreet nudge's bubble shows only a glyph and its id; this shows the rest.
 
     \b
     Example:
@@ -94,7 +96,9 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
 @click.option("--missed-it", "how", flag_value="missed", help="You did it, but missed the moment.")
 @click.pass_context
 def done(ctx: click.Context, target: str | None, note: str | None, how: str | None) -> None:
-    """Mark a nudge done (default: the newest open one), and how it went if you like.
+    """Mark a nudge done (default: the newest open one).
+
+    Say how it went too, if you like: --noticed, --partly or --missed-it, and a --note.
 
     \b
     Example:
@@ -131,4 +135,6 @@ def skip(ctx: click.Context, target: str | None, note: str | None) -> None:
     _answer(ctx, "skip", target, note=note)
 
 
+# The heading and order of these commands in `attuned --help`.
+SECTION = "Answering a nudge"
 COMMANDS: tuple[click.Command, ...] = (show, done, snooze, skip)

@@ -1,10 +1,12 @@
-"""What the CLI's command modules share: the schedule file the root group chose, the
-schedule or the built-in example, the zone to show times in, the clock, the daemon's
-control socket, and --at clock times. Light: no heavy imports."""
+"""What the CLI's command modules share: the group class that lists commands in help, the
+schedule file the root group chose, the schedule or the built-in example, the zone to show
+times in, the clock, the daemon's control socket, and --at clock times. Light: no heavy
+imports."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,37 @@ from attuned.errors import AttunedError
 
 if TYPE_CHECKING:
     from attuned.state.store import Store
+
+
+class SummaryGroup(click.Group):
+    """A group whose help gives each command's summary whole (click cuts it at the width
+    left over), under the headings of `sections`; commands in no section come last."""
+
+    sections: Sequence[tuple[str, Sequence[str]]] = ()
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        commands: dict[str, click.Command] = {}
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                commands[name] = cmd
+        if not commands:
+            return
+        placed: list[tuple[str, list[str]]] = []
+        for title, names in self.sections:
+            present = [n for n in names if n in commands]
+            if present:
+                placed.append((title, present))
+        seen = {n for _, names in placed for n in names}
+        rest = [n for n in commands if n not in seen]
+        if rest:
+            placed.append(("Other commands" if placed else "Commands", rest))
+        # One name column for every section, so the summaries line up down the screen.
+        width = max(len(n) for n in commands)
+        for title, names in placed:
+            with formatter.section(title):
+                formatter.write_dl([(n.ljust(width), commands[n].get_short_help_str(sys.maxsize))
+                                    for n in names])
 
 
 def config_path(ctx: click.Context) -> Path:

@@ -75,7 +75,7 @@ def notify_test() -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Is the daemon running, what is open or snoozed, and what comes next.
+    """Is the daemon running; what is open, snoozed, and coming next.
 
     \b
     Example:
@@ -136,4 +136,6 @@ def reload() -> None:
         raise SystemExit(1)
 
 
-COMMANDS: tuple[click.Command, ...] = (run, notify_test, status, reload)
+# The heading and order of these commands in `attuned --help`.
+SECTION = "The daemon"
+COMMANDS: tuple[click.Command, ...] = (run, status, reload, notify_test)

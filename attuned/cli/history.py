@@ -38,7 +38,7 @@ def _open_store() -> Any:
 @click.pass_context
 def history(ctx: click.Context, practice_id: str | None, since: str | None, as_json: bool,
             as_csv: bool) -> None:
-    """What happened to your nudges: shown, done, snoozed, skipped, missed.
+    """What became of each nudge: done, snoozed, skipped, missed.
 
     \b
     Example:
@@ -107,9 +107,10 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def stats(ctx: click.Context, period: int, as_json: bool) -> None:
-    """How each practice is going: answers, done-rate, streaks of days done.
+    """How each practice is going: answers, done-rate, streaks.
 
-    A missed nudge is data, not failure: the figures are there to help you choose.
+    A streak is a run of days with a nudge done (days with no nudge do not break
+    it). A missed nudge is data, not failure: the figures are there to help you choose.
 
     \b
     Example:
@@ -149,4 +150,6 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
     click.echo("· no nudge that day   ▁ none done   █ all done")
 
 
+# The heading and order of these commands in `attuned --help`.
+SECTION = "Looking back"
 COMMANDS: tuple[click.Command, ...] = (history, stats)

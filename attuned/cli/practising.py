@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from attuned.cli.common import clock_times, display_zone, open_store
+from attuned.cli.common import SummaryGroup, clock_times, display_zone, open_store
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.errors import AttunedError
@@ -31,11 +31,11 @@ def _warn_problems(problems: Any) -> None:
 # --------------------------------------------------------------------------- library
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=SummaryGroup, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def practices(ctx: click.Context, as_json: bool) -> None:
-    """The practice library: small, specific practices to try for a while.
+    """The library of small, specific practices to try for a while.
 
     Your own templates in $XDG_CONFIG_HOME/attuned/practices/*.toml join the list.
 
@@ -191,7 +191,7 @@ def _print_list(kind: str) -> None:
 
 @click.command()
 def feelings() -> None:
-    """Words for feelings, for guessing what might be alive in your partner.
+    """Words for feelings, to guess what may be alive in your partner.
 
     A message with {feeling} in it gets one of these, a different one each time.
 
@@ -225,7 +225,7 @@ def needs() -> None:
 @click.option("--not-yet", "verdict", flag_value="not-yet", help="Not yet.")
 @click.option("--text", default="", help="Anything you noticed, in a line or two.")
 def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
-    """Say how a practice's period went (default: the one attuned just asked about).
+    """Say how a practice's period went (default: the one just asked).
 
     \b
     Example:
@@ -260,8 +260,10 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def review_(ctx: click.Context, days: int, as_json: bool) -> None:
-    """Your practices over the past week: answers, done-rate, reflections, and what to
-    keep, extend or try next (each suggestion says which rule it comes from).
+    """Your week of practice, and what to keep, extend or try next.
+
+    For each practice: its answers, done-rate and reflections, and a suggestion that
+    says which rule it comes from.
 
     \b
     Example:
@@ -342,8 +344,9 @@ def _review_json(r: Any) -> dict[str, Any]:
 @click.argument("until", required=False, metavar="[HH:MM]")
 @click.pass_context
 def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
-    """Say that you two are together now (practices with when = "together" nudge only
-    then). With no argument, say whether it is on.
+    """Say that you two are together (no argument: whether you are).
+
+    Practices with when = "together" nudge only then.
 
     \b
     Example:
@@ -377,5 +380,7 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
                    "when it starts)")
 
 
-COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, reflect, review_,
-                                       together)
+# The heading and order of these commands in `attuned --help`.
+SECTION = "Practising"
+COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, together, reflect,
+                                       review_)

@@ -14,10 +14,11 @@ import click
 
 from attuned import __version__, paths
 from attuned.cli import answers, daemon, history, practising, schedule, service
+from attuned.cli.common import SummaryGroup
 from attuned.errors import AttunedError, ScheduleError
 
 
-class _Group(click.Group):
+class _Group(SummaryGroup):
     """Catches AttunedError once: one clear message, a non-zero exit, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -47,9 +48,12 @@ def cli(ctx: click.Context, config: str | None) -> None:
     ctx.obj = paths.config_path(config)
 
 
-for _module in (schedule, daemon, answers, history, practising, service):
+# In this order in `attuned --help`, each module's commands under its heading.
+_MODULES = (schedule, answers, history, practising, daemon, service)
+for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)
+cli.sections = tuple((m.SECTION, tuple(str(c.name) for c in m.COMMANDS)) for m in _MODULES)
 
 
 def main() -> None:

@@ -146,7 +146,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def next_(ctx: click.Context, count: int | None, until: str | None, from_: str | None,
           as_json: bool) -> None:
-    """Show the upcoming nudges, computed from the schedule (no daemon needed).
+    """Show the upcoming nudges from the schedule (no daemon needed).
 
     WHEN is "now", "tomorrow", "2026-03-29", "2026-03-29 01:00", "22:00" or "+2h".
 
@@ -354,10 +354,11 @@ def disable(ctx: click.Context, practice_id: str) -> None:
 @click.command()
 @click.pass_context
 def edit(ctx: click.Context) -> None:
-    """Open the schedule in $VISUAL or $EDITOR; it is checked before it is saved.
+    """Edit the schedule in your editor; it is checked before saving.
 
-    You edit a draft next to the file; the file is replaced only when the draft is valid,
-    so the daemon never sees a half-finished edit.
+    The editor is $VISUAL, else $EDITOR, else vi. You edit a draft next to the file;
+    the file is replaced only when the draft is valid, so the daemon never sees a
+    half-finished edit.
 
     \b
     Example:
@@ -395,5 +396,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-COMMANDS: tuple[click.Command, ...] = (init, check, list_, next_, add, remove, enable, disable,
-                                       edit)
+# The heading and order of these commands in `attuned --help`.
+SECTION = "Your schedule"
+COMMANDS: tuple[click.Command, ...] = (init, edit, check, list_, next_, add, remove, enable,
+                                       disable)

@@ -4,7 +4,8 @@ commands over attuned.system.install and attuned.system.doctor. Parse, call, for
 Registered on the root group by attuned/cli/root.py.
 Everything outside (the command runner, exec, which, platform, environment) is read from
 the module-level `DEPS`, which tests replace; the real ones are the defaults. The heavy
-modules are imported inside the commands, so importing this costs only Click.
+modules are imported inside the commands, so importing this costs little more than
+Click.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from attuned.cli.common import SummaryGroup
 
 if TYPE_CHECKING:
     from attuned.system.doctor import CheckResult
@@ -97,9 +100,11 @@ def _managed_runner() -> Runner:
 # --------------------------------------------------------------------------- service
 
 
-@click.group(name="service")
+@click.group(name="service", cls=SummaryGroup)
 def service() -> None:
-    """Run attuned as a user service: it starts at login and comes back after a failure.
+    """Run attuned as a user service that starts at every login.
+
+    The service manager brings it back after a failure.
 
     \b
     Example:
@@ -181,7 +186,7 @@ def uninstall_cmd() -> None:
 
 @service.command(name="status")
 def status_cmd() -> None:
-    """Is the service installed, enabled, running, and running this attuned?
+    """Is the service installed, enabled, running, and this attuned?
 
     \b
     Example:
@@ -211,7 +216,7 @@ def status_cmd() -> None:
 @service.command(name="logs")
 @click.option("-f", "--follow", is_flag=True, help="Keep showing new lines as they come.")
 def logs_cmd(follow: bool) -> None:
-    """Show the daemon's log (journalctl for the unit; the log file on macOS).
+    """Show the daemon's log (journalctl; the log file on macOS).
 
     \b
     Example:
@@ -281,7 +286,7 @@ def format_report(results: Sequence[CheckResult], marks: Mapping[str, str]) -> l
 @click.command()
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
-    """Check everything attuned needs and say how to fix what is wrong.
+    """Check everything attuned needs; say how to fix what is wrong.
 
     The schedule file, the session bus and notification server, the service, the
     running daemon, the history database and the time zone. Exits 1 when something
@@ -303,4 +308,6 @@ def doctor(ctx: click.Context) -> None:
     ctx.exit(0 if doc.needed_ok(results) else 1)
 
 
+# The heading and order of these commands in `attuned --help`.
+SECTION = "Running as a service"
 COMMANDS: tuple[click.Command, ...] = (service, doctor)
