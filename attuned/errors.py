@@ -51,6 +51,14 @@ class ScheduleError(AttunedError):
         return "\n".join(lines)
 
 
+class BadValue(AttunedError, ValueError):
+    """A value a person wrote that cannot be read: a duration, clock time, window, days,
+    cron expression or moment. Also a ValueError, so that code which catches ValueError
+    around a parse (the schedule's validator) keeps working."""
+
+    exit_code = 2  # a usage error, as click's own are
+
+
 class ConfigNotFound(AttunedError):
     pass
 

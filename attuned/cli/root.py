@@ -19,7 +19,11 @@ from attuned.errors import AttunedError, ScheduleError
 
 
 class _Group(SummaryGroup):
-    """Catches AttunedError once: one clear message, a non-zero exit, never a traceback."""
+    """Catches AttunedError once: one clear message, a non-zero exit, never a traceback.
+
+    Only AttunedError: its messages are written for people (the parsers of what people
+    type raise BadValue, one). Anything else is a bug in attuned and shows as one.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -28,9 +32,6 @@ class _Group(SummaryGroup):
             # Schedule problems start with the file and line, like a compiler's.
             click.echo(str(e) if isinstance(e, ScheduleError) else f"attuned: {e}", err=True)
             ctx.exit(e.exit_code)
-        except ValueError as e:  # people-facing parse errors from durations/moments
-            click.echo(f"attuned: {e}", err=True)
-            ctx.exit(2)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

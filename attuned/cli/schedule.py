@@ -369,15 +369,14 @@ def edit(ctx: click.Context) -> None:
     from attuned.config import draft as editing
 
     path = _config(ctx)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    editor, argv = _editor_command()
 
     def run_editor(draft: Path) -> None:
-        cmd = [*shlex.split(editor), str(draft)]
         try:
-            subprocess.run(cmd, check=False)
+            subprocess.run([*argv, str(draft)], check=False)
         except FileNotFoundError:
-            raise AttunedError(f'could not start the editor "{editor}"; set $VISUAL or '
-                               "$EDITOR to one that is installed") from None
+            raise EditorError(f'could not start the editor "{editor}"; set $VISUAL or '
+                              "$EDITOR to one that is installed") from None
 
     def ask_reopen(error: ScheduleError) -> bool:
         click.echo(str(error), err=True)
@@ -390,6 +389,28 @@ def edit(ctx: click.Context) -> None:
     if not result.saved and result.draft is not None:
         ctx.exit(1)
 
+
+class EditorError(AttunedError):
+    """$VISUAL or $EDITOR names no editor that can be started."""
+
+
+def _editor_command() -> tuple[str, list[str]]:
+    """The editor as the person set it, and as words to run: $VISUAL, else $EDITOR, else vi."""
+    for name in ("VISUAL", "EDITOR"):
+        value = os.environ.get(name)
+        if value:
+            break
+    else:
+        return "vi", ["vi"]
+    try:
+        words = shlex.split(value)
+    except ValueError as e:  # shlex's own words: "No closing quotation", "No escaped character"
+        raise EditorError(f'${name} is {value!r}: {e}; set {name} to a command like "vim"'
+                          ) from None
+    if not words:
+        raise EditorError(f'${name} is {value!r}, which names no command; set {name} to a '
+                          'command like "vim"')
+    return value, words
 
 
 def _interactive() -> bool:

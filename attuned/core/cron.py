@@ -7,7 +7,8 @@ Follows classic (Vixie/Debian) cron, not APScheduler's dialect:
   `*/2` in day-of-month is not a restriction for that rule (both fields must then match).
 
 The model stores weekdays in Python numbering (0 = Monday ... 6 = Sunday).
-Errors are ValueError with a message for people, naming the expression and the field.
+Errors are BadValue (a ValueError) with a message for people, naming the expression and
+the field.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from attuned.core.model import CronRule
+from attuned.errors import BadValue
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -61,14 +63,14 @@ def parse(expr: str) -> CronRule:
     if text.startswith("@"):
         macro = MACROS.get(text.lower())
         if macro is None:
-            raise ValueError(
+            raise BadValue(
                 f'"{expr}" is not a cron shortcut I know; use @hourly, @daily, @weekly, '
                 f"@monthly, @yearly, or five fields ({_HELP})"
             )
         fields_text = macro
     parts = fields_text.split(" ") if fields_text else []
     if len(parts) != 5:
-        raise ValueError(
+        raise BadValue(
             f'"{expr}" has {len(parts)} field{"" if len(parts) == 1 else "s"}; '
             f"cron needs 5: {_HELP}, like \"0 19 * * sun\""
         )
@@ -79,7 +81,7 @@ def parse(expr: str) -> CronRule:
     if dom_restricted and not dow_restricted:
         longest = max(_MONTH_DAYS[m - 1] for m in months)
         if min(dom) > longest:
-            raise ValueError(
+            raise BadValue(
                 f'"{expr}": never fires, because none of the months it names has a day {min(dom)}'
             )
     weekdays = frozenset((d - 1) % 7 for d in dow)  # cron 0/7 = Sunday -> Python 6
@@ -99,7 +101,7 @@ def _parse_field(expr: str, spec: _Field, text: str) -> frozenset[int]:
     out: set[int] = set()
     for item in text.split(","):
         if not item:
-            raise ValueError(f'"{expr}": {spec.name} "{text}" has an empty item between commas')
+            raise BadValue(f'"{expr}": {spec.name} "{text}" has an empty item between commas')
         out.update(_parse_item(expr, spec, item))
     return frozenset(out)
 
@@ -109,10 +111,10 @@ def _parse_item(expr: str, spec: _Field, item: str) -> range:
     step = 1
     if slash:
         if not step_text.isdigit():
-            raise ValueError(f'"{expr}": {spec.name} step "{step_text}" is not a number')
+            raise BadValue(f'"{expr}": {spec.name} step "{step_text}" is not a number')
         step = int(step_text)
         if step < 1:
-            raise ValueError(f'"{expr}": {spec.name} step {step} must be at least 1')
+            raise BadValue(f'"{expr}": {spec.name} step {step} must be at least 1')
     if base == "*":
         low, high = spec.low, spec.high
         if spec.name == "day-of-week":
@@ -123,7 +125,7 @@ def _parse_item(expr: str, spec: _Field, item: str) -> range:
         if spec.name == "day-of-week" and high == 0 and low > 0:
             high = 7  # "fri-sun": Sunday as the end of a range is day 7
         if high < low:
-            raise ValueError(
+            raise BadValue(
                 f'"{expr}": {spec.name} range {base} runs backwards; write the smaller value first'
             )
     else:
@@ -138,10 +140,10 @@ def _value(expr: str, spec: _Field, text: str) -> int:
     if spec.names and lowered in spec.names:
         return spec.low + spec.names.index(lowered)
     if not _NUMBER.fullmatch(text):
-        raise ValueError(f'"{expr}": {spec.name} "{text}" is not {spec.what}')
+        raise BadValue(f'"{expr}": {spec.name} "{text}" is not {spec.what}')
     n = int(text)
     if not spec.low <= n <= spec.high:
-        raise ValueError(
+        raise BadValue(
             f'"{expr}": {spec.name} {n} is out of range {spec.low}-{spec.high}'
         )
     return n

@@ -1,5 +1,6 @@
 """Day-of-week sets as people write them: "daily", "weekdays", "mon-fri", "fri-mon",
-["mon", "wed-fri"], "Monday". Pure; errors are ValueError with a message for people.
+["mon", "wed-fri"], "Monday". Pure; errors are BadValue (a ValueError) with a message
+for people.
 
 Days are Python's `date.weekday()` numbers: 0 = Monday ... 6 = Sunday.
 """
@@ -10,6 +11,7 @@ import difflib
 from collections.abc import Sequence
 
 from attuned.core.model import ALL_DAYS, DAY_NAMES
+from attuned.errors import BadValue
 
 _FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _WORDS = {
@@ -33,7 +35,7 @@ def parse_days(value: str | Sequence[str]) -> frozenset[int]:
             days.update(_parse_part(part.strip()))
     if not days:
         shown = f'"{value}"' if isinstance(value, str) else "[]"
-        raise ValueError(f"{shown} names no days; {_HOW}")
+        raise BadValue(f"{shown} names no days; {_HOW}")
     return frozenset(days)
 
 
@@ -78,5 +80,5 @@ def _day(text: str) -> int:
                 return i
     guess = difflib.get_close_matches(word, [*_FULL, *DAY_NAMES], n=1, cutoff=0.6)
     if guess:
-        raise ValueError(f'"{text}" is not a day; did you mean "{guess[0][:3]}"?')
-    raise ValueError(f'"{text}" is not a day; {_HOW}')
+        raise BadValue(f'"{text}" is not a day; did you mean "{guess[0][:3]}"?')
+    raise BadValue(f'"{text}" is not a day; {_HOW}')

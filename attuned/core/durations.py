@@ -1,5 +1,5 @@
 """Parsing and formatting of the small value types people type: durations, clock
-times, windows. Pure; errors are ValueError with a message meant for people."""
+times, windows. Pure; errors are BadValue (a ValueError) with a message for people."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from datetime import time, timedelta
 
 from attuned.core.model import Window
+from attuned.errors import BadValue
 
 _DURATION = re.compile(r"(\d+)\s*(d|h|m|s)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -30,9 +31,9 @@ def parse_duration(text: str) -> timedelta:
         total += int(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if not s or pos != len(s):
-        raise ValueError(f'"{text}" is not a duration; write it like "10m", "1h30m" or "2h"')
+        raise BadValue(f'"{text}" is not a duration; write it like "10m", "1h30m" or "2h"')
     if total <= 0:
-        raise ValueError(f'"{text}" is not a duration longer than zero')
+        raise BadValue(f'"{text}" is not a duration longer than zero')
     return timedelta(seconds=total)
 
 
@@ -52,10 +53,10 @@ def parse_clock(text: str) -> time:
     """"07:30" -> time(7, 30). "24:00" is accepted only as a window end (see parse_window)."""
     m = _CLOCK.fullmatch(text.strip())
     if not m:
-        raise ValueError(f'"{text}" is not a time of day; write it as HH:MM, like "07:30"')
+        raise BadValue(f'"{text}" is not a time of day; write it as HH:MM, like "07:30"')
     h, mi = int(m.group(1)), int(m.group(2))
     if h > 23 or mi > 59:
-        raise ValueError(f'"{text}" is not a time of day; hours go 00-23 and minutes 00-59')
+        raise BadValue(f'"{text}" is not a time of day; hours go 00-23 and minutes 00-59')
     return time(h, mi)
 
 
@@ -63,12 +64,12 @@ def parse_window(text: str) -> Window:
     """"17:00-22:00" -> Window; "22:30-07:00" crosses midnight; "09:00-24:00" ends at midnight."""
     parts = text.split("-")
     if len(parts) != 2:
-        raise ValueError(
+        raise BadValue(
             f'"{text}" is not a time window; write it as "HH:MM-HH:MM", like "17:00-22:00"'
         )
     start = parse_clock(parts[0])
     end_text = parts[1].strip()
     end = time(0) if end_text == "24:00" else parse_clock(end_text)
     if start == end and end_text != "24:00" and start != time(0):
-        raise ValueError(f'"{text}" is an empty window: it starts and ends at the same time')
+        raise BadValue(f'"{text}" is an empty window: it starts and ends at the same time')
     return Window(start, end)

@@ -1,5 +1,6 @@
 """Parsing the moments people type on the command line ("tomorrow", "2026-03-29 01:00",
-"+2h", "22:00"). Pure: `now` and the zone are passed in."""
+"+2h", "22:00"). Pure: `now` and the zone are passed in. Errors are BadValue (a ValueError)
+with a message for people."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from attuned.core.durations import parse_clock, parse_duration
+from attuned.errors import BadValue
 
 
 def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
@@ -30,11 +32,11 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         try:
             d = date.fromisoformat(m.group(1))
         except ValueError:
-            raise ValueError(f'"{text}" is not a date; write it as YYYY-MM-DD') from None
+            raise BadValue(f'"{text}" is not a date; write it as YYYY-MM-DD') from None
         t = parse_clock(m.group(2)) if m.group(2) else time(0)
         if m.group(3):
             if int(m.group(3)) > 59:
-                raise ValueError(f'"{text}" has seconds past 59')
+                raise BadValue(f'"{text}" has seconds past 59')
             t = t.replace(second=int(m.group(3)))
         return _at(d, t, zone)
     if re.fullmatch(r"\d{1,2}:\d{2}", s):
@@ -43,7 +45,7 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         if candidate <= local_now:
             candidate = _at(local_now.date() + timedelta(days=1), t, zone)
         return candidate
-    raise ValueError(
+    raise BadValue(
         f'"{text}" is not a moment; write "now", "tomorrow", "2026-03-29", '
         f'"2026-03-29 01:00", "22:00" or "+2h"'
     )
