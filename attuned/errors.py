@@ -59,6 +59,10 @@ class BadValue(AttunedError, ValueError):
     exit_code = 2  # a usage error, as click's own are
 
 
+class UnusableDirectory(AttunedError):
+    """A folder attuned needs cannot be made: a file is in its way, or it may not be written."""
+
+
 class ConfigNotFound(AttunedError):
     pass
 

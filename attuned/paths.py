@@ -13,6 +13,8 @@ from pathlib import Path
 
 import platformdirs
 
+from attuned.errors import UnusableDirectory
+
 APP = "attuned"
 
 
@@ -67,9 +69,38 @@ def lock_file() -> Path:
     return runtime_dir() / "daemon.lock"
 
 
+def make_dir(path: Path, *, mode: int = 0o777, instead: str | None = None) -> Path:
+    """Create `path` and its parents if missing. When that fails, UnusableDirectory naming
+    the folder, what is in its way and the fix; `instead` is the other way out ("give
+    another schedule file with --config"), by default the setting that chose the folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+    except OSError as e:
+        raise UnusableDirectory(_cannot_make(path, e, instead)) from e
+    return path
+
+
+def _cannot_make(path: Path, error: OSError, instead: str | None) -> str:
+    why, fix = error.strerror or str(error), "check its permissions"
+    try:
+        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    except OSError:  # an ancestor we may not even look into
+        existing = None
+    if existing is not None and not existing.is_dir():
+        why, fix = f"{existing} is a file, not a folder", "move that file away"
+    elif existing is not None and existing != path:
+        fix = f"check that you may write in {existing}"
+    if instead is None:
+        instead = next((f"set {name} to another folder" for name, chosen in
+                        (("ATTUNED_STATE_DIR", state_dir), ("ATTUNED_RUNTIME_DIR", runtime_dir))
+                        if path == chosen()), None)
+    return f"cannot make the folder {path}: {why}; {fix}" + (f", or {instead}" if instead else "")
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (0700) if missing; tighten it if it is ours and too open."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create `path` (0700) if missing, as make_dir does; tighten it if it is ours and
+    too open."""
+    make_dir(path, mode=0o700)
     st = path.stat()
     if st.st_uid == os.getuid() and st.st_mode & 0o077:
         path.chmod(0o700)

@@ -4,6 +4,9 @@ being dressed up as the person's mistake."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,3 +95,70 @@ def test_an_editor_variable_that_names_no_command_is_one_line(
     assert_one_line(r, 1, text)
     assert config.read_bytes() == before
     assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]  # no draft
+
+
+# --------------------------------------------------------------------------- the state folder
+
+
+COMMANDS_THAT_MAKE_THE_STATE_FOLDER = [
+    ["history"], ["stats"], ["review"], ["show"], ["done"], ["skip"],
+    ["reflect", "breakfast", "--landed"], ["together", "on"], ["list"], ["next"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS_THAT_MAKE_THE_STATE_FOLDER,
+                         ids=[" ".join(a) for a in COMMANDS_THAT_MAKE_THE_STATE_FOLDER])
+def test_a_state_folder_under_a_regular_file_is_one_line(config: Path, tmp_path: Path,
+                                                         args: list[str]) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine\n")
+    state = blocker / "state"
+    # No daemon runs (the runtime folder is empty): each command uses the folder itself.
+    r = invoke(["--config", str(config), *args], {"ATTUNED_STATE_DIR": str(state)})
+    assert_one_line(r, 1, f"attuned: cannot make the folder {state}: {blocker} is a file, "
+                          "not a folder; move that file away, or set ATTUNED_STATE_DIR to "
+                          "another folder")
+    assert blocker.read_text() == "mine\n"
+
+
+def test_a_state_folder_that_is_a_regular_file_is_one_line(config: Path,
+                                                           tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("")
+    r = invoke(["--config", str(config), "history"], {"ATTUNED_STATE_DIR": str(state)})
+    assert_one_line(r, 1, f"attuned: cannot make the folder {state}: {state} is a file, not "
+                          "a folder; move that file away, or set ATTUNED_STATE_DIR to another "
+                          "folder")
+
+
+def test_a_folder_it_may_not_write_in_is_named_with_the_fix(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             ) -> None:
+    # The suite may run as root, whom permission bits do not stop: the words are checked
+    # on the error mkdir would raise.
+    from attuned import paths
+
+    state = tmp_path / "locked" / "state"
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setenv("ATTUNED_STATE_DIR", str(state))
+    denied = PermissionError(13, "Permission denied")
+    assert paths._cannot_make(state, denied, None) == (
+        f"cannot make the folder {state}: Permission denied; check that you may write in "
+        f"{tmp_path / 'locked'}, or set ATTUNED_STATE_DIR to another folder")
+
+
+@pytest.mark.parametrize("variable", ["ATTUNED_STATE_DIR", "ATTUNED_RUNTIME_DIR"])
+def test_the_daemon_says_the_same_in_its_log_and_exits_1(config: Path, tmp_path: Path,
+                                                         variable: str) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    folder = blocker / "dir"
+    env = {**os.environ, "ATTUNED_CONFIG": str(config), variable: str(folder)}
+    proc = subprocess.run([sys.executable, "-m", "attuned", "run"], capture_output=True,
+                          text=True, env=env, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    # The log line: "<date> <time> ERROR attuned: <message>".
+    assert proc.stderr.splitlines()[-1].split(" ", 2)[2] == (
+        f"ERROR attuned: cannot make the folder {folder}: {blocker} is a file, not a folder; "
+        f"move that file away, or set {variable} to another folder")

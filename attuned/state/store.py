@@ -193,7 +193,7 @@ class Store(Holding):
         Raises DatabaseTooNew if a newer attuned wrote it, StoreError if it cannot be used.
         """
         db = Path(path) if path is not None else paths.history_db()
-        db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.make_dir(db.parent, mode=0o700)  # UnusableDirectory names the fix
         # Serialise check / move-aside / migrate between processes opening at once, so
         # one cannot move aside the fresh database another has just created.
         lock_path = db.with_name(db.name + ".lock")
