@@ -97,6 +97,73 @@ def test_an_editor_variable_that_names_no_command_is_one_line(
     assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]  # no draft
 
 
+def test_an_editor_that_cannot_be_run_is_one_line_and_leaves_no_draft(config: Path,
+                                                                       tmp_path: Path) -> None:
+    editor = tmp_path / "not-executable"
+    editor.write_text("#!/bin/sh\n")
+    editor.chmod(0o644)  # no x bit: not even root may run it
+    r = invoke(["--config", str(config), "edit"], {"EDITOR": str(editor), "VISUAL": ""})
+    assert_one_line(r, 1, f'attuned: could not start the editor "{editor}": Permission '
+                          "denied; set $VISUAL or $EDITOR to one that is installed")
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
+
+
+def _editor(tmp_path: Path, body: str) -> str:
+    script = tmp_path / "fake-editor"  # FAKE: stands in for an editor that misbehaves
+    script.write_text(f"#!{sys.executable}\nimport os, sys\ndraft = sys.argv[1]\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _draft(config: Path) -> Path:
+    return config.with_name(f".{config.stem}.edit-{os.getpid()}.toml")
+
+
+@pytest.mark.parametrize("body", ["os.unlink(draft)", "os.rename(draft, draft + '~')"],
+                         ids=["deleted", "renamed"])
+def test_an_editor_that_takes_the_draft_away_is_one_line(config: Path, tmp_path: Path,
+                                                         body: str) -> None:
+    before = config.read_bytes()
+    r = invoke(["--config", str(config), "edit"],
+               {"EDITOR": _editor(tmp_path, body), "VISUAL": ""})
+    assert_one_line(r, 1, (
+        f"attuned: the draft {_draft(config)} is gone (the editor deleted or renamed it), so "
+        f"nothing was saved and {config} is as it was; run `attuned edit` again and save "
+        "under the name the editor opened"))
+    assert config.read_bytes() == before
+
+
+def test_a_draft_taken_away_when_there_was_no_file_yet(tmp_path: Path) -> None:
+    config = tmp_path / "new" / "config.toml"
+    r = invoke(["--config", str(config), "edit"],
+               {"EDITOR": _editor(tmp_path, "os.unlink(draft)"), "VISUAL": ""})
+    assert_one_line(r, 1, (
+        f"attuned: the draft {_draft(config)} is gone (the editor deleted or renamed it), so "
+        f"nothing was saved and no {config} was made; run `attuned edit` again and save "
+        "under the name the editor opened"))
+    assert not config.exists()
+
+
+def test_a_draft_that_cannot_be_written_is_one_line(config: Path, tmp_path: Path) -> None:
+    _draft(config).mkdir()  # something in the way where the draft goes
+    r = invoke(["--config", str(config), "edit"],
+               {"EDITOR": _editor(tmp_path, "pass"), "VISUAL": ""})
+    assert_one_line(r, 1, f"attuned: cannot write the draft {_draft(config)}: Is a directory; "
+                          f"check that you may write in {config.parent}")
+
+
+def test_edit_with_the_schedule_under_a_regular_file_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "notes"
+    blocker.write_text("mine\n")
+    config = blocker / "config.toml"
+    r = invoke(["--config", str(config), "edit"], {"EDITOR": _editor(tmp_path, "pass"),
+                                                   "VISUAL": ""})
+    assert_one_line(r, 1, f"attuned: cannot make the folder {blocker}: {blocker} is a file, "
+                          "not a folder; move that file away, or give another schedule file "
+                          "with --config")
+    assert blocker.read_text() == "mine\n"
+
+
 # --------------------------------------------------------------------------- the state folder
 
 

@@ -377,6 +377,9 @@ def edit(ctx: click.Context) -> None:
         except FileNotFoundError:
             raise EditorError(f'could not start the editor "{editor}"; set $VISUAL or '
                               "$EDITOR to one that is installed") from None
+        except OSError as e:  # not executable, say
+            raise EditorError(f'could not start the editor "{editor}": {e.strerror}; set '
+                              "$VISUAL or $EDITOR to one that is installed") from None
 
     def ask_reopen(error: ScheduleError) -> bool:
         click.echo(str(error), err=True)

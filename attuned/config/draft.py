@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from attuned import paths
 from attuned.errors import AttunedError, EditConflict, Problem, ScheduleError
 
 
 class _ChangedMeanwhile(Exception):
     pass
+
+
+class DraftError(AttunedError):
+    """The draft could not be written beside the file, or the editor took it away."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,15 @@ def _keep_draft(draft: Path, path: Path) -> Path:
     keep = path.with_name(f"{path.name}.draft-{datetime.now():%Y%m%d-%H%M%S}")
     os.replace(draft, keep)
     return keep
+
+
+def _drop_if_untouched(draft: Path, original: bytes) -> None:
+    """Remove a draft that holds only what it was made from (the editor never started)."""
+    try:
+        if draft.read_bytes() == original:
+            draft.unlink()
+    except OSError:
+        pass  # gone already, or unreadable: nothing of the person's to lose either way
 
 
 def _validate(data: bytes, path: Path) -> int:
@@ -52,13 +66,27 @@ def edit_interactively(
     existed = path.exists()
     original = path.read_bytes() if existed else schedule.example_text().encode()
     mode = path.stat().st_mode & 0o777 if existed else None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.make_dir(path.parent, instead="give another schedule file with --config")
     # Same directory (same filesystem for the final rename); .toml for editor highlighting.
     draft = path.with_name(f".{path.stem}.edit-{os.getpid()}.toml")
-    draft.write_bytes(original)
+    try:
+        draft.write_bytes(original)
+    except OSError as e:
+        raise DraftError(f"cannot write the draft {draft}: {e.strerror or e}; check that you "
+                         f"may write in {path.parent}") from None
+    unchanged = f"{path} is as it was" if existed else f"no {path} was made"
     while True:
-        run_editor(draft)
-        data = draft.read_bytes()
+        try:
+            run_editor(draft)
+        except AttunedError:
+            _drop_if_untouched(draft, original)
+            raise
+        try:
+            data = draft.read_bytes()
+        except FileNotFoundError:
+            raise DraftError(f"the draft {draft} is gone (the editor deleted or renamed it), "
+                             f"so nothing was saved and {unchanged}; run `attuned edit` "
+                             "again and save under the name the editor opened") from None
         if existed and data == original:
             draft.unlink()
             return EditResult(False, f"No changes; {path} is as it was.")
