@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from attuned import paths
-from attuned.cli.common import call_daemon, display_zone, load_schedule
+from attuned.cli.common import call_daemon, display_zone, load_schedule, open_store
 from attuned.cli.common import config_path as _config
 from attuned.errors import AttunedError
 
@@ -29,10 +28,7 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
     Example:
         attuned show k3f2
     """
-    from attuned import paths
-    from attuned.state.store import Store
-
-    store = Store.open(paths.history_db())
+    store = open_store()
     try:
         rec = store.get(nudge_id) if nudge_id else store.newest_open()
     finally:
@@ -53,7 +49,6 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
     from attuned.core.model import Action
     from attuned.daemon.clock import now
     from attuned.errors import DaemonNotRunning
-    from attuned.state.store import Store
 
     params: dict[str, Any] = {"target": target, "note": note, "how": how}
     if length is not None:
@@ -79,7 +74,7 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
             sched = load_schedule(path)
         except AttunedError:
             sched = None
-    store = Store.open(paths.history_db())
+    store = open_store()
     try:
         _, res = service.answer(store, target, Action(action), at=now(), source="cli",
                                 schedule=sched, note=note, how=how)

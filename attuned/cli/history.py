@@ -9,24 +9,11 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, timedelta
-from typing import Any
 
 import click
 
-from attuned import paths
-from attuned.cli.common import display_zone
+from attuned.cli.common import display_zone, open_store
 from attuned.cli.common import now as _now
-
-
-def _open_store() -> Any:
-    from attuned.state.store import Store
-
-    store = Store.open(paths.history_db())
-    if store.moved_aside is not None:
-        click.echo(f"attuned: the history database could not be read; it was moved aside to "
-                   f"{store.moved_aside} (nothing was deleted) and a fresh one started.",
-                   err=True)
-    return store
 
 
 @click.command()
@@ -53,7 +40,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         raise click.UsageError("give --json or --csv, not both")
     zone = display_zone(ctx)
     start = parse_moment(since, now=_now(), zone=zone) if since else None
-    store = _open_store()
+    store = open_store()
     try:
         events = service.history(store, practice_id=practice_id, since=start)
     finally:
@@ -120,7 +107,7 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
 
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
-    store = _open_store()
+    store = open_store()
     try:
         rows = service.stats(store, today=today, zone=zone, days=period)
     finally:
