@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fakeclock import FakeClock
 
 from attuned.app.service import ScheduleState, Service
+from attuned.core.keys import JobKey
 from attuned.core.model import AtRule, Practice, Schedule, Settings
 from attuned.notify.base import Delivery, Notification
 from attuned.state.store import Store
@@ -24,21 +25,23 @@ UTCZ = ZoneInfo("UTC")
 
 @dataclass
 class FakePlanner:
+    """The core's timers, by their keys written out ("p:breakfast", "s:k3f2")."""
+
     jobs: dict[str, tuple[datetime, timedelta]] = field(default_factory=dict)
 
-    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
-        changed = self.jobs.get(key) != (run_at, grace)
-        self.jobs[key] = (run_at, grace)
+    def set(self, key: JobKey, run_at: datetime, grace: timedelta) -> bool:
+        changed = self.jobs.get(str(key)) != (run_at, grace)
+        self.jobs[str(key)] = (run_at, grace)
         return changed
 
-    def remove(self, key: str) -> None:
-        self.jobs.pop(key, None)
+    def remove(self, key: JobKey) -> None:
+        self.jobs.pop(str(key), None)
 
-    def keys(self) -> builtins.set[str]:
-        return set(self.jobs)
+    def keys(self) -> builtins.set[JobKey]:
+        return {JobKey.parse(k) for k in self.jobs}
 
-    def due_times(self) -> dict[str, datetime]:
-        return {k: v[0] for k, v in self.jobs.items()}
+    def due_times(self) -> dict[JobKey, datetime]:
+        return {JobKey.parse(k): v[0] for k, v in self.jobs.items()}
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

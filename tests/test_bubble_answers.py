@@ -20,7 +20,6 @@ from buses import WAIT, DBusDaemon, Events, run
 from notification_server import NotificationServer
 from service_fakes import FakePlanner, make, practice, settle
 
-from attuned.app import practising
 from attuned.app.service import Service
 from attuned.core.model import NudgeState, Practice
 from attuned.notify.dbus import DBusNotifier
@@ -65,7 +64,7 @@ async def on_bus(store: Store, address: str, server: NotificationServer, *ps: Pr
         closes(nid, reason)
 
     notifier.on_action, notifier.on_closed = svc.on_action, on_closed
-    notifier.on_reply = lambda nid, text: practising.on_reply(svc, nid, text)
+    notifier.on_reply = lambda nid, text: svc.on_reply(nid, text)
     svc.notifier = notifier
     try:
         yield OnBus(svc, planner, server, closes)
@@ -202,7 +201,7 @@ def test_an_expired_bubble_leaves_the_nudge_open(
             assert rec is not None
             await b.call(notification_server.close, 1, 1)  # expired (MATE: its close button)
             await b.answered(1)
-            assert [o["nudge"] for o in b.svc.status()["open"]] == [rec.id]
+            assert [o["nudge"] for o in b.svc.status().to_json()["open"]] == [rec.id]
             return rec.id
 
     assert kinds(store, run(main)) == ["shown"]  # answerable from the CLI: attuned done

@@ -30,14 +30,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attuned.daemon import control
-from attuned.daemon.control import BadParams, ControlReplyError, ControlServer, ControlSocketError
+from attuned.daemon.control import (
+    ControlReplyError,
+    ControlServer,
+    ControlSocketError,
+    InvalidParams,
+)
 from attuned.errors import AlreadyRunning, ControlError, DaemonNotRunning, PracticeNotFound
 
 METHODS = ("echo", "fail", "boom", "bad", "notdict", "nan", "barrier")
 KNOWN = "bad, barrier, boom, echo, fail, nan, notdict"
 NOT_FOUND = 'no practice called "tea"; `attuned list` shows the practices'
 PROTOCOL_CODES = {
-    "too_large", "bad_json", "bad_request", "unknown_method", "bad_params", "internal",
+    "too_large", "bad_json", "bad_request", "unknown_method", "invalid_params", "internal",
     "practice_not_found",
 }
 
@@ -58,7 +63,7 @@ class Handler:
         if method == "boom":
             raise RuntimeError("kaput")
         if method == "bad":
-            raise BadParams('"for" must be a duration like 20m')
+            raise InvalidParams('"for" must be a duration like 20m')
         if method == "notdict":
             return [1]  # type: ignore[return-value]
         if method == "nan":
@@ -228,9 +233,9 @@ def test_bad_requests_get_error_replies_and_the_connection_carries_on(
         _err(3, "bad_request", bad_request),
         _err(4, "bad_request", bad_request),
         _err(5, "unknown_method", f'unknown method "frob"; known methods: {KNOWN}'),
-        _err(6, "bad_params", '"params" must be a JSON object'),
+        _err(6, "invalid_params", '"params" must be a JSON object'),
         _err(7, "practice_not_found", NOT_FOUND),
-        _err(8, "bad_params", '"for" must be a duration like 20m'),
+        _err(8, "invalid_params", '"for" must be a duration like 20m'),
         _err(9, "internal", internal),
         _err(10, "internal", internal),
         _err(11, "internal", internal),
@@ -631,3 +636,4 @@ def test_the_client_does_not_import_asyncio() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.strip() == "[]"
+

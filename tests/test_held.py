@@ -20,7 +20,6 @@ from dblock import WriteLock
 from notification_server import NotificationServer
 from service_fakes import FakeNotifier, make, practice, settle, written
 
-from attuned.app import practising
 from attuned.core import timing
 from attuned.core.model import (
     Action,
@@ -221,12 +220,12 @@ def test_paused_notifications_defer_until_resumed(store: Store) -> None:
     assert asyncio.run(svc.fire("other", due)) is None  # blocked = "drop": dropped
     assert [(h.practice_id, h.reason) for h in store.held()] == [("breakfast", "dnd")]
     assert "h:breakfast" not in planner.jobs  # waits for the event, no polling
-    practising.on_dnd_change(svc, True)
+    svc.on_dnd_change(True)
     assert "h:breakfast" not in planner.jobs
 
     clock.at = due + timedelta(minutes=40)
     notifier.paused = False
-    practising.on_dnd_change(svc, False)
+    svc.on_dnd_change(False)
     assert planner.jobs["h:breakfast"][0] == clock.at
     asyncio.run(svc.fire_key("h:breakfast", clock.at))
     assert [n.body for n in notifier.sent] == [
@@ -300,8 +299,7 @@ def test_a_plain_practice_is_still_recorded_missed_while_down(store: Store) -> N
 def test_together_until_is_read_and_shown_in_the_schedules_zone(store: Store) -> None:
     # 19:00 UTC is 20:00 in Berlin: "until 22:00" means 22:00 Berlin, 21:00 UTC.
     svc, _, _, _ = make(store, practice(when="together"), at=T19, zone=BERLIN)
-    res = asyncio.run(practising.control(svc, "together", {"switch": "until",
-                                                           "until": "22:00"}))
+    res = asyncio.run(svc.together("until", "22:00")).to_json()
     assert res["text"] == "Together mode is on until 22:00."
     state = store.together()
     assert state.until == datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
@@ -314,7 +312,7 @@ def test_together_on_during_quiet_hours_keeps_the_nudge_held(store: Store) -> No
     svc, planner, notifier, clock = make(store, p, at=T19)
     asyncio.run(svc.fire("breakfast", T19))
     clock.at = AT_2300
-    res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
+    res = asyncio.run(svc.together("on", None)).to_json()
     assert res["released"] == [] and notifier.sent == []
     assert [h.reason for h in store.held()] == ["quiet"]  # held, not dropped
     assert planner.jobs["h:breakfast"][0] == MORNING
@@ -354,14 +352,14 @@ def test_an_inline_reply_is_the_note_of_a_done_answer(store: Store) -> None:
     async def go() -> None:
         rec = await svc.fire("breakfast", clock.at)
         assert rec is not None
-        practising.on_reply(svc, 1, "she smiled\nback")
+        svc.on_reply(1, "she smiled\nback")
         await settle(svc)
 
     asyncio.run(go())
     (done,) = [e for e in store.history() if e.kind.value == "done"]
     assert (done.source, done.note) == ("button", "she smiled back")
     assert notifier.closed == [1]
-    practising.on_reply(svc, 99, "unknown")  # nothing to answer: ignored
+    svc.on_reply(99, "unknown")  # nothing to answer: ignored
 
 
 
@@ -380,7 +378,7 @@ def test_inline_reply_is_offered_where_advertised_and_answers_done(
         svc.notifier = notifier
 
         def on_reply(nid: int, text: str) -> None:
-            practising.on_reply(svc, nid, text)
+            svc.on_reply(nid, text)
             replies(nid, text)
 
         notifier.on_reply = on_reply

@@ -107,15 +107,12 @@ def test_a_question_missed_while_the_daemon_was_down_is_not_asked_late(store: St
 
 
 def test_reflect_from_the_daemon_closes_the_open_question(store: Store) -> None:
-    from attuned.app import practising
-
     p = practice(until=END)
     svc, _, notifier, _ = make(store, p, at=ASK)
 
     async def go() -> dict[str, object]:
         await svc.fire_key("e:breakfast", ASK)
-        return await practising.control(svc, "reflect", {"verdict": "landed",
-                                                         "text": "mornings feel closer"})
+        return (await svc.reflect(None, "landed", "mornings feel closer")).to_json()
 
     res = asyncio.run(go())
     assert res["practice"] == "breakfast" and res["answered"] is not None

@@ -12,7 +12,6 @@ import pytest
 import service_fakes
 from service_fakes import Clock, FakeNotifier, FakePlanner, practice, settle
 
-from attuned.app import practising
 from attuned.app.service import ScheduleState, Service, changed_practices
 from attuned.core.model import Action, AtRule, EveryRule, NudgeState, Practice, Schedule, Settings
 from attuned.notify.base import EXPIRES_NEVER, URGENCY_NORMAL, Delivery, Notification
@@ -205,7 +204,7 @@ def test_a_button_pressed_before_the_id_is_known_still_counts(store: Store) -> N
     nudge = asyncio.run(go())
     assert store.get(nudge).state == NudgeState.DONE
     assert eager.closed == [1]
-    assert svc._early == {}
+    assert svc.signals.waiting == 0
 
 
 def test_a_reload_sees_which_practices_changed_not_which_moved() -> None:
@@ -287,7 +286,7 @@ def test_an_inline_reply_and_its_close_in_one_read_keep_the_reply(store: Store) 
     async def go() -> str:
         rec = await svc.fire("breakfast", T0)
         assert rec is not None
-        practising.on_reply(svc, 1, "she smiled")
+        svc.on_reply(1, "she smiled")
         svc.on_closed(1, 2)
         await settle(svc)
         return rec.id
@@ -331,7 +330,7 @@ class OvertakingServer(FakeNotifier):
         nid = d.notification_id or 0
         kind, arg = self.presses.pop(0)
         if kind == "reply":
-            practising.on_reply(self.svc, nid, arg)
+            self.svc.on_reply(nid, arg)
         else:
             self.svc.on_action(nid, arg)
         self.svc.on_closed(nid, 2)
@@ -356,7 +355,7 @@ def test_a_press_and_close_before_the_id_is_known_keep_the_press(
     nudge = asyncio.run(go())
     assert kinds(store, nudge) == ["shown", str(state)]
     assert server.closed == [1]
-    assert svc._early == {}
+    assert svc.signals.waiting == 0
 
 
 @pytest.mark.parametrize("verdict", ["landed", "partly", "not-yet"])
@@ -397,7 +396,7 @@ def test_a_bubble_that_expired_leaves_the_nudge_open_for_the_cli(store: Store) -
     rec = asyncio.run(svc.fire("breakfast", T0))
     assert rec is not None
     svc.on_closed(1, 1)  # the server's timeout (and MATE's close button): no answer
-    assert [o["nudge"] for o in svc.status()["open"]] == [rec.id]
+    assert [o["nudge"] for o in svc.status().to_json()["open"]] == [rec.id]
     clock.at = T0 + timedelta(hours=2)
     res = asyncio.run(svc.act(None, Action.DONE, source="cli"))
     assert (res.nudge_id, res.state) == (rec.id, "done")

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from service_fakes import make, practice
 
 from attuned import paths
-from attuned.app import practising
 from attuned.cli import practising as cli_practice
 from attuned.cli.root import cli
 from attuned.core import together
@@ -45,7 +44,7 @@ def test_held_until_together_time_starts_once_and_newest_only(store: Store) -> N
     # Ordinary practices are not held.
     assert asyncio.run(svc.fire("other", T0 + timedelta(days=1))) is not None
 
-    res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
+    res = asyncio.run(svc.together("on", None)).to_json()
     assert res["text"] == "Together mode is on, until you switch it off."
     assert len(res["released"]) == 1  # type: ignore[arg-type]
     (n,) = [x for x in notifier.sent if x.body == "Look up."]
@@ -54,14 +53,13 @@ def test_held_until_together_time_starts_once_and_newest_only(store: Store) -> N
     assert rec.due == T0 + timedelta(days=1)
     assert store.held() == []
     # Switching on again releases nothing more.
-    res = asyncio.run(practising.control(svc, "together", {"switch": "on"}))
+    res = asyncio.run(svc.together("on", None)).to_json()
     assert res["released"] == []
 
 
 def test_together_on_lets_it_through_until_the_time_given(store: Store) -> None:
     svc, _, notifier, clock = make(store, practice(when="together"), at=T0)
-    res = asyncio.run(practising.control(svc, "together", {"switch": "until",
-                                                           "until": "22:00"}))
+    res = asyncio.run(svc.together("until", "22:00")).to_json()
     assert res["text"] == "Together mode is on until 22:00."
     assert store.together() == TogetherState(True, datetime(2026, 12, 1, 22, 0, tzinfo=UTCZ))
     assert asyncio.run(svc.fire("breakfast", T0)) is not None

@@ -17,7 +17,7 @@ import pytest
 from dblock import WriteLock
 from service_fakes import Clock, FakeNotifier, FakePlanner, make, practice, settle, written
 
-from attuned.app import practising
+from attuned.app import holding
 from attuned.app.service import Service
 from attuned.core.model import Action, AtRule, NudgeState
 from attuned.state.store import EventKind, Store
@@ -195,7 +195,7 @@ def test_a_nudge_never_written_within_its_bound_is_logged_with_its_words(
     assert quick_store.history() == []
     assert [n.title for n in notifier.sent] == ["Breakfast presence", CANNOT_WRITE_TITLE]
     assert planner.jobs["p:breakfast"][0] == T0 + timedelta(days=1)
-    assert svc._unrecorded == {} and svc._in_flight == 0
+    assert svc.unrecorded == {} and svc.signals.in_flight == 0
 
 
 def test_a_snooze_comes_back_while_the_history_is_locked_and_is_recorded_once(
@@ -248,7 +248,9 @@ def test_a_held_nudge_released_while_the_history_is_locked_is_shown_and_kept(
 
     async def scenario() -> None:
         with WriteLock(quick_store.path):
-            await practising.fire_held(svc, "breakfast", T0, "(held through quiet hours)")
+            p = svc.practice("breakfast")
+            assert p is not None
+            await holding.show_held(svc, p, T0, "(held through quiet hours)")
             await settle(svc)
         await written(svc)
 

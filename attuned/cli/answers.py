@@ -7,12 +7,11 @@ skip go straight into the history.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from attuned.cli.common import call_daemon, display_zone, load_schedule, open_store
+from attuned.cli.common import DAEMON, display_zone, load_schedule, open_store
 from attuned.cli.common import config_path as _config
+from attuned.cli.common import now as _now
 from attuned.errors import AttunedError
 
 
@@ -45,42 +44,23 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
 
 def _answer(ctx: click.Context, action: str, target: str | None, note: str | None = None,
             how: str | None = None, length: str | None = None) -> None:
-    from attuned.app import service
+    from attuned.app import frontdoor
     from attuned.core.model import Action
-    from attuned.daemon.clock import now
-    from attuned.errors import DaemonNotRunning
 
-    params: dict[str, Any] = {"target": target, "note": note, "how": how}
     if length is not None:
         from attuned.core.durations import parse_duration
 
         parse_duration(length)  # a bad value is the user's error, before any socket
-        params["for"] = length
-    try:
-        result = call_daemon(action, params)
-        click.echo(result["text"])
-        return
-    except DaemonNotRunning:
-        if action == "snooze":
-            raise DaemonNotRunning(
-                "snooze needs the daemon to bring the nudge back, and it is not running; "
-                "start it with `attuned run` (or `systemctl --user start attuned`), or "
-                "answer with `attuned done` / `attuned skip`") from None
-    # No daemon: the answer goes straight into the history.
     sched = None
     path = _config(ctx)
     if path.exists():
         try:
             sched = load_schedule(path)
         except AttunedError:
-            sched = None
-    store = open_store()
-    try:
-        _, res = service.answer(store, target, Action(action), at=now(), source="cli",
-                                schedule=sched, note=note, how=how)
-    finally:
-        store.close()
-    click.echo(res.describe())
+            sched = None  # the daemon's last good one answers; the history takes it anyway
+    done = frontdoor.answer(DAEMON, open_store, target, Action(action), now=_now(),
+                            schedule=sched, note=note, how=how, length=length)
+    click.echo(done.text)
 
 
 @click.command()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,10 +81,22 @@ def now() -> datetime:
     return now()
 
 
-def call_daemon(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def call_daemon(method: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
+    """One request to the running daemon (DaemonNotRunning when none answers). Absent
+    values are left out: the daemon refuses a null where it expects text."""
     from attuned.daemon import control
 
-    return control.call(method, params)
+    return control.call(method, {k: v for k, v in (params or {}).items() if v is not None})
+
+
+class _Daemon:
+    """The running daemon, as attuned.app.frontdoor reaches it."""
+
+    def call(self, method: str, params: Mapping[str, object]) -> dict[str, Any]:
+        return call_daemon(method, params)
+
+
+DAEMON = _Daemon()
 
 
 def display_zone(ctx: click.Context) -> ZoneInfo:

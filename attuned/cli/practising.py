@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from attuned.cli.common import SummaryGroup, clock_times, display_zone, open_store
+from attuned.cli.common import DAEMON, SummaryGroup, clock_times, display_zone, open_store
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.errors import AttunedError
@@ -231,23 +231,12 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
     Example:
         attuned reflect breakfast --partly --text "easier on slow mornings"
     """
-    from attuned.app import review
-    from attuned.daemon import control
-    from attuned.errors import DaemonNotRunning
+    from attuned.app import frontdoor
 
     if verdict is None:
         raise click.UsageError("say how it went: --landed, --partly or --not-yet")
-    try:
-        res = control.call("reflect", {"practice": practice_id, "verdict": verdict,
-                                       "text": text})
-        pid = str(res["practice"])
-    except DaemonNotRunning:
-        store = open_store()
-        try:
-            pid = practice_id or review.default_practice(store)
-            review.record(store, pid, verdict, text, at=_now(), source="cli")
-        finally:
-            store.close()
+    pid = frontdoor.reflect(DAEMON, open_store, practice_id, verdict, text,
+                            now=_now()).practice_id
     words = {"landed": "it landed", "partly": "partly", "not-yet": "not yet"}[verdict]
     quoted = f' "{text}"' if text else ""
     click.echo(f"Kept your reflection on {pid}: {words}.{quoted}")
@@ -352,9 +341,7 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     Example:
         attuned together until 22:00      # a keyboard shortcut can run this
     """
-    from attuned.core import together as tg
-    from attuned.daemon import control
-    from attuned.errors import DaemonNotRunning
+    from attuned.app import frontdoor
 
     zone = display_zone(ctx)
     now = _now()
@@ -365,19 +352,16 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     if switch != "until" and until is not None:
         raise click.UsageError(f"together {switch} takes no time; did you mean: "
                                f"attuned together until {until}")
-    state = tg.switch(switch, until, now, zone)  # errors before any socket
-    try:
-        res = control.call("together", {"switch": switch, "until": until})
-        click.echo(str(res["text"]))
-        released = res.get("released") or []
-        if isinstance(released, list) and released:
-            click.echo(f"Released {len(released)} nudge(s) that waited for you: "
-                       + ", ".join(str(r) for r in released))
-    except DaemonNotRunning:
-        with open_store() as store:
-            store.set_together(state)
-        click.echo(state.describe(now, zone) + " (the daemon is not running; it reads this "
-                   "when it starts)")
+    switched, by_daemon = frontdoor.together(DAEMON, open_store, switch, until, now=now,
+                                             zone=zone)
+    if not by_daemon:
+        click.echo(switched.text + " (the daemon is not running; it reads this when it "
+                   "starts)")
+        return
+    click.echo(switched.text)
+    if switched.released:
+        click.echo(f"Released {len(switched.released)} nudge(s) that waited for you: "
+                   + ", ".join(switched.released))
 
 
 # The heading and order of these commands in `attuned --help`.

@@ -7,7 +7,7 @@ Protocol, one JSON object per line (UTF-8, at most 64 KiB per line):
            {"id": <same>, "ok": false, "error": {"code": "...", "message": "..."}}
 
 Error codes from the protocol itself: too_large, bad_json, bad_request, unknown_method,
-bad_params, forbidden, busy, idle_timeout, internal. An AttunedError raised by the handler
+invalid_params, forbidden, busy, idle_timeout, internal. An AttunedError raised by the handler
 gets its class name in snake case (PracticeNotFound -> "practice_not_found").
 
 The socket lives in a 0700 directory, is itself 0600, and a peer with another uid is
@@ -31,6 +31,7 @@ import stat
 import struct
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,14 +62,81 @@ class UnknownMethod(ControlError):
     """Raised by a handler for a method it does not serve; replied as unknown_method."""
 
 
-class BadParams(ControlError):
-    """Raised by a handler for params it cannot use; replied as bad_params."""
+class InvalidParams(ControlError):
+    """A request's parameter of the wrong type or value (or one the method does not
+    take); replied as invalid_params, naming it. Nothing is done for such a request."""
 
 
-def text_param(params: Mapping[str, object], key: str) -> str | None:
-    """A handler's optional text parameter: a non-empty string, else None."""
-    v = params.get(key)
-    return v if isinstance(v, str) and v else None
+# The longest text a parameter may carry (a note, a reflection): a line a person typed.
+MAX_TEXT = 2000
+
+
+class Params:
+    """A request's parameters, checked by type and value as a handler takes them.
+
+    A handler names the parameters its method takes (`allow`); any other is refused, and
+    so is a value of the wrong type (a number, a list, null where text is asked for) or
+    out of range. An absent optional parameter is None."""
+
+    def __init__(self, method: str, params: Mapping[str, object],
+                 allow: Collection[str]) -> None:
+        self.method = method
+        self._params = params
+        unknown = sorted(set(params) - set(allow))
+        if unknown:
+            takes = ", ".join(f'"{a}"' for a in allow) or "none"
+            raise InvalidParams(f'"{method}" takes no parameter {_short(unknown[0])} '
+                                f"(it takes: {takes})")
+
+    def text(self, name: str, *, required: bool = False, empty: bool = False,
+             choices: Collection[str] | None = None, max_len: int = MAX_TEXT) -> str | None:
+        if name not in self._params:
+            if required:
+                raise InvalidParams(f'"{self.method}" needs the parameter "{name}"')
+            return None
+        value = self._params[name]
+        if not isinstance(value, str):
+            raise InvalidParams(f'parameter "{name}" of "{self.method}" must be text, not '
+                                f"{_json_kind(value)}")
+        if not value and not empty:
+            raise InvalidParams(f'parameter "{name}" of "{self.method}" must not be empty')
+        if len(value) > max_len:
+            raise InvalidParams(f'parameter "{name}" of "{self.method}" is longer than '
+                                f"{max_len} characters")
+        if choices is not None and value not in choices:
+            raise InvalidParams(f'parameter "{name}" of "{self.method}" must be one of '
+                                f"{', '.join(choices)}, not {_short(value)}")
+        return value
+
+    def duration(self, name: str, *, most: timedelta) -> timedelta | None:
+        """A duration like "20m", longer than zero and at most `most`."""
+        from attuned.core.durations import format_duration, parse_duration
+
+        text = self.text(name)
+        if text is None:
+            return None
+        try:
+            length = parse_duration(text)
+        except ValueError as e:
+            raise InvalidParams(f'parameter "{name}" of "{self.method}": {e}') from None
+        if length > most:
+            raise InvalidParams(f'parameter "{name}" of "{self.method}": {_short(text)} is '
+                                f"longer than {format_duration(most)}")
+        return length
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 class ControlReplyError(ControlError):
@@ -92,8 +160,8 @@ class _Reject(Exception):
 def _code_for(error: AttunedError) -> str:
     if isinstance(error, UnknownMethod):
         return "unknown_method"
-    if isinstance(error, BadParams):
-        return "bad_params"
+    if isinstance(error, InvalidParams):
+        return "invalid_params"
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
 
 
@@ -342,7 +410,7 @@ class ControlServer:
         if params is None:
             params = {}
         if not isinstance(params, dict):
-            raise _Reject("bad_params", '"params" must be a JSON object', request_id)
+            raise _Reject("invalid_params", '"params" must be a JSON object', request_id)
         return request_id, method, params
 
 

@@ -19,16 +19,25 @@ from attuned import paths
 from attuned.app.service import ScheduleState, Service, changed_practices
 from attuned.config import schedule as schedule_io
 from attuned.core.clock import Clock
+from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import Action, Schedule
 from attuned.daemon.clock import SystemClock
 from attuned.daemon.clockwatch import ClockWatcher
-from attuned.daemon.control import UnknownMethod, text_param
+from attuned.daemon.control import Params, UnknownMethod
 from attuned.errors import AttunedError, ScheduleError
 from attuned.tasks import TaskSet
 
 log = logging.getLogger("attuned")
 
 STATUS_DELAY = 0.5  # seconds after a nudge before the status line is refreshed
+
+# The control socket's methods and the parameters each takes (see README).
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "status": (), "reload": (), "ping": (),
+    "done": ("target", "note", "how"), "skip": ("target", "note"),
+    "snooze": ("target", "for"),
+    "reflect": ("practice", "verdict", "text"), "together": ("switch", "until"),
+}
 NOTES_TITLE = "attuned could not read all it had kept"  # Store.notes: old state files
 
 
@@ -119,7 +128,8 @@ class Daemon:
         chain = default_chain()
         stack.push_async_callback(chain.aclose)
         clock = self.clock
-        planner = NudgeScheduler(on_due=self._on_due, on_missed=self._on_missed, clock=clock)
+        planner: NudgeScheduler[JobKey] = NudgeScheduler(
+            on_due=self._on_due, on_missed=self._on_missed, clock=clock)
         self.service = service = Service(
             store=store, notifier=chain, planner=planner,
             state=ScheduleState(sched, clock.now(), error, example),
@@ -129,13 +139,8 @@ class Daemon:
         stack.callback(planner.shutdown)  # first: nothing new comes due while draining
         chain.on_action = service.on_action
         chain.on_closed = service.on_closed
-        if chain.primary is not None:  # inline replies, do-not-disturb
-            from attuned.app import practising
-
-            chain.primary.on_reply = lambda nid, text: practising.on_reply(
-                service, nid, text)
-            chain.primary.on_dnd_change = lambda paused: practising.on_dnd_change(
-                service, paused)
+        chain.on_reply = service.on_reply
+        chain.on_dnd_change = service.on_dnd_change
         store.forget_notification_ids()  # a new server run may reuse old ids
         await self._connect(chain)
         planner.start()
@@ -206,12 +211,12 @@ class Daemon:
                 log.warning("no notification server on the bus yet; nudges go to the log "
                             "until one appears")
 
-    def _on_due(self, key: str, due: datetime) -> None:
+    def _on_due(self, key: JobKey, due: datetime) -> None:
         assert self.service is not None
         self.service.on_due(key, due)
         self._status_soon()
 
-    def _on_missed(self, key: str, due: datetime) -> None:
+    def _on_missed(self, key: JobKey, due: datetime) -> None:
         assert self.service is not None
         self.service.on_missed(key, due)
         self._status()
@@ -358,29 +363,38 @@ class Daemon:
     # ---------------------------------------------------------------- control
 
     async def _handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        from attuned.core.durations import parse_duration
+        """The control socket's methods. Every parameter is checked by type and value
+        before anything is done (a malformed request answers nothing)."""
+        from attuned.app.answering import LONGEST_SNOOZE
+        from attuned.state.store import HOWS, VERDICTS
 
         assert self.service is not None
         service = self.service
+        take = ALLOWED.get(method)
+        if take is None:
+            raise UnknownMethod(f'unknown request "{method}"')
+        p = Params(method, params, take)
         if method == "status":
-            return service.status()
+            return service.status().to_json()
         if method == "reload":
             self.reload("asked to")
             return {"reloaded": service.state.error is None, "error": service.state.error}
         if method in ("done", "skip", "snooze"):
-            length = params.get("for")
             result = await service.act(
-                text_param(params, "target"), Action(method), source="cli",
-                note=text_param(params, "note"), how=text_param(params, "how"),
-                snooze_for=parse_duration(length) if isinstance(length, str) else None)
+                p.text("target"), Action(method), source="cli", note=p.text("note", empty=True),
+                how=p.text("how", choices=HOWS), snooze_for=p.duration("for", most=LONGEST_SNOOZE))
             return result.to_json()
-        if method in ("reflect", "together"):  # issue 6: practising
-            from attuned.app import practising
-
-            return await practising.control(service, method, params)
-        if method == "ping":
-            return {"pong": True}
-        raise UnknownMethod(f'unknown request "{method}"')
+        if method == "reflect":
+            refl = await service.reflect(p.text("practice"),
+                                         p.text("verdict", required=True, choices=VERDICTS) or "",
+                                         p.text("text", empty=True) or "")
+            return refl.to_json()
+        if method == "together":
+            switched = await service.together(
+                p.text("switch", required=True, choices=("on", "off", "until")) or "",
+                p.text("until"))
+            return switched.to_json()
+        return {"pong": True}
 
     # ---------------------------------------------------------------- status
 
@@ -389,7 +403,8 @@ class Daemon:
         due = self.service.planner.due_times()
         # min, not sorted: one pass (aware datetimes compare slowly; 10,000 jobs sorted
         # took 130 ms on each nudge and reload).
-        first = min(((t, k[2:]) for k, t in due.items() if k.startswith("p:")), default=None)
+        first = min(((t, k.ident) for k, t in due.items() if k.kind == JobKind.NUDGE),
+                    default=None)
         if first is None:
             return "nothing planned"
         t, pid = first

@@ -24,15 +24,16 @@ import builtins
 import contextlib
 import heapq
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 from attuned.core.clock import Clock, Timer
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[str, datetime], None]
+K = TypeVar("K", bound=Hashable)  # what each entry is for: the core's JobKey
 
 # However small a grace, a timer that fires a few milliseconds late has not missed.
 _LEAST_GRACE = timedelta(seconds=1)
@@ -50,7 +51,7 @@ class _Entry:
                 and self.grace == grace)
 
 
-class NudgeScheduler:
+class NudgeScheduler(Generic[K]):
     """One pending entry per key; each fires once, then is gone until `set()` again.
 
     `on_due(key, run_at)` runs on the event loop when an entry comes due within its grace;
@@ -59,14 +60,15 @@ class NudgeScheduler:
     Exceptions raised by the callbacks are logged and do not stop the scheduler.
     """
 
-    def __init__(self, on_due: Callback, on_missed: Callback, *, clock: Clock) -> None:
+    def __init__(self, on_due: Callable[[K, datetime], None],
+                 on_missed: Callable[[K, datetime], None], *, clock: Clock) -> None:
         self._on_due = on_due
         self._on_missed = on_missed
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[K, _Entry] = {}
         # (timestamp, serial, key); lazy: an item whose entry was removed or set again
         # since is dropped when it reaches the top.
-        self._heap: list[tuple[float, int, str]] = []
+        self._heap: list[tuple[float, int, K]] = []
         self._serial = 0
         self._timer: Timer | None = None
         self._armed_for: float | None = None
@@ -93,7 +95,7 @@ class NudgeScheduler:
 
     # entries ----------------------------------------------------------------------------
 
-    def set(self, key: str, run_at: datetime, grace: timedelta) -> bool:
+    def set(self, key: K, run_at: datetime, grace: timedelta) -> bool:
         """Make `key` fire at `run_at` (aware) with `grace`; True if anything changed.
 
         An unchanged time and grace leaves the entry alone, so a reload only touches what
@@ -113,15 +115,15 @@ class NudgeScheduler:
         self._arm()
         return True
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: K) -> None:
         """Forget `key`'s pending entry, if any; it will not fire. (Its heap item goes when
         it reaches the top; a timer armed for it fires, finds nothing, and re-arms.)"""
         self._entries.pop(key, None)
 
-    def keys(self) -> builtins.set[str]:  # `set` is a method name here
+    def keys(self) -> builtins.set[K]:  # `set` is a method name here
         return set(self._entries)
 
-    def due_times(self) -> dict[str, datetime]:
+    def due_times(self) -> dict[K, datetime]:
         return {key: entry.run_at for key, entry in self._entries.items()}
 
     @property

@@ -30,8 +30,10 @@ CLI_ANSWER_HINT = "attuned done|snooze|skip"
 NUDGE_ACTIONS: tuple[tuple[str, str], ...] = (("done", "Done"), ("snooze", "Snooze"),
                                               ("skip", "Skip"))
 
-ActionCallback = Callable[[int, str], None]
-ClosedCallback = Callable[[int, int], None]
+ActionCallback = Callable[[int, str], None]  # (notification id, action key)
+ClosedCallback = Callable[[int, int], None]  # (notification id, reason)
+ReplyCallback = Callable[[int, str], None]  # (notification id, the text typed)
+PausedCallback = Callable[[bool], None]  # the desktop's do-not-disturb switched
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,20 @@ class ServerInfo:
 class Notifier(Protocol):
     """A way to put a nudge in front of the person.
 
-    The owner (the daemon core) sets `on_action` / `on_closed`; backends without
-    actions never call them.
+    The owner (the daemon core) sets the callbacks: a button pressed (`on_action`), a
+    bubble closed (`on_closed`), a reply typed into it (`on_reply`), the desktop's
+    do-not-disturb switched (`on_dnd_change`). Backends that cannot hear one of these
+    never call it.
     """
 
     on_action: ActionCallback | None
     on_closed: ClosedCallback | None
+    on_reply: ReplyCallback | None
+    on_dnd_change: PausedCallback | None
+
+    async def do_not_disturb(self) -> bool | None:
+        """Has the person paused notifications? None where it cannot be told."""
+        ...
 
     async def send(self, n: Notification) -> Delivery:
         """Deliver `n` or raise `attuned.errors.NotifyError` saying why not."""
@@ -94,6 +104,20 @@ class Notifier(Protocol):
     async def close_notification(self, notification_id: int) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+class OneWay:
+    """For notifiers that hear nothing back (the log, plyer): the callbacks are kept but
+    never called, and do-not-disturb cannot be told."""
+
+    def __init__(self) -> None:
+        self.on_action: ActionCallback | None = None
+        self.on_closed: ClosedCallback | None = None
+        self.on_reply: ReplyCallback | None = None
+        self.on_dnd_change: PausedCallback | None = None
+
+    async def do_not_disturb(self) -> bool | None:
+        return None
 
 
 def one_line(n: Notification) -> str:

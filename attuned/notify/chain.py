@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar, overload
 
 from attuned.errors import NotifyError
 from attuned.notify.base import (
@@ -18,6 +19,8 @@ from attuned.notify.base import (
     Delivery,
     Notification,
     Notifier,
+    PausedCallback,
+    ReplyCallback,
     ServerInfo,
 )
 from attuned.notify.dbus import DBusNotifier, ServerChangeCallback
@@ -26,10 +29,35 @@ from attuned.notify.plyer_backend import PlyerNotifier
 
 log = logging.getLogger("attuned.notify")
 
+C = TypeVar("C", bound=Callable[..., Any])
+
 
 def describe_server(info: ServerInfo) -> str:
     caps = ", ".join(info.capabilities) or "none"
     return f"{info.name} {info.version} by {info.vendor} (capabilities: {caps})"
+
+
+class _ToPrimary(Generic[C]):
+    """A callback attribute of the chain that is also set on its primary backend."""
+
+    def __set_name__(self, owner: type[NotifierChain], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, chain: None, owner: type[NotifierChain]) -> _ToPrimary[C]: ...
+    @overload
+    def __get__(self, chain: NotifierChain, owner: type[NotifierChain]) -> C | None: ...
+    def __get__(self, chain: NotifierChain | None,
+                owner: type[NotifierChain]) -> _ToPrimary[C] | C | None:
+        if chain is None:
+            return self
+        value: C | None = chain.__dict__.get(self.name)
+        return value
+
+    def __set__(self, chain: NotifierChain, callback: C | None) -> None:
+        chain.__dict__[self.name] = callback
+        if chain.primary is not None:
+            setattr(chain.primary, self.name, callback)
 
 
 class NotifierChain:
@@ -42,33 +70,22 @@ class NotifierChain:
         self.fallbacks = fallbacks
         self.last_delivery: Delivery | None = None
         self.on_server_change: ServerChangeCallback | None = None
-        self._on_action: ActionCallback | None = None
-        self._on_closed: ClosedCallback | None = None
         self._told_no_buttons = False
         self._dbus_failing = False
         if primary is not None:
             primary.on_server_change = self._server_changed
 
-    # Callbacks are forwarded to the backend that can call them (only D-Bus can).
-    @property
-    def on_action(self) -> ActionCallback | None:
-        return self._on_action
+    # The core's callbacks, handed on to the backend that can call them (only D-Bus can).
+    on_action: _ToPrimary[ActionCallback] = _ToPrimary()
+    on_closed: _ToPrimary[ClosedCallback] = _ToPrimary()
+    on_reply: _ToPrimary[ReplyCallback] = _ToPrimary()
+    on_dnd_change: _ToPrimary[PausedCallback] = _ToPrimary()
 
-    @on_action.setter
-    def on_action(self, callback: ActionCallback | None) -> None:
-        self._on_action = callback
-        if self.primary is not None:
-            self.primary.on_action = callback
-
-    @property
-    def on_closed(self) -> ClosedCallback | None:
-        return self._on_closed
-
-    @on_closed.setter
-    def on_closed(self, callback: ClosedCallback | None) -> None:
-        self._on_closed = callback
-        if self.primary is not None:
-            self.primary.on_closed = callback
+    async def do_not_disturb(self) -> bool | None:
+        """The desktop's do-not-disturb, as D-Bus can tell (None without it)."""
+        if self.primary is None:
+            return None
+        return await self.primary.do_not_disturb()
 
     @property
     def server_info(self) -> ServerInfo | None:

@@ -27,6 +27,8 @@ from attuned.notify.base import (
     ClosedCallback,
     Delivery,
     Notification,
+    PausedCallback,
+    ReplyCallback,
     ServerInfo,
 )
 from attuned.notify.busaddr import session_bus_address
@@ -66,8 +68,6 @@ _MAX_TRACKED_IDS = 256
 
 AddressSource = str | Callable[[], str | None] | None
 ServerChangeCallback = Callable[[ServerInfo | None], None]
-ReplyCallback = Callable[[int, str], None]  # (notification id, the text typed)
-PausedCallback = Callable[[bool], None]  # the desktop's do-not-disturb switched
 
 _NO_BUS = (
     "No D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus "

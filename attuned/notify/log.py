@@ -8,10 +8,9 @@ from typing import TextIO
 from attuned.errors import NotifyError
 from attuned.notify.base import (
     CLI_ANSWER_HINT,
-    ActionCallback,
-    ClosedCallback,
     Delivery,
     Notification,
+    OneWay,
     one_line,
 )
 
@@ -23,13 +22,12 @@ def format_nudge(n: Notification) -> str:
     return line
 
 
-class LogNotifier:
+class LogNotifier(OneWay):
     backend = "log"
 
     def __init__(self, stream: TextIO | None = None) -> None:
         """`stream` defaults to the current sys.stderr at each send."""
-        self.on_action: ActionCallback | None = None
-        self.on_closed: ClosedCallback | None = None
+        super().__init__()
         self._stream = stream
 
     async def send(self, n: Notification) -> Delivery:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from attuned.errors import NotifyError
-from attuned.notify.base import ActionCallback, ClosedCallback, Delivery, Notification
+from attuned.notify.base import Delivery, Notification, OneWay
 
 NotifyFunction = Callable[..., Any]
 
@@ -30,7 +30,7 @@ def _plyer_notify(**kwargs: Any) -> Any:
     return notification.notify(**kwargs)
 
 
-class PlyerNotifier:
+class PlyerNotifier(OneWay):
     backend = "plyer"
 
     def __init__(self, notify: NotifyFunction | None = None, *, timeout: float = 10.0,
@@ -38,8 +38,7 @@ class PlyerNotifier:
         """`notify` replaces `plyer.notification.notify` (tests pass a fake).
         `confirms_delivery=False`: a return from plyer does not prove the nudge was shown."""
         self.confirms_delivery = confirms_delivery
-        self.on_action: ActionCallback | None = None
-        self.on_closed: ClosedCallback | None = None
+        super().__init__()
         self._notify = notify or _plyer_notify
         self._timeout = timeout
 

@@ -1,0 +1,36 @@
+"""Putting a nudge in front of the person: its words and buttons made into a
+notification, sent, and the server's id for its bubble kept; signals about the bubble
+that came before that id was known are handled then, in the order they came."""
+
+from __future__ import annotations
+
+from attuned.app import presenting, recording
+from attuned.app.context import Core
+from attuned.notify.base import EXPIRES_NEVER, Notification
+from attuned.state.store import NudgeRecord
+
+
+async def send_nudge(core: Core, title: str, body: str, rec: NudgeRecord, *,
+                     replaces: int = 0) -> int | None:
+    """Show `rec` with its buttons and record the server's id for it."""
+    title, body = presenting.present(core, rec, title, body)
+    # A nudge waits for its answer: never expire (servers that honour it keep it up;
+    # xfce4-notifyd and MATE expire it anyway), and stay after a button where the
+    # server would remove it (we withdraw it ourselves once the answer is recorded).
+    n = Notification(title=title, body=body, actions=presenting.actions(core, rec.practice_id),
+                     replaces_id=replaces, timeout_ms=EXPIRES_NEVER, resident=True)
+    return await deliver(core, n, rec)
+
+
+async def deliver(core: Core, n: Notification, rec: NudgeRecord) -> int | None:
+    """Show `n` for `rec` and record the server's id for it."""
+    core.signals.in_flight += 1
+    try:
+        delivery = await core.notifier.send(n)
+    finally:
+        core.signals.in_flight -= 1
+    nid = delivery.notification_id
+    if nid is not None:
+        recording.remember_id(core, rec, nid)
+    core.signals.replay(nid)
+    return nid
