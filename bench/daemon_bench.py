@@ -189,7 +189,7 @@ def bare_jobs(config: Path, zone_name: str | None, state: Path,
     attuned's own timing core and seed, for the bare scheduler to hold the same jobs."""
     from zoneinfo import ZoneInfo
 
-    from attuned.config import schedule as schedule_io
+    from attuned.config import read as schedule_io
     from attuned.config import zones
     from attuned.core import timing
     from attuned.state import seed

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from attuned.cli import practising as cli_practice
 from attuned.cli.root import cli
-from attuned.config import schedule
+from attuned.config import edit, read
 
 COMMENTED = """\
 # My practices. Keep my notes!
@@ -121,7 +121,7 @@ def test_try_with_own_times_and_another_id(config: Path) -> None:
     r = run("try", "look-up", "--as", "look-up-2", "--for", "3d", "--random", "2",
             "--between", "18:00-21:00")
     assert r.exit_code == 0, r.output
-    p = schedule.load(config).get("look-up-2")
+    p = read.load(config).get("look-up-2")
     assert p is not None
     assert (p.start, p.until) == (datetime(2026, 12, 1).date(), datetime(2026, 12, 3).date())
     assert r.output.splitlines()[0] == (
@@ -143,7 +143,7 @@ def test_try_on_a_new_machine_starts_the_schedule(config: Path) -> None:
     r = run("try", "plan-a-date")
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0] == f"Started your schedule at {config}"
-    p = schedule.load(config).get("plan-a-date")
+    p = read.load(config).get("plan-a-date")
     assert p is not None and p.until is not None and p.start is not None
     assert (p.until - p.start).days == 13  # its suggested two weeks
 
@@ -151,17 +151,17 @@ def test_try_on_a_new_machine_starts_the_schedule(config: Path) -> None:
 def test_try_on_a_new_machine_while_another_command_starts_the_schedule(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = schedule.write_new
+    real = edit.write_new
 
     def another_try_first(path: Path, text: str, **kw: Any) -> Path | None:
         real(path, COMMENTED, force=False)  # the other one, a moment earlier
         return real(path, text, **kw)
 
-    monkeypatch.setattr(schedule, "write_new", another_try_first)
+    monkeypatch.setattr(edit, "write_new", another_try_first)
     r = run("try", "plan-a-date")
     assert r.exit_code == 0, r.output
     assert not r.output.startswith("Started")
-    assert [p.id for p in schedule.load(config).practices] == ["look-up", "plan-a-date"]
+    assert [p.id for p in read.load(config).practices] == ["look-up", "plan-a-date"]
 
 
 def test_try_refuses_hours_and_unknown_names(config: Path) -> None:

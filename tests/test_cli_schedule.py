@@ -168,9 +168,9 @@ def test_unknown_practice_names_the_ones_that_exist(config: Path) -> None:
 
 def test_a_change_made_meanwhile_is_built_on(config: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from attuned.config import schedule
+    from attuned.config import edit, read
 
-    real_parse = schedule.parse_text
+    real_parse = read.parse_text
     theirs = COMMENTED + "\n# saved in vim meanwhile\n"
 
     def parse_while_someone_saves(text: str, source: str = "config.toml") -> object:
@@ -178,7 +178,7 @@ def test_a_change_made_meanwhile_is_built_on(config: Path,
             config.write_text(theirs)  # vim saves between our read and our write, once
         return real_parse(text, source)
 
-    monkeypatch.setattr(schedule, "parse_text", parse_while_someone_saves)
+    monkeypatch.setattr(edit, "parse_text", parse_while_someone_saves)
     r = run(config, "disable", "breakfast")
     assert r.exit_code == 0, r.output
     text = config.read_text()
@@ -188,9 +188,9 @@ def test_a_change_made_meanwhile_is_built_on(config: Path,
 
 def test_a_change_that_keeps_coming_is_refused(config: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from attuned.config import schedule
+    from attuned.config import edit, read
 
-    real_parse = schedule.parse_text
+    real_parse = read.parse_text
     saves = []
 
     def parse_while_someone_saves(text: str, source: str = "config.toml") -> object:
@@ -198,7 +198,7 @@ def test_a_change_that_keeps_coming_is_refused(config: Path,
         config.write_text(saves[-1])  # someone saves between our read and our write
         return real_parse(text, source)
 
-    monkeypatch.setattr(schedule, "parse_text", parse_while_someone_saves)
+    monkeypatch.setattr(edit, "parse_text", parse_while_someone_saves)
     r = run(config, "disable", "breakfast")
     assert r.exit_code == 1
     assert r.output.strip() == (f"attuned: {config} changed on disk while attuned was editing "

@@ -78,9 +78,9 @@ def test_a_discreet_practice_shows_only_a_glyph_and_show_reveals_it(
 def test_discreet_in_settings_covers_every_practice(
         tmp_path: Path, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    from attuned.config import schedule
+    from attuned.config import read
 
-    sched = schedule.parse_text(
+    sched = read.parse_text(
         '[settings]\ntimezone = "UTC"\ndiscreet = true\n'
         '[[practice]]\nid = "a"\ntitle = "Understand first"\nmessage = "m"\nat = "07:30"\n'
         '[[practice]]\nid = "b"\ntitle = "Open"\nmessage = "n"\nat = "07:30"\n'

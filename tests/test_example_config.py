@@ -6,7 +6,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from attuned.config import schedule
+from attuned.config import read, validate
 from attuned.core.model import AtRule, CronRule, EveryRule, OnceRule, RandomRule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +14,7 @@ WRITTEN_ON = date(2026, 11, 25)
 
 
 def test_the_example_passes_the_daemons_reader() -> None:
-    sched = schedule.example_schedule()
+    sched = read.example_schedule()
     assert sched.source == "<built-in example>"
     assert len(sched.practices) == 8  # the eight practices of the design notes
 
@@ -22,12 +22,12 @@ def test_the_example_passes_the_daemons_reader() -> None:
 def test_the_root_file_is_the_packaged_one() -> None:
     root = ROOT / "config.example.toml"
     assert root.is_symlink()
-    assert root.read_text() == schedule.example_text()
+    assert root.read_text() == read.example_text()
     assert root.resolve() == (ROOT / "attuned" / "config.example.toml").resolve()
 
 
 def test_it_shows_every_rule_and_some_are_paused() -> None:
-    practices = schedule.example_schedule().practices
+    practices = read.example_schedule().practices
     kinds = {type(p.rule) for p in practices}
     assert kinds == {AtRule, EveryRule, RandomRule, CronRule, OnceRule}
     enabled = [p.id for p in practices if p.enabled]
@@ -39,7 +39,7 @@ def test_it_shows_every_rule_and_some_are_paused() -> None:
 
 
 def test_its_dates_are_ahead() -> None:
-    for p in schedule.example_schedule().practices:
+    for p in read.example_schedule().practices:
         for day in (p.start, p.until):
             assert day is None or day > WRITTEN_ON, p.id
         if isinstance(p.rule, OnceRule):
@@ -47,15 +47,15 @@ def test_its_dates_are_ahead() -> None:
 
 
 def test_every_key_is_explained_in_its_comments() -> None:
-    comments = "\n".join(line for line in schedule.example_text().splitlines()
+    comments = "\n".join(line for line in read.example_text().splitlines()
                          if line.lstrip().startswith("#") or "#" in line)
-    for key in (*schedule.PRACTICE_KEYS, *schedule.SETTINGS_KEYS):
+    for key in (*validate.PRACTICE_KEYS, *validate.SETTINGS_KEYS):
         if key in ("id", "title", "message", "enabled"):
             continue  # shown in use in every practice
         assert re.search(rf"\b{key}\b", comments), key
 
 
 def test_it_stays_kind() -> None:
-    text = schedule.example_text().lower()
+    text = read.example_text().lower()
     for word in ("fail", "must", "should", "never forget", "don't forget"):
         assert word not in text.replace("not a failure", ""), word

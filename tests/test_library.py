@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attuned.config import feelings, library, schedule
+from attuned.config import edit, feelings, library, read
 from attuned.errors import ScheduleError
 
 DESIGN_EIGHT = ("look-up", "breakfast", "full-attention", "partner-in-mind",
@@ -29,8 +29,8 @@ def test_every_template_passes_check_as_a_schedule_file(name: str, tmp_path: Pat
     t = library.load().get(name)
     path = tmp_path / "config.toml"
     path.write_text("# mine\n")
-    sched = schedule.add_practice(path, t.fields(name, date(2026, 12, 1)))
-    again = schedule.load(path)  # the daemon's reader, as `attuned check` runs it
+    sched = edit.add_practice(path, t.fields(name, date(2026, 12, 1)))
+    again = read.load(path)  # the daemon's reader, as `attuned check` runs it
     assert again == sched
     p = again.get(name)
     assert p is not None and p.title == t.title and p.messages == t.messages
@@ -131,7 +131,7 @@ def _practice_text(extra: str, message: str = "Hello") -> str:
 
 def test_an_unknown_placeholder_is_refused_with_its_line() -> None:
     with pytest.raises(ScheduleError) as e:
-        schedule.parse_text(_practice_text("", "Feel {feelin}?"))
+        read.parse_text(_practice_text("", "Feel {feelin}?"))
     assert str(e.value) == (
         'config.toml:4: practice "p": message: "Feel {feelin}?" has an unknown placeholder '
         '"{feelin}"; the ones attuned fills in are {feeling} and {need}')
@@ -143,11 +143,11 @@ def test_an_unknown_placeholder_is_refused_with_its_line() -> None:
 def test_new_keys_parse_with_settings_as_defaults() -> None:
     text = ('[settings]\ndiscreet = true\nblocked = "digest"\ndigest_at = "20:30"\n'
             + _practice_text('when = "together"\noutside = "defer"'))
-    sched = schedule.parse_text(text)
+    sched = read.parse_text(text)
     p = sched.practices[0]
     assert (p.when, p.outside, p.discreet, p.blocked) == ("together", "defer", True, "digest")
     assert sched.settings.digest_at == time(20, 30)
-    plain = schedule.parse_text(_practice_text("")).practices[0]
+    plain = read.parse_text(_practice_text("")).practices[0]
     assert (plain.when, plain.outside, plain.discreet, plain.blocked) == (
         "any", None, False, "drop")
 
@@ -168,12 +168,12 @@ def test_new_keys_parse_with_settings_as_defaults() -> None:
 ])
 def test_new_keys_have_exact_errors(extra: str, message: str) -> None:
     with pytest.raises(ScheduleError) as e:
-        schedule.parse_text(_practice_text(extra))
+        read.parse_text(_practice_text(extra))
     assert str(e.value) == message
 
 
 def test_a_bad_digest_time_in_settings() -> None:
     with pytest.raises(ScheduleError) as e:
-        schedule.parse_text('[settings]\ndigest_at = "9pm"\n')
+        read.parse_text('[settings]\ndigest_at = "9pm"\n')
     assert str(e.value) == ('config.toml:2: digest_at: "9pm" is not a time of day; write it as '
                             'HH:MM, like "07:30"')

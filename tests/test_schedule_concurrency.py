@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from processes import end_process, read_line
 
-from attuned.config import schedule
+from attuned.config import edit, read
 
 BASE = """\
 # My schedule. These notes must survive every edit.
@@ -52,15 +52,15 @@ for args in commands:
 READER = """\
 import json, select, sys
 from pathlib import Path
-from attuned.config import schedule
+from attuned.config import read
 from attuned.errors import AttunedError
 path = Path(sys.argv[1])
-cache = schedule.ScheduleCache()
+cache = read.ScheduleCache()
 reads, bad, counts = 0, [], []
 print("ready", flush=True)
 while not select.select([sys.stdin], [], [], 0)[0]:
     try:
-        counts.append(len(schedule.load(path, cache).practices))
+        counts.append(len(read.load(path, cache).practices))
     except AttunedError as e:
         bad.append(str(e))
     reads += 1
@@ -128,7 +128,7 @@ def _said(outputs: Sequence[str], word: str) -> list[str]:
 
 
 def _ids(config: Path) -> list[str]:
-    return [p.id for p in schedule.load(config).practices]
+    return [p.id for p in read.load(config).practices]
 
 
 @pytest.mark.parametrize("n", [2, 5])
@@ -146,7 +146,7 @@ def test_concurrent_adds_lose_nothing(config: Path, workers: list[Workers], n: i
     text = config.read_text()
     assert [line for line in text.splitlines() if "#" in line] == COMMENTS
     assert text.startswith(BASE)
-    assert not schedule.lock_path(config).exists()  # the last edit took its lock file along
+    assert not edit.lock_path(config).exists()  # the last edit took its lock file along
 
 
 def test_concurrent_cli_processes_lose_nothing(config: Path) -> None:
@@ -186,7 +186,7 @@ def test_concurrent_add_remove_and_disable_all_land(config: Path,
     workers.append(Workers(config, jobs))
     results = workers[0].go()
     outs = [out for _, out, _ in results]
-    sched = schedule.load(config)
+    sched = read.load(config)
     ids = [p.id for p in sched.practices]
     assert [pid for pid in _said(outs, "Added") if pid not in ids] == []
     assert [pid for pid in _said(outs, "Removed") if pid in ids] == []  # none came back
@@ -230,14 +230,14 @@ def test_a_reader_during_a_burst_of_edits_always_reads_a_whole_file(
 HOLDER = """\
 import sys
 from pathlib import Path
-from attuned.config import schedule
+from attuned.config import edit
 
 def change(old):
     print("holding", flush=True)
     sys.stdin.readline()  # holds the lock until told, or until killed
     return None, None
 
-schedule.update(Path(sys.argv[1]), change)
+edit.update(Path(sys.argv[1]), change)
 """
 
 
@@ -260,16 +260,16 @@ def test_an_edit_waits_for_the_lock_and_says_who_holds_it(
     from attuned.errors import AttunedError
 
     # What a holder killed earlier leaves: its lock file, with its (longer) pid in it.
-    schedule.lock_path(config).write_text("4194303\n")
+    edit.lock_path(config).write_text("4194303\n")
     holder = _hold(config)
     try:
-        monkeypatch.setattr(schedule, "EDIT_LOCK_WAIT", 0.3)
+        monkeypatch.setattr(edit, "EDIT_LOCK_WAIT", 0.3)
         start = time.monotonic()
-        with pytest.raises(schedule.ScheduleBusy) as info:
-            schedule.add_practice(config, {"id": "x", "title": "X", "message": "m",
+        with pytest.raises(edit.ScheduleBusy) as info:
+            edit.add_practice(config, {"id": "x", "title": "X", "message": "m",
                                            "at": ["09:00"]})
         waited = time.monotonic() - start
-        lock = schedule.lock_path(config)
+        lock = edit.lock_path(config)
         assert str(info.value) == (
             f"another attuned command (pid {holder.pid}) is still changing {config}: it has "
             f"held the lock file {lock} for more than 0.3 seconds, so nothing was written; "
@@ -283,7 +283,7 @@ def test_an_edit_waits_for_the_lock_and_says_who_holds_it(
 
 def test_a_killed_holder_leaves_the_lock_free_and_the_file_whole(config: Path) -> None:
     holder = _hold(config)
-    lock = schedule.lock_path(config)
+    lock = edit.lock_path(config)
     assert lock.exists()
     holder.kill()  # SIGKILL: no clean-up of any kind
     holder.wait(WAIT)
@@ -293,7 +293,7 @@ def test_a_killed_holder_leaves_the_lock_free_and_the_file_whole(config: Path) -
     r = _cli(config, *_add("after"))
     assert (r.returncode, r.stderr) == (0, ""), r.stderr
     # It did not wait out EDIT_LOCK_WAIT (5 s); start-up alone takes a fraction of that.
-    assert time.monotonic() - start < schedule.EDIT_LOCK_WAIT
+    assert time.monotonic() - start < edit.EDIT_LOCK_WAIT
     assert r.stdout.startswith("Added after:")
     assert _ids(config) == ["breakfast", "after"]
     assert not lock.exists()
@@ -302,21 +302,21 @@ def test_a_killed_holder_leaves_the_lock_free_and_the_file_whole(config: Path) -
 def test_the_daemons_watcher_takes_the_lock_file_for_no_save(config: Path) -> None:
     from test_watch import _changes_after
 
-    lock = schedule.lock_path(config)
+    lock = edit.lock_path(config)
     assert lock.parent == config.parent and lock.name == ".config.toml.lock"
     # An edit that changes nothing still makes, writes and removes the lock file.
-    nothing = asyncio.run(_changes_after(config, lambda: schedule.update(
+    nothing = asyncio.run(_changes_after(config, lambda: edit.update(
         config, lambda old: (None, None)), settle=0.0, timeout=0.5))
     assert nothing == 0
-    edit = asyncio.run(_changes_after(config, lambda: schedule.set_enabled(
+    edited = asyncio.run(_changes_after(config, lambda: edit.set_enabled(
         config, "breakfast", False)))
-    assert edit == 1
+    assert edited == 1
 
 
 def test_a_symlinked_schedule_and_its_target_share_one_lock(config: Path, tmp_path: Path) -> None:
     link = tmp_path / "link.toml"
     link.symlink_to(config)
-    assert schedule.lock_path(link) == schedule.lock_path(config)
+    assert edit.lock_path(link) == edit.lock_path(config)
 
 
 needs_mount_namespace = pytest.mark.skipif(
@@ -388,7 +388,7 @@ def test_an_edit_saved_while_the_lock_is_held_waits_then_keeps_the_draft(
 ) -> None:
     holder = _hold(config)
     try:
-        monkeypatch.setattr(schedule, "EDIT_LOCK_WAIT", 0.3)
+        monkeypatch.setattr(edit, "EDIT_LOCK_WAIT", 0.3)
         code, out = _edit(config, tmp_path)
     finally:
         end_process(holder, signal.SIGKILL)

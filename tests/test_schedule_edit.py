@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attuned import fsutil
-from attuned.config import schedule
+from attuned.config import edit, read
 from attuned.errors import EditConflict, PracticeNotFound, ScheduleError
 
 COMMENTED = """\
@@ -74,34 +74,34 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_disable_inserts_one_line_after_the_id(config: Path) -> None:
-    sched = schedule.set_enabled(config, "breakfast", False)
+    sched = edit.set_enabled(config, "breakfast", False)
     assert sched.get("breakfast") is not None and not sched.get("breakfast").enabled  # type: ignore[union-attr]
     assert config.read_text() == COMMENTED.replace(
         'id = "breakfast"      # short\n', 'id = "breakfast"      # short\nenabled = false\n')
 
 
 def test_enable_rewrites_only_the_value_and_keeps_its_comment(config: Path) -> None:
-    sched = schedule.set_enabled(config, "look-up", True)
+    sched = edit.set_enabled(config, "look-up", True)
     assert sched.get("look-up").enabled  # type: ignore[union-attr]
     assert config.read_text() == COMMENTED.replace(
         "enabled = false   # not yet", "enabled = true   # not yet")
-    schedule.set_enabled(config, "look-up", False)
+    edit.set_enabled(config, "look-up", False)
     assert config.read_text() == COMMENTED
 
 
 def test_enabling_an_enabled_practice_writes_nothing(config: Path) -> None:
     before = config.stat()
-    schedule.set_enabled(config, "sunday", True)
+    edit.set_enabled(config, "sunday", True)
     assert config.read_text() == COMMENTED and config.stat().st_ino == before.st_ino
 
 
 def test_unknown_practice_names_the_ones_there(config: Path) -> None:
     with pytest.raises(PracticeNotFound) as info:
-        schedule.set_enabled(config, "lookup", True)
+        edit.set_enabled(config, "lookup", True)
     assert str(info.value) == (f'no practice "lookup" in {config}. Did you mean "look-up"? '
                                "The practices there are: breakfast, look-up, sunday")
     with pytest.raises(PracticeNotFound) as info:
-        schedule.remove_practice(config, "zzz")
+        edit.remove_practice(config, "zzz")
     assert str(info.value) == (f'no practice "zzz" in {config}. The practices there are: '
                                "breakfast, look-up, sunday")
     assert config.read_text() == COMMENTED
@@ -111,7 +111,7 @@ def test_unknown_practice_names_the_ones_there(config: Path) -> None:
 
 
 def test_remove_takes_the_table_and_its_attached_comment_only(config: Path) -> None:
-    schedule.remove_practice(config, "breakfast")
+    edit.remove_practice(config, "breakfast")
     lines = COMMENTED.split("\n")
     # Lines 9-19 ("# Breakfast: ..." down to `days`) and the blank line after them.
     assert config.read_text() == "\n".join(lines[:8] + lines[20:])
@@ -120,7 +120,7 @@ def test_remove_takes_the_table_and_its_attached_comment_only(config: Path) -> N
 
 
 def test_remove_keeps_comments_after_the_table(config: Path) -> None:
-    sched = schedule.remove_practice(config, "look-up")
+    sched = edit.remove_practice(config, "look-up")
     assert [p.id for p in sched.practices] == ["breakfast", "sunday"]
     text = config.read_text()
     assert text == COMMENTED.replace(
@@ -129,7 +129,7 @@ def test_remove_keeps_comments_after_the_table(config: Path) -> None:
 
 
 def test_remove_the_last_practice(config: Path) -> None:
-    schedule.remove_practice(config, "sunday")
+    edit.remove_practice(config, "sunday")
     assert config.read_text() == COMMENTED.replace(
         '[[practice]]\nid = "sunday"\ntitle = "Requests"\nmessage = "List a few requests."\n'
         'cron = "0 19 * * sun"\n\n', "")
@@ -137,8 +137,8 @@ def test_remove_the_last_practice(config: Path) -> None:
 
 def test_remove_all_then_add_back(config: Path) -> None:
     for pid in ("breakfast", "look-up", "sunday"):
-        schedule.remove_practice(config, pid)
-    assert schedule.load(config).practices == ()
+        edit.remove_practice(config, pid)
+    assert read.load(config).practices == ()
     assert "# My attunement schedule." in config.read_text()
     assert "# trailing thoughts" in config.read_text()
 
@@ -147,7 +147,7 @@ def test_remove_all_then_add_back(config: Path) -> None:
 
 
 def test_add_appends_a_typed_table_and_keeps_everything_else(config: Path) -> None:
-    sched = schedule.add_practice(config, {
+    sched = edit.add_practice(config, {
         "until": "2026-12-07", "id": "date-night", "title": "Plan a date",
         "message": "Where would they enjoy being together?",
         "once": "2026-12-12 18:00", "from": date(2026, 12, 1),
@@ -166,7 +166,7 @@ def test_add_appends_a_typed_table_and_keeps_everything_else(config: Path) -> No
 
 
 def test_add_with_variants_and_lists(config: Path) -> None:
-    schedule.add_practice(config, {
+    edit.add_practice(config, {
         "id": "offer", "title": "Offer first", "message": ["One", 'Two "quoted"'],
         "at": ["08:00", "18:00"], "days": "sat,sun", "enabled": False,
     })
@@ -174,21 +174,21 @@ def test_add_with_variants_and_lists(config: Path) -> None:
         '[[practice]]\nid = "offer"\ntitle = "Offer first"\nmessage = [\n    "One",\n'
         '    "Two \\"quoted\\"",\n]\nenabled = false\nat = ["08:00", "18:00"]\n'
         'days = "sat,sun"\n')
-    p = schedule.load(config).get("offer")
+    p = read.load(config).get("offer")
     assert p is not None and p.messages == ("One", 'Two "quoted"') and not p.enabled
 
 
 def test_add_to_a_file_without_a_final_newline(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[settings]\ngrace = "20m"')
-    schedule.add_practice(path, {"id": "a", "title": "A", "message": "m", "every": "2h"})
+    edit.add_practice(path, {"id": "a", "title": "A", "message": "m", "every": "2h"})
     assert path.read_text() == ('[settings]\ngrace = "20m"\n\n[[practice]]\nid = "a"\n'
                                 'title = "A"\nmessage = "m"\nevery = "2h"\n')
 
 
 def test_add_refuses_a_duplicate_id(config: Path) -> None:
     with pytest.raises(ScheduleError) as info:
-        schedule.add_practice(config, {"id": "look-up", "title": "X", "message": "m",
+        edit.add_practice(config, {"id": "look-up", "title": "X", "message": "m",
                                        "at": "09:00"})
     assert str(info.value) == (
         f'{config}:23: practice "look-up": id: a practice with this id is already in the file; '
@@ -199,7 +199,7 @@ def test_add_refuses_a_duplicate_id(config: Path) -> None:
 def test_an_invalid_add_leaves_the_file_byte_for_byte(config: Path) -> None:
     before = config.read_bytes()
     with pytest.raises(ScheduleError) as info:
-        schedule.add_practice(config, {"id": "bad", "title": "B", "message": "m",
+        edit.add_practice(config, {"id": "bad", "title": "B", "message": "m",
                                        "random": 9, "between": "21:00-22:00"})
     assert str(info.value) == (
         f'{config}:43: practice "bad": random: 9 times at least 30m apart do not fit in '
@@ -212,12 +212,12 @@ def test_crlf_files_stay_crlf(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     original = practice_text("a").replace("\n", "\r\n")
     path.write_bytes(original.encode())
-    schedule.set_enabled(path, "a", False)
-    schedule.add_practice(path, {"id": "b", "title": "B", "message": "m", "at": "09:00"})
+    edit.set_enabled(path, "a", False)
+    edit.add_practice(path, {"id": "b", "title": "B", "message": "m", "at": "09:00"})
     data = path.read_bytes()
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert data.startswith(b'[[practice]]\r\nid = "a"\r\nenabled = false\r\n')
-    assert [p.id for p in schedule.load(path).practices] == ["a", "b"]
+    assert [p.id for p in read.load(path).practices] == ["a", "b"]
 
 
 def practice_text(pid: str) -> str:
@@ -231,7 +231,7 @@ def test_generic_tomlkit_edit_keeps_comments(config: Path) -> None:
     def change(doc: tomlkit.TOMLDocument) -> None:
         doc["settings"]["quiet_hours"] = "23:00-06:30"  # type: ignore[index]
 
-    sched = schedule.edit(config, change)
+    sched = edit.edit(config, change)
     assert sched.settings.quiet_hours is not None
     assert config.read_text() == COMMENTED.replace('"22:30-07:00"   # sleep',
                                                    '"23:00-06:30"   # sleep')
@@ -244,7 +244,7 @@ def test_an_invalid_edit_is_refused_and_the_file_is_untouched(config: Path) -> N
         doc["settings"]["quiet_hours"] = "late"  # type: ignore[index]
 
     with pytest.raises(ScheduleError) as info:
-        schedule.edit(config, change)
+        edit.edit(config, change)
     assert str(info.value) == (f'{config}:4: quiet_hours: "late" is not a time window; write '
                                'it as "HH:MM-HH:MM", like "17:00-22:00"')
     assert config.read_bytes() == before
@@ -259,7 +259,7 @@ def test_an_edit_that_only_tomlkit_accepts_is_refused(config: Path) -> None:
         doc["practice"][0]["at"] = tomlkit.parse("t = 07:30:00")["t"]  # type: ignore[index]
 
     with pytest.raises(ScheduleError, match="write times in quotes"):
-        schedule.edit(config, change)
+        edit.edit(config, change)
     assert config.read_bytes() == before
 
 
@@ -275,17 +275,17 @@ def test_a_save_by_another_program_meanwhile_is_kept_and_the_edit_redone_on_it(
             config.write_text(theirs)  # an editor (no lock) saves between our read and write
         doc["settings"]["grace"] = "30m"  # type: ignore[index]
 
-    schedule.edit(config, change)
+    edit.edit(config, change)
     assert len(calls) == 2
     text = config.read_text()
     assert "# their edit, saved meanwhile" in text
-    assert schedule.load(config).settings.grace == timedelta(minutes=30)
+    assert read.load(config).settings.grace == timedelta(minutes=30)
 
 
 def test_an_edit_racing_a_program_that_keeps_saving_is_refused(
     config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = schedule.parse_text
+    real = read.parse_text
     saves = []
 
     def parse_then_race(text: str, source: str = "config.toml") -> object:
@@ -294,9 +294,9 @@ def test_an_edit_racing_a_program_that_keeps_saving_is_refused(
         config.write_text(saves[-1])  # lands after validation, before writing, every time
         return result
 
-    monkeypatch.setattr(schedule, "parse_text", parse_then_race)
+    monkeypatch.setattr(edit, "parse_text", parse_then_race)
     with pytest.raises(EditConflict) as info:
-        schedule.set_enabled(config, "breakfast", False)
+        edit.set_enabled(config, "breakfast", False)
     assert str(info.value) == (f"{config} changed on disk while attuned was editing it; "
                                "nothing was written. Run the command again.")
     assert len(saves) == 5
@@ -306,25 +306,25 @@ def test_an_edit_racing_a_program_that_keeps_saving_is_refused(
 def test_edits_keep_permissions_and_symlinks(tmp_path: Path, config: Path) -> None:
     link = tmp_path / "link.toml"
     link.symlink_to(config)
-    schedule.set_enabled(link, "breakfast", False)
+    edit.set_enabled(link, "breakfast", False)
     assert link.is_symlink() and os.readlink(link) == str(config)
     assert stat.S_IMODE(config.stat().st_mode) == 0o640
-    assert not schedule.load(config).get("breakfast").enabled  # type: ignore[union-attr]
+    assert not read.load(config).get("breakfast").enabled  # type: ignore[union-attr]
 
 
 def test_editing_a_missing_file_says_how_to_start(tmp_path: Path) -> None:
     from attuned.errors import ConfigNotFound
 
     with pytest.raises(ConfigNotFound):
-        schedule.set_enabled(tmp_path / "config.toml", "a", True)
+        edit.set_enabled(tmp_path / "config.toml", "a", True)
 
 
 # --------------------------------------------------------------------------- write_new
 
 
 def test_write_new_refuses_to_overwrite(config: Path) -> None:
-    with pytest.raises(schedule.ConfigExists) as info:
-        schedule.write_new(config, schedule.example_text(), force=False)
+    with pytest.raises(edit.ConfigExists) as info:
+        edit.write_new(config, read.example_text(), force=False)
     assert str(info.value) == (
         f"{config} already exists, so attuned left it alone; to start over from the "
         "example, run: attuned init --force (your old file is kept as a backup)")
@@ -333,19 +333,19 @@ def test_write_new_refuses_to_overwrite(config: Path) -> None:
 
 def test_write_new_with_force_keeps_a_backup(config: Path) -> None:
     when = datetime(2026, 11, 25, 20, 15, 3)
-    moved = schedule.write_new(config, schedule.example_text(), force=True, now=when)
+    moved = edit.write_new(config, read.example_text(), force=True, now=when)
     assert moved == config.with_name("config.toml.bak-20261125-201503")
     assert moved.read_text() == COMMENTED
-    assert config.read_text() == schedule.example_text()
-    again = schedule.write_new(config, "", force=True, now=when)
+    assert config.read_text() == read.example_text()
+    again = edit.write_new(config, "", force=True, now=when)
     assert again == config.with_name("config.toml.bak-20261125-201503-2")
-    assert again.read_text() == schedule.example_text()
+    assert again.read_text() == read.example_text()
 
 
 def test_write_new_creates_the_directory(tmp_path: Path) -> None:
     path = tmp_path / "attuned" / "config.toml"
-    assert schedule.write_new(path, schedule.example_text(), force=False) is None
-    assert schedule.load(path).practices == schedule.example_schedule().practices
+    assert edit.write_new(path, read.example_text(), force=False) is None
+    assert read.load(path).practices == read.example_schedule().practices
 
 
 # --------------------------------------------------------------------------- atomic_write
@@ -418,8 +418,8 @@ def test_a_failed_write_during_an_edit_is_a_kind_error(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fsutil.os, "replace", boom)
-    with pytest.raises(schedule.ConfigWriteError) as info:
-        schedule.set_enabled(config, "breakfast", False)
+    with pytest.raises(edit.ConfigWriteError) as info:
+        edit.set_enabled(config, "breakfast", False)
     assert str(info.value) == (f"could not write {config}: No space left on device; the "
                                "file was left as it was")
     monkeypatch.undo()
@@ -429,14 +429,14 @@ def test_a_failed_write_during_an_edit_is_a_kind_error(
 
 def test_backup_keeps_a_private_files_mode(config: Path) -> None:
     config.chmod(0o600)
-    moved = schedule.write_new(config, schedule.example_text(), force=True)
+    moved = edit.write_new(config, read.example_text(), force=True)
     assert moved is not None and stat.S_IMODE(moved.stat().st_mode) == 0o600
 
 
 def test_remove_the_first_and_only_practice(tmp_path: Path) -> None:
     path = tmp_path / "only.toml"
     path.write_text(practice_text("a") + "\n# after\n")
-    schedule.remove_practice(path, "a")
+    edit.remove_practice(path, "a")
     assert path.read_text() == "# after\n"
 
 
@@ -471,11 +471,11 @@ def test_add_then_remove_gives_back_the_same_bytes(
         fields: dict[str, object] = {"id": "new-one", "title": title, "enabled": enabled,
                                      "message": messages if len(messages) > 1 else messages[0],
                                      **rule}
-        p = schedule.add_practice(path, fields).get("new-one")
+        p = edit.add_practice(path, fields).get("new-one")
         assert p is not None
         assert (p.title, p.messages, p.enabled) == (title, tuple(messages), enabled)
-        schedule.set_enabled(path, "new-one", not enabled)
-        assert schedule.load(path).get("new-one").enabled is (not enabled)  # type: ignore[union-attr]
-        schedule.remove_practice(path, "new-one")
+        edit.set_enabled(path, "new-one", not enabled)
+        assert read.load(path).get("new-one").enabled is (not enabled)  # type: ignore[union-attr]
+        edit.remove_practice(path, "new-one")
         expected = base if base.endswith("\n") or not base else base + "\n"
         assert path.read_text() == expected

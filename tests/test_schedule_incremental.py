@@ -9,7 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from attuned.config import schedule
+from attuned.config import read
+from attuned.core.model import Schedule
 from attuned.errors import ScheduleError
 
 SETTINGS = '[settings]\ntimezone = "UTC"\ngrace = "15m"\n\n'
@@ -57,16 +58,16 @@ SETTINGS_EDITS = [
 ]
 
 
-def full(text: str) -> schedule.Schedule | str:
+def full(text: str) -> Schedule | str:
     try:
-        return schedule._parse_full(text, "s.toml")
+        return read._parse_full(text, "s.toml")
     except ScheduleError as e:
         return str(e)
 
 
-def cached(text: str, cache: schedule.ScheduleCache) -> schedule.Schedule | str:
+def cached(text: str, cache: read.ScheduleCache) -> Schedule | str:
     try:
-        return schedule.parse_text(text, "s.toml", cache=cache)
+        return read.parse_text(text, "s.toml", cache=cache)
     except ScheduleError as e:
         return str(e)
 
@@ -74,7 +75,7 @@ def cached(text: str, cache: schedule.ScheduleCache) -> schedule.Schedule | str:
 def test_random_edits_read_exactly_as_the_whole_file_does() -> None:
     r = random.Random(3)
     blocks = [block(i) for i in range(60)]
-    cache = schedule.ScheduleCache()
+    cache = read.ScheduleCache()
     settings = SETTINGS
     outcomes = set()
     for _ in range(300):
@@ -92,42 +93,42 @@ def test_random_edits_read_exactly_as_the_whole_file_does() -> None:
         text = settings + "".join(now)
         expected, got = full(text), cached(text, cache)
         assert got == expected, text
-        assert cached(text, schedule.ScheduleCache()) == expected
+        assert cached(text, read.ScheduleCache()) == expected
         outcomes.add(type(expected))
-    assert outcomes == {schedule.Schedule, str}  # both good and bad files were compared
+    assert outcomes == {Schedule, str}  # both good and bad files were compared
 
 
 def test_moved_practices_keep_their_lines_and_cached_ones_are_reused() -> None:
-    cache = schedule.ScheduleCache()
+    cache = read.ScheduleCache()
     text = SETTINGS + block(1) + block(2)
-    first = schedule.parse_text(text, cache=cache)
-    moved = schedule.parse_text(SETTINGS + "# new\n\n" + block(1) + block(2), cache=cache)
+    first = read.parse_text(text, cache=cache)
+    moved = read.parse_text(SETTINGS + "# new\n\n" + block(1) + block(2), cache=cache)
     assert [p.line for p in first.practices] == [5, 12]
     assert [p.line for p in moved.practices] == [7, 14]
     assert moved.practices[0] == replace(first.practices[0], line=7)
-    again = schedule.parse_text(SETTINGS + "# new\n\n" + block(1) + block(2), cache=cache)
+    again = read.parse_text(SETTINGS + "# new\n\n" + block(1) + block(2), cache=cache)
     assert again.practices[0] is moved.practices[0]
 
 
 def test_a_broken_save_reports_the_full_reads_message_and_the_next_good_one_reads() -> None:
-    cache = schedule.ScheduleCache()
-    schedule.parse_text(SETTINGS + block(1) + block(2), cache=cache)
+    cache = read.ScheduleCache()
+    read.parse_text(SETTINGS + block(1) + block(2), cache=cache)
     broken = SETTINGS + block(1) + block(2).replace('id = "p2"', 'id = "p1"')
     with pytest.raises(ScheduleError) as info:
-        schedule.parse_text(broken, "s.toml", cache=cache)
+        read.parse_text(broken, "s.toml", cache=cache)
     assert '"p1" is used twice, on lines 6 and 13' in str(info.value)
     assert str(info.value) == full(broken)
-    fixed = schedule.parse_text(SETTINGS + block(1) + block(3), cache=cache)
+    fixed = read.parse_text(SETTINGS + block(1) + block(3), cache=cache)
     assert [p.id for p in fixed.practices] == ["p1", "p3"]
 
 
 def test_a_reload_of_10000_practices_with_one_changed_is_quick() -> None:
     text = SETTINGS + "".join(block(i) for i in range(10_000))
-    cache = schedule.ScheduleCache()
-    schedule.parse_text(text, cache=cache)
+    cache = read.ScheduleCache()
+    read.parse_text(text, cache=cache)
     edited = text.replace('title = "Practice 5000"', 'title = "Practice five thousand"')
     start = time.perf_counter()
-    sched = schedule.parse_text(edited, cache=cache)
+    sched = read.parse_text(edited, cache=cache)
     took = time.perf_counter() - start
     assert sched.practices[5000].title == "Practice five thousand"
     # A full read takes ~1.5 s here; generous for a loaded machine, still far below that.

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from attuned.config import schedule
+from attuned.config import read
 from attuned.core.days import format_days, parse_days
 from attuned.core.model import AtRule, CronRule, EveryRule, OnceRule, RandomRule, Settings, Window
 from attuned.errors import AttunedError, ConfigNotFound, ScheduleError
@@ -24,7 +24,7 @@ def practice(body: str, pid: str = "p") -> str:
 
 def problems(text: str) -> list[str]:
     with pytest.raises(ScheduleError) as info:
-        schedule.parse_text(text)
+        read.parse_text(text)
     return [str(p) for p in info.value.problems]
 
 
@@ -38,7 +38,7 @@ def one_problem(text: str) -> str:
 
 
 def test_at_rule_with_days_and_period() -> None:
-    sched = schedule.parse_text(practice(
+    sched = read.parse_text(practice(
         'at = ["12:30", "07:30"]\ndays = "mon-fri"\nfrom = 2026-12-01\nuntil = 2026-12-07'
     ))
     p = sched.practices[0]
@@ -48,27 +48,27 @@ def test_at_rule_with_days_and_period() -> None:
 
 
 def test_at_accepts_a_single_string() -> None:
-    assert schedule.parse_text(practice('at = "07:30"')).practices[0].rule == AtRule((time(7, 30),))
+    assert read.parse_text(practice('at = "07:30"')).practices[0].rule == AtRule((time(7, 30),))
 
 
 def test_every_rule_defaults_to_the_whole_day() -> None:
-    rule = schedule.parse_text(practice('every = "90m"')).practices[0].rule
+    rule = read.parse_text(practice('every = "90m"')).practices[0].rule
     assert rule == EveryRule(timedelta(minutes=90), Window(time(0), time(0)))
-    rule = schedule.parse_text(practice('every = "2h"\nbetween = "09:00-21:00"\ndays = '
+    rule = read.parse_text(practice('every = "2h"\nbetween = "09:00-21:00"\ndays = '
                                         '"weekends"')).practices[0].rule
     assert rule == EveryRule(timedelta(hours=2), Window(time(9), time(21)), frozenset({5, 6}))
 
 
 def test_random_rule() -> None:
-    rule = schedule.parse_text(practice('random = 3\nbetween = "17:00-22:00"')).practices[0].rule
+    rule = read.parse_text(practice('random = 3\nbetween = "17:00-22:00"')).practices[0].rule
     assert rule == RandomRule(3, Window(time(17), time(22)), timedelta(minutes=30))
-    rule = schedule.parse_text(
+    rule = read.parse_text(
         practice('random = 2\nbetween = "22:00-02:00"\nmin_gap = "1h"')).practices[0].rule
     assert rule == RandomRule(2, Window(time(22), time(2)), timedelta(hours=1))
 
 
 def test_cron_rule() -> None:
-    rule = schedule.parse_text(practice('cron = "0 19 * * sun"')).practices[0].rule
+    rule = read.parse_text(practice('cron = "0 19 * * sun"')).practices[0].rule
     assert isinstance(rule, CronRule)
     assert rule.weekdays == {6} and rule.hours == {19} and rule.expr == "0 19 * * sun"
 
@@ -76,7 +76,7 @@ def test_cron_rule() -> None:
 @pytest.mark.parametrize("value", ["2026-12-12T18:00:00", '"2026-12-12 18:00"',
                                    '"2026-12-12T18:00"', '"2026-12-12 18:00:00"'])
 def test_once_rule_as_toml_datetime_or_text(value: str) -> None:
-    rule = schedule.parse_text(practice(f"once = {value}")).practices[0].rule
+    rule = read.parse_text(practice(f"once = {value}")).practices[0].rule
     assert rule == OnceRule(datetime(2026, 12, 12, 18, 0))
 
 
@@ -88,20 +88,20 @@ def test_once_rule_as_toml_datetime_or_text(value: str) -> None:
      ('"sat-sun"', {5, 6}), ('"tues"', {1})],
 )
 def test_day_forms(days: str, expected: object) -> None:
-    rule = schedule.parse_text(practice(f'at = "08:00"\ndays = {days}')).practices[0].rule
+    rule = read.parse_text(practice(f'at = "08:00"\ndays = {days}')).practices[0].rule
     assert isinstance(rule, AtRule) and rule.days == frozenset(expected)  # type: ignore[arg-type]
 
 
 def test_message_variants_and_enabled() -> None:
     text = ('[[practice]]\nid = "look-up"\ntitle = "Look up"\nmessage = ["a", "b"]\n'
             'at = "07:00"\nenabled = false\n')
-    p = schedule.parse_text(text).practices[0]
+    p = read.parse_text(text).practices[0]
     assert p.messages == ("a", "b") and not p.enabled and p.id == "look-up"
 
 
 def test_empty_file_is_an_empty_schedule() -> None:
-    assert schedule.parse_text("") == schedule.parse_text("# nothing yet\n")
-    empty = schedule.parse_text("")
+    assert read.parse_text("") == read.parse_text("# nothing yet\n")
+    empty = read.parse_text("")
     assert empty.practices == () and empty.settings == Settings()
 
 
@@ -116,7 +116,7 @@ def test_settings_are_the_effective_values_of_each_practice() -> None:
             + practice('at = "06:30"\nquiet_hours = false', "off")
             + practice('at = "09:00"\nquiet_hours = "12:00-13:00"\nanswer_within = "2h"\n'
                        'repeat = "10m"\nrepeat_max = 2', "lunch"))
-    sched = schedule.parse_text(text)
+    sched = read.parse_text(text)
     s = sched.settings
     assert s == Settings("Europe/Berlin", Window(time(22, 30), time(7)), timedelta(minutes=20),
                          timedelta(minutes=5), timedelta(hours=2))
@@ -132,7 +132,7 @@ def test_settings_are_the_effective_values_of_each_practice() -> None:
 
 
 def test_defaults_without_settings() -> None:
-    p = schedule.parse_text(practice('at = "08:00"')).practices[0]
+    p = read.parse_text(practice('at = "08:00"')).practices[0]
     assert p.quiet_hours is None and p.grace == timedelta(minutes=15)
     assert p.snooze == timedelta(minutes=10) and p.answer_within is None and p.repeat_max == 0
 
@@ -329,7 +329,7 @@ def test_settings_mistakes(line: str, message: str) -> None:
 
 
 def test_settings_none_switches_quiet_hours_off() -> None:
-    assert schedule.parse_text('[settings]\nquiet_hours = "none"\n').settings.quiet_hours is None
+    assert read.parse_text('[settings]\nquiet_hours = "none"\n').settings.quiet_hours is None
 
 
 def test_unknown_top_level_table_suggests_the_right_one() -> None:
@@ -347,7 +347,7 @@ def test_several_mistakes_are_reported_together_top_to_bottom() -> None:
         'message = "m"\nrandom = 3\nbetween = "21:00-22:00"\nmin_gap = "1h"\n'  # 14-17
     )
     with pytest.raises(ScheduleError) as info:
-        schedule.parse_text(text, source="/home/me/.config/attuned/config.toml")
+        read.parse_text(text, source="/home/me/.config/attuned/config.toml")
     f = "/home/me/.config/attuned/config.toml"
     assert str(info.value) == "\n".join([
         f'{f}:2: timezone: "Europe/Berln" is not a time zone; did you mean "Europe/Berlin"?',
@@ -410,7 +410,7 @@ def test_toml_11_bare_time_is_rejected_though_tomlkit_reads_it() -> None:
 
     assert tomlkit.parse("at = 09:30\n")["at"] == time(9, 30)
     with pytest.raises(ScheduleError, match='a time of day goes in quotes, like "09:30"'):
-        schedule.parse_text(practice("at = 09:30"))
+        read.parse_text(practice("at = 09:30"))
 
 
 # --------------------------------------------------------------------------- load
@@ -419,10 +419,10 @@ def test_toml_11_bare_time_is_rejected_though_tomlkit_reads_it() -> None:
 def test_load_sets_the_source_and_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(practice('at = "07:30"'))
-    assert schedule.load(path).source == str(path)
+    assert read.load(path).source == str(path)
     path.write_text(practice("at = 7"))
     with pytest.raises(ScheduleError) as info:
-        schedule.load(path)
+        read.load(path)
     assert str(info.value) == (
         f'{path}:5: practice "p": at: expected "HH:MM" or a list of them, got 7')
 
@@ -430,13 +430,13 @@ def test_load_sets_the_source_and_names_the_file(tmp_path: Path) -> None:
 def test_missing_file_suggests_init(tmp_path: Path) -> None:
     path = tmp_path / "nope" / "config.toml"
     with pytest.raises(ConfigNotFound) as info:
-        schedule.load(path)
+        read.load(path)
     assert str(info.value) == f"no schedule file at {path}; create one with: attuned init"
 
 
 def test_a_directory_is_not_a_schedule(tmp_path: Path) -> None:
     with pytest.raises(AttunedError) as info:
-        schedule.load(tmp_path)
+        read.load(tmp_path)
     assert str(info.value) == (
         f"{tmp_path} is a directory, not a schedule file; point --config at a file")
 
@@ -445,8 +445,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
     # (Permission bits cannot be tested reliably: the suite may run as root.)
     (tmp_path / "file").write_text("")
     path = tmp_path / "file" / "config.toml"
-    with pytest.raises(schedule.ConfigUnreadable) as info:
-        schedule.load(path)
+    with pytest.raises(read.ConfigUnreadable) as info:
+        read.load(path)
     assert str(info.value) == f"cannot read {path}: Not a directory"
 
 
@@ -454,7 +454,7 @@ def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b'[settings]\ngrace = "15m"\n# caf\xe9\n')
     with pytest.raises(ScheduleError) as info:
-        schedule.load(path)
+        read.load(path)
     assert str(info.value) == f"{path}:3: this line is not UTF-8 text; save the file as UTF-8"
 
 

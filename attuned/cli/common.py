@@ -63,15 +63,15 @@ def config_path(ctx: click.Context) -> Path:
 
 def schedule_or_example(path: Path) -> Schedule:
     """The schedule at `path`, or the built-in example when there is no file yet."""
-    from attuned.config import schedule
+    from attuned.config.read import load_or_example
 
-    return schedule.load_or_example(path)[0]
+    return load_or_example(path)[0]
 
 
 def load_schedule(path: Path, *, example_if_missing: bool = False) -> Schedule:
-    from attuned.config import schedule
+    from attuned.config.read import load
 
-    return schedule_or_example(path) if example_if_missing else schedule.load(path)
+    return schedule_or_example(path) if example_if_missing else load(path)
 
 
 def now() -> datetime:

@@ -123,7 +123,8 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     Example:
         attuned try breakfast --for 1w --at 07:15
     """
-    from attuned.config import library, schedule, zones
+    from attuned.config import edit, library, zones
+    from attuned.config.read import load
     from attuned.core import timing
     from attuned.core.durations import parse_duration
 
@@ -138,11 +139,11 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     created = False
     if not path.exists():
         try:
-            schedule.write_new(path, _NEW_FILE, force=False)
+            edit.write_new(path, _NEW_FILE, force=False)
             created = True
-        except schedule.ConfigExists:
+        except edit.ConfigExists:
             pass  # another command started it meanwhile: add to that one
-    sched = schedule.load(path)
+    sched = load(path)
     old = sched.get(pid)
     if old is not None:
         state = "" if old.enabled else " (paused; `attuned enable " + pid + "` switches it on)"
@@ -161,7 +162,7 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     zone = zones.schedule_zone(sched.settings)
     today = _now().astimezone(zone).date()
     fields = t.fields(pid, today, length, overrides)
-    new = schedule.add_practice(path, fields)
+    new = edit.add_practice(path, fields)
     p = new.get(pid)
     assert p is not None
     if created:
@@ -259,10 +260,11 @@ def review_(ctx: click.Context, days: int, as_json: bool) -> None:
         attuned review
     """
     from attuned.app import review
-    from attuned.config import library, schedule
+    from attuned.config import library
+    from attuned.config.read import load
 
     path = _config(ctx)
-    practices_ = schedule.load(path).practices if path.exists() else ()
+    practices_ = load(path).practices if path.exists() else ()
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
     store = open_store()

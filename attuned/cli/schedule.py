@@ -1,6 +1,6 @@
 """The schedule commands: init, check, list, next, add, remove, enable, disable, edit.
 
-Thin: parse, call attuned.config.schedule and attuned.core.timing, format. The quick ones
+Thin: parse, call attuned.config.read / edit and attuned.core.timing, format. The quick ones
 (`list`, `next`, `check`) import nothing of the daemon, APScheduler or asyncio.
 """
 
@@ -55,10 +55,11 @@ def init(ctx: click.Context, force: bool) -> None:
     Example:
         attuned init            # then: attuned edit
     """
-    from attuned.config import schedule
+    from attuned.config.edit import write_new
+    from attuned.config.read import example_text
 
     path = _config(ctx)
-    moved = schedule.write_new(path, schedule.example_text(), force=force)
+    moved = write_new(path, example_text(), force=force)
     if moved is not None:
         click.echo(f"Kept your old schedule as {moved}")
     click.echo(f"Wrote a starter schedule to {path}")
@@ -226,7 +227,7 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
             --message "Paper down. How is your partner this morning?" \\
             --at 07:30 --days weekdays --from 2026-12-01 --until 2026-12-07
     """
-    from attuned.config import schedule
+    from attuned.config.edit import add_practice
 
     fields: dict[str, object] = {"id": practice_id, "title": title}
     fields["message"] = messages[0] if len(messages) == 1 else list(messages)
@@ -255,7 +256,7 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
     if disabled:
         fields["enabled"] = False
     path = _config(ctx)
-    sched = schedule.add_practice(path, fields)
+    sched = add_practice(path, fields)
     p = sched.get(practice_id)
     assert p is not None
     click.echo(f"Added {practice_id}: {_rule_words(p)} ({path})")
@@ -313,9 +314,9 @@ def remove(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned remove date-night
     """
-    from attuned.config import schedule
+    from attuned.config.edit import remove_practice
 
-    schedule.remove_practice(_config(ctx), practice_id)
+    remove_practice(_config(ctx), practice_id)
     click.echo(f"Removed {practice_id}. Its history stays; `attuned history` still shows it.")
 
 
@@ -329,9 +330,9 @@ def enable(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned enable look-up
     """
-    from attuned.config import schedule
+    from attuned.config.edit import set_enabled
 
-    schedule.set_enabled(_config(ctx), practice_id, True)
+    set_enabled(_config(ctx), practice_id, True)
     click.echo(f"Enabled {practice_id}.")
 
 
@@ -345,9 +346,9 @@ def disable(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned disable look-up
     """
-    from attuned.config import schedule
+    from attuned.config.edit import set_enabled
 
-    schedule.set_enabled(_config(ctx), practice_id, False)
+    set_enabled(_config(ctx), practice_id, False)
     click.echo(f"Paused {practice_id}. `attuned enable {practice_id}` switches it back on.")
 
 

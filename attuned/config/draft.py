@@ -1,6 +1,6 @@
 """`attuned edit`: the user edits a draft beside the file; the file is replaced only by a
 valid draft, atomically, and only if nobody changed it meanwhile (checked under the lock
-that every attuned edit takes, schedule.update). A draft that is not saved is never
+that every attuned edit takes, attuned.config.edit.update). A draft that is not saved is never
 thrown away: it is kept beside the file and the user is told where."""
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ def _drop_if_untouched(draft: Path, original: bytes) -> None:
 
 
 def _validate(data: bytes, path: Path) -> int:
-    from attuned.config import schedule
+    from attuned.config.read import parse_text
 
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ScheduleError([Problem(str(path), f"the file is not UTF-8 text ({e.reason} at "
                                                f"byte {e.start}); save it as UTF-8")]) from None
-    return len(schedule.parse_text(text, str(path)).practices)
+    return len(parse_text(text, str(path)).practices)
 
 
 def edit_interactively(
@@ -61,10 +61,10 @@ def edit_interactively(
     run_editor: Callable[[Path], None],
     ask_reopen: Callable[[ScheduleError], bool],
 ) -> EditResult:
-    from attuned.config import schedule
+    from attuned.config.read import example_text
 
     existed = path.exists()
-    original = path.read_bytes() if existed else schedule.example_text().encode()
+    original = path.read_bytes() if existed else example_text().encode()
     mode = path.stat().st_mode & 0o777 if existed else None
     paths.make_dir(path.parent, instead="give another schedule file with --config")
     # Same directory (same filesystem for the final rename); .toml for editor highlighting.
@@ -111,7 +111,7 @@ def _save(path: Path, draft: Path, expected: bytes | None, data: bytes,
           mode: int | None) -> None:
     """Replace `path` with `data` if it still holds `expected` (None: no file), under
     the edit lock; otherwise keep the draft and say where."""
-    from attuned.config import schedule
+    from attuned.config.edit import update
 
     def replace(current: bytes | None) -> tuple[bytes, None]:
         # The draft was made from `expected`: over anything else it would undo an edit.
@@ -120,7 +120,7 @@ def _save(path: Path, draft: Path, expected: bytes | None, data: bytes,
         return data, None
 
     try:
-        schedule.update(path, replace, mode=mode)
+        update(path, replace, mode=mode)
     except _ChangedMeanwhile:
         keep = _keep_draft(draft, path)
         raise EditConflict(

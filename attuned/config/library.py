@@ -28,7 +28,8 @@ from typing import Any
 import tomli
 
 from attuned import paths
-from attuned.config import schedule
+from attuned.config.read import parse_text, split_position
+from attuned.config.validate import PRACTICE_KEYS, RULE_KEYS
 from attuned.core.durations import format_duration, parse_duration
 from attuned.core.model import Practice
 from attuned.errors import AttunedError, Problem, ScheduleError
@@ -37,7 +38,7 @@ from attuned.errors import AttunedError, Problem, ScheduleError
 OWN_KEYS = ("title", "why", "for", "message")
 # Practice keys a template must not set: `try` gives them.
 GIVEN_KEYS = ("id", "from", "until", "enabled")
-RULE_SHAPE_KEYS = (*schedule.RULE_KEYS, "between", "min_gap")
+RULE_SHAPE_KEYS = (*RULE_KEYS, "between", "min_gap")
 DEFAULT_PERIOD = timedelta(weeks=1)
 BUILT_IN = "built-in"
 
@@ -71,7 +72,7 @@ class Template:
         days = whole_days(period or self.period)
         keys = self.schedule_keys
         over = dict(overrides or {})
-        if any(k in over for k in schedule.RULE_KEYS):
+        if any(k in over for k in RULE_KEYS):
             for k in RULE_SHAPE_KEYS:
                 keys.pop(k, None)
             if "cron" in over or "once" in over:
@@ -167,7 +168,7 @@ def parse_template(name: str, text: str, origin: str) -> Template:
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as e:
-        msg, line, _ = schedule.split_position(e)
+        msg, line, _ = split_position(e)
         raise ScheduleError([Problem(source, f"TOML syntax error: {msg}; fix the line and "
                                      "save again", line=line)]) from None
     problems: list[Problem] = []
@@ -180,7 +181,7 @@ def parse_template(name: str, text: str, origin: str) -> Template:
         if key in GIVEN_KEYS:
             problems.append(Problem(source, '"attuned try" sets this itself; remove it from '
                                     "the template", line=line_of(key), key=key))
-        elif key not in OWN_KEYS and key not in schedule.PRACTICE_KEYS:
+        elif key not in OWN_KEYS and key not in PRACTICE_KEYS:
             problems.append(Problem(source, "unknown key in a practice template; it takes "
                                     f"{', '.join(OWN_KEYS)} and the practice keys of "
                                     "`attuned check`", line=line_of(key), key=key))
@@ -199,7 +200,7 @@ def parse_template(name: str, text: str, origin: str) -> Template:
         except (ValueError, NotWholeDays) as e:
             problems.append(Problem(source, str(e), line=line_of("for"), key="for"))
     keys = {k: v for k, v in data.items() if k not in OWN_KEYS and k not in GIVEN_KEYS
-            and k in schedule.PRACTICE_KEYS}
+            and k in PRACTICE_KEYS}
     practice: Practice | None = None
     if not problems:
         import tomlkit
@@ -209,7 +210,7 @@ def parse_template(name: str, text: str, origin: str) -> Template:
         doc = tomlkit.dumps({"practice": [{k: v for k, v in fields.items()
                                            if v is not None}]})
         try:
-            practice = schedule.parse_text(doc, source=source).practices[0]
+            practice = parse_text(doc, source=source).practices[0]
         except ScheduleError as e:
             for p in e.problems:
                 problems.append(Problem(source, p.message, line=line_of(p.key) if p.key

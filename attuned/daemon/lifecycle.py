@@ -17,7 +17,7 @@ from typing import Any
 
 from attuned import paths
 from attuned.app.service import ScheduleState, Service, changed_practices
-from attuned.config import schedule as schedule_io
+from attuned.config import read as schedule_io
 from attuned.core.clock import Clock
 from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import Action, Schedule

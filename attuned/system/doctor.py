@@ -107,7 +107,7 @@ def run_checks(inputs: Inputs | None = None) -> list[CheckResult]:
 
 def check_config(inp: Inputs) -> tuple[CheckResult, Schedule | None]:
     """The schedule file parses and validates (exactly what `attuned check` says)."""
-    from attuned.config import schedule as schedule_io
+    from attuned.config import read as schedule_io
 
     name = "schedule"
     path = inp.config
