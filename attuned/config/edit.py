@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from attuned import fsutil
-from attuned.config.layout import _scan, _Table
+from attuned.config.layout import Table, scan
 from attuned.config.read import (
-    _data_and_layout,
-    _decode,
-    _loads_or_none,
-    _not_found,
-    _read_bytes,
+    data_and_layout,
+    decode,
+    loads_or_none,
+    not_found,
     parse_text,
+    read_bytes,
 )
 from attuned.config.validate import PRACTICE_KEYS
 from attuned.core.model import Schedule
@@ -131,7 +131,7 @@ def update(path: Path, change: Callable[[bytes | None], tuple[bytes | None, _T]]
 
 def _read_or_none(path: Path) -> bytes | None:
     try:
-        return _read_bytes(path)
+        return read_bytes(path)
     except ConfigNotFound:
         return None
 
@@ -155,12 +155,12 @@ def edit_text(path: Path, transform: Callable[[str], str]) -> Schedule:
     applied to the text that edit left.
     """
     if not path.exists():
-        _read_bytes(path)  # the reason, in words (and no lock file where there is nothing)
+        read_bytes(path)  # the reason, in words (and no lock file where there is nothing)
 
     def change(old: bytes | None) -> tuple[bytes, Schedule]:
         if old is None:
-            raise _not_found(path)  # removed while we waited
-        new_text = transform(_decode(old, path))
+            raise not_found(path)  # removed while we waited
+        new_text = transform(decode(old, path))
         return new_text.encode("utf-8"), parse_text(new_text, source=str(path))
 
     return update(path, change)
@@ -192,13 +192,13 @@ def add_practice(path: Path, fields: Mapping[str, object]) -> Schedule:
     pid = values.get("id")
 
     def transform(text: str) -> str:
-        # Key positions (_scan) only for the message: this runs under the edit lock.
-        data = _loads_or_none(text)
+        # Key positions (a scan) only for the message: this runs under the edit lock.
+        data = loads_or_none(text)
         if data is None:
-            data, _ = _data_and_layout(text, str(path))  # raises, saying where
+            data, _ = data_and_layout(text, str(path))  # raises, saying where
         for i, p in enumerate(data.get("practice", [])):
             if isinstance(p, dict) and p.get("id") == pid:
-                layout = _scan(text)
+                layout = scan(text)
                 table = layout.practices[i] if i < len(layout.practices) else None
                 raise ScheduleError([Problem(
                     str(path),
@@ -310,8 +310,8 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def _practice_table(text: str, path: Path, practice_id: str) -> _Table:
-    data, layout = _data_and_layout(text, str(path))
+def _practice_table(text: str, path: Path, practice_id: str) -> Table:
+    data, layout = data_and_layout(text, str(path))
     raw = data.get("practice", [])
     items = raw if isinstance(raw, list) else []
     ids = [p.get("id") for p in items if isinstance(p, dict)]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+__all__ = ["Layout", "Table", "scan"]
+
 
 @dataclass
-class _Table:
+class Table:
     """Where a table sits in the file: header line and each key's first and last line."""
 
     header: int | None
@@ -28,10 +30,10 @@ class _Table:
 
 
 @dataclass
-class _Layout:
-    root: _Table = field(default_factory=lambda: _Table(header=None))
-    tables: dict[str, _Table] = field(default_factory=dict)  # first [name] of each table
-    practices: list[_Table] = field(default_factory=list)  # each [[practice]], in order
+class Layout:
+    root: Table = field(default_factory=lambda: Table(header=None))
+    tables: dict[str, Table] = field(default_factory=dict)  # first [name] of each table
+    practices: list[Table] = field(default_factory=list)  # each [[practice]], in order
     first_header: dict[str, int] = field(default_factory=dict)  # top-level name -> its line
 
 
@@ -39,10 +41,10 @@ _KEY = r'(?:"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)'
 _KEY_LINE = re.compile(rf"\s*({_KEY})(?:\s*\.\s*{_KEY})*\s*=")
 
 
-def _scan(text: str) -> _Layout:
+def scan(text: str) -> Layout:
     """Find tables and key lines. tomllib gives no positions, so this follows strings,
     multi-line strings and multi-line arrays well enough to skip their insides."""
-    layout = _Layout()
+    layout = Layout()
     current = layout.root
     key: str | None = None
     state: str | None = None
@@ -63,7 +65,7 @@ def _scan(text: str) -> _Layout:
             header = aot or re.match(r"\[\s*([^\]]+?)\s*\]", stripped)
             parts = header.group(1).split(".") if header else []
             name = ".".join(part.strip().strip("\"'") for part in parts)
-            current = _Table(header=n)
+            current = Table(header=n)
             top = name.split(".", 1)[0]
             layout.first_header.setdefault(top, n)
             if aot and name == "practice":

@@ -15,19 +15,24 @@ from typing import Any
 
 import tomli
 
-from attuned.config.layout import _Layout, _scan, _Table
-from attuned.config.validate import _Checker
+from attuned.config.layout import Layout, Table, scan
+from attuned.config.validate import Checker
 from attuned.core.model import Practice, Schedule, Settings
 from attuned.errors import AttunedError, ConfigNotFound, Problem, ScheduleError
 
 __all__ = [
     "ConfigUnreadable",
     "ScheduleCache",
+    "data_and_layout",
+    "decode",
     "example_schedule",
     "example_text",
     "load",
     "load_or_example",
+    "loads_or_none",
+    "not_found",
     "parse_text",
+    "read_bytes",
     "split_position",
 ]
 
@@ -49,7 +54,7 @@ def load_or_example(path: Path, cache: ScheduleCache | None = None) -> tuple[Sch
 def load(path: Path, cache: ScheduleCache | None = None) -> Schedule:
     """Read and validate the schedule at `path`; Schedule.source is the path. With a
     `cache` (the daemon keeps one), practices whose text did not change are reused."""
-    text = _decode(_read_bytes(path), path)
+    text = decode(read_bytes(path), path)
     return parse_text(text, source=str(path), cache=cache)
 
 
@@ -68,7 +73,7 @@ def parse_text(text: str, source: str = "config.toml",
                cache: ScheduleCache | None = None) -> Schedule:
     """Validate TOML `text` into a Schedule; ScheduleError lists every problem found.
     `cache`: see ScheduleCache; it changes only how fast, never what is returned."""
-    # A valid file needs no _scan for key positions (0.4 s for 10,000 practices); only
+    # A valid file needs no scan() for key positions (0.4 s for 10,000 practices); only
     # problems need them, and those are reported by the full read below.
     cache = ScheduleCache() if cache is None else cache
     sched = (_parse_blocks(text, source, cache) if cache._practices
@@ -78,8 +83,8 @@ def parse_text(text: str, source: str = "config.toml",
 
 def _parse_full(text: str, source: str) -> Schedule:
     """The whole file at once, with every key's line: what reports the problems."""
-    data, layout = _data_and_layout(text, source)
-    checker = _Checker(source, layout)
+    data, layout = data_and_layout(text, source)
+    checker = Checker(source, layout)
     sched = checker.schedule(data)
     if checker.problems:
         # Top to bottom, as people read the file; problems without a line come last.
@@ -93,7 +98,7 @@ def _parse_full(text: str, source: str) -> Schedule:
 _PRACTICE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*practice[ \t]*\]\][ \t]*(?:#.*)?\r?$", re.M)
 
 
-def _loads_or_none(text: str) -> dict[str, Any] | None:
+def loads_or_none(text: str) -> dict[str, Any] | None:
     """The fast reads give up on a syntax error: the full read then reports it."""
     try:
         return tomli.loads(text)
@@ -108,10 +113,10 @@ def _parse_blocks(text: str, source: str, cache: ScheduleCache) -> Schedule | No
     if not starts:
         return None
     preamble = text[: starts[0]]
-    data = _loads_or_none(preamble)
+    data = loads_or_none(preamble)
     if data is None or "practice" in data:
         return None
-    checker = _Checker(source, _Layout())  # lines only matter for problems: none here
+    checker = Checker(source, Layout())  # lines only matter for problems: none here
     settings = checker.schedule(data).settings
     if checker.problems:
         return None
@@ -151,7 +156,7 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
     header-like line is a header, so the n-th one is the n-th practice's."""
     if '"""' in text or "'''" in text:
         return None
-    data = _loads_or_none(text)
+    data = loads_or_none(text)
     if data is None:
         return None
     starts = [m.start() for m in _PRACTICE_HEADER.finditer(text)]
@@ -163,8 +168,8 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
     for start in starts:
         line += text.count("\n", at, start)
         at = start
-        tables.append(_Table(header=line))
-    checker = _Checker(source, _Layout(practices=tables))
+        tables.append(Table(header=line))
+    checker = Checker(source, Layout(practices=tables))
     sched = checker.schedule(data)
     if checker.problems:
         return None
@@ -179,14 +184,14 @@ def _parse_whole(text: str, source: str, cache: ScheduleCache) -> Schedule | Non
 
 
 def _parse_block(block: str, source: str, settings: Settings) -> Practice | None:
-    data = _loads_or_none(block)
+    data = loads_or_none(block)
     if data is None:
         return None
     items = data.get("practice")
     if len(data) != 1 or not isinstance(items, list) or len(items) != 1:
         return None  # another table inside the block: read the whole file
-    table = _Table(header=1)
-    checker = _Checker(source, _Layout(practices=[table]))
+    table = Table(header=1)
+    checker = Checker(source, Layout(practices=[table]))
     p = checker.practice(items[0], table, settings)
     return None if checker.problems else p
 
@@ -200,11 +205,11 @@ def example_schedule() -> Schedule:
     return parse_text(example_text(), source="<built-in example>")
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise _not_found(path) from None
+        raise not_found(path) from None
     except IsADirectoryError:
         raise ConfigUnreadable(
             f"{path} is a directory, not a schedule file; point --config at a file"
@@ -217,11 +222,11 @@ def _read_bytes(path: Path) -> bytes:
         raise ConfigUnreadable(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def _not_found(path: Path) -> ConfigNotFound:
+def not_found(path: Path) -> ConfigNotFound:
     return ConfigNotFound(f"no schedule file at {path}; create one with: attuned init")
 
 
-def _decode(data: bytes, path: Path) -> str:
+def decode(data: bytes, path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -274,10 +279,10 @@ def _toml11_hint(line: str) -> str | None:
     return None
 
 
-def _data_and_layout(text: str, source: str) -> tuple[dict[str, Any], _Layout]:
+def data_and_layout(text: str, source: str) -> tuple[dict[str, Any], Layout]:
     """The file's data and where its keys are; a syntax error is raised as a Problem."""
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as e:
         raise ScheduleError([_syntax_problem(source, text, e)]) from None
-    return data, _scan(text)
+    return data, scan(text)

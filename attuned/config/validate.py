@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from attuned.config.layout import _Layout, _Table
+from attuned.config.layout import Layout, Table
 from attuned.core import cron
 from attuned.core.days import parse_days
 from attuned.core.durations import format_duration, parse_clock, parse_duration, parse_window
@@ -40,6 +40,7 @@ __all__ = [
     "RULE_KEYS",
     "SETTINGS_KEYS",
     "WHEN_CHOICES",
+    "Checker",
 ]
 
 
@@ -101,7 +102,7 @@ def _suggest(word: str, choices: tuple[str, ...]) -> str | None:
 
 @dataclass
 class _Where:
-    table: _Table | None
+    table: Table | None
     practice: str | None = None
     misspelt: set[str] = field(default_factory=set)  # keys an unknown key suggested
 
@@ -110,8 +111,8 @@ class _Invalid(Exception):
     """One value is wrong; the message is already written for people."""
 
 
-class _Checker:
-    def __init__(self, source: str, layout: _Layout) -> None:
+class Checker:
+    def __init__(self, source: str, layout: Layout) -> None:
         self.source = source
         self.layout = layout
         self.problems: list[Problem] = []
@@ -204,7 +205,7 @@ class _Checker:
 
     # -- practices
 
-    def practice(self, raw: object, table: _Table | None, settings: Settings) -> Practice | None:
+    def practice(self, raw: object, table: Table | None, settings: Settings) -> Practice | None:
         if not isinstance(raw, dict):
             self.add(_Where(table), "practice", f"expected a [[practice]] table, got {_show(raw)}")
             return None
