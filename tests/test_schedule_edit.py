@@ -444,6 +444,8 @@ def test_remove_the_first_and_only_practice(tmp_path: Path) -> None:
 
 _texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1,
                  max_size=30).filter(str.strip)
+# Braces in a message are placeholders, and an unknown one is refused by design.
+_messages = _texts.filter(lambda s: "{" not in s and "}" not in s)
 _clock = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
 _rules = st.one_of(
     st.fixed_dictionaries({"at": st.lists(_clock, min_size=1, max_size=3, unique=True)}),
@@ -459,7 +461,7 @@ _rules = st.one_of(
 # (A file ending in blank lines is left out: adding after them and removing again
 # keeps one blank line fewer, which nobody notices and nothing can tell apart.)
 @settings(max_examples=25, deadline=None)
-@given(title=_texts, messages=st.lists(_texts, min_size=1, max_size=3), rule=_rules,
+@given(title=_texts, messages=st.lists(_messages, min_size=1, max_size=3), rule=_rules,
        enabled=st.booleans(),
        base=st.sampled_from([COMMENTED, "", "# just a note", '[settings]\ngrace = "1h"\n']))
 def test_add_then_remove_gives_back_the_same_bytes(
