@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-import tomlkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -224,42 +223,35 @@ def practice_text(pid: str) -> str:
     return f'[[practice]]\nid = "{pid}"\ntitle = "T"\nmessage = "M"\nat = "07:00"\n'
 
 
-# --------------------------------------------------------------------------- edit()
+# --------------------------------------------------------------------------- edit_text()
 
 
-def test_generic_tomlkit_edit_keeps_comments(config: Path) -> None:
-    def change(doc: tomlkit.TOMLDocument) -> None:
-        doc["settings"]["quiet_hours"] = "23:00-06:30"  # type: ignore[index]
-
-    sched = edit.edit(config, change)
+def test_a_text_edit_is_written_and_everything_else_kept(config: Path) -> None:
+    sched = edit.edit_text(config, lambda text: text.replace('"22:30-07:00"   # sleep',
+                                                             '"23:00-06:30"   # sleep'))
     assert sched.settings.quiet_hours is not None
+    assert str(sched.settings.quiet_hours) == "23:00-06:30"
     assert config.read_text() == COMMENTED.replace('"22:30-07:00"   # sleep',
                                                    '"23:00-06:30"   # sleep')
 
 
 def test_an_invalid_edit_is_refused_and_the_file_is_untouched(config: Path) -> None:
     before = config.read_bytes()
-
-    def change(doc: tomlkit.TOMLDocument) -> None:
-        doc["settings"]["quiet_hours"] = "late"  # type: ignore[index]
-
     with pytest.raises(ScheduleError) as info:
-        edit.edit(config, change)
+        edit.edit_text(config, lambda text: text.replace('"22:30-07:00"', '"late"'))
     assert str(info.value) == (f'{config}:4: quiet_hours: "late" is not a time window; write '
                                'it as "HH:MM-HH:MM", like "17:00-22:00"')
     assert config.read_bytes() == before
 
 
-def test_an_edit_that_only_tomlkit_accepts_is_refused(config: Path) -> None:
-    # tomlkit writes a datetime.time as a bare TOML 1.1-style `07:30:00`, which tomllib
-    # reads as a time, not "HH:MM": validation with the daemon's reader catches it.
+def test_a_value_tomlkit_writes_bare_is_refused(config: Path) -> None:
+    # tomlkit (which renders an added practice's values) writes a datetime.time as a bare
+    # `07:30:00`, which tomllib reads as a time, not "HH:MM": validation with the daemon's
+    # reader catches it before anything is written.
     before = config.read_bytes()
-
-    def change(doc: tomlkit.TOMLDocument) -> None:
-        doc["practice"][0]["at"] = tomlkit.parse("t = 07:30:00")["t"]  # type: ignore[index]
-
     with pytest.raises(ScheduleError, match="write times in quotes"):
-        edit.edit(config, change)
+        edit.add_practice(config, {"id": "tea", "title": "Tea", "message": "m",
+                                   "at": time(7, 30)})
     assert config.read_bytes() == before
 
 
@@ -269,13 +261,13 @@ def test_a_save_by_another_program_meanwhile_is_kept_and_the_edit_redone_on_it(
     theirs = COMMENTED.replace("# trailing thoughts", "# their edit, saved meanwhile")
     calls = []
 
-    def change(doc: tomlkit.TOMLDocument) -> None:
+    def change(text: str) -> str:
         calls.append(1)
         if len(calls) == 1:
             config.write_text(theirs)  # an editor (no lock) saves between our read and write
-        doc["settings"]["grace"] = "30m"  # type: ignore[index]
+        return text.replace('# grace = "30m"   (maybe later)', 'grace = "30m"')
 
-    edit.edit(config, change)
+    edit.edit_text(config, change)
     assert len(calls) == 2
     text = config.read_text()
     assert "# their edit, saved meanwhile" in text

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from attuned import fsutil
 from attuned.config.layout import Table, scan
@@ -38,16 +38,12 @@ from attuned.errors import (
     ScheduleError,
 )
 
-if TYPE_CHECKING:
-    from tomlkit import TOMLDocument
-
 __all__ = [
     "EDIT_LOCK_WAIT",
     "ConfigExists",
     "ConfigWriteError",
     "ScheduleBusy",
     "add_practice",
-    "edit",
     "edit_text",
     "lock_path",
     "remove_practice",
@@ -164,25 +160,6 @@ def edit_text(path: Path, transform: Callable[[str], str]) -> Schedule:
         return new_text.encode("utf-8"), parse_text(new_text, source=str(path))
 
     return update(path, change)
-
-
-def edit(path: Path, change: Callable[[TOMLDocument], None]) -> Schedule:
-    """Edit the file as a tomlkit document (comments and layout kept), then validate and
-    write it as `edit_text` does."""
-    import tomlkit  # only edits need it; keeps `list` and `next` quick
-    from tomlkit.exceptions import ParseError
-
-    def transform(text: str) -> str:
-        try:
-            doc = tomlkit.parse(text)
-        except ParseError as e:
-            parse_text(text, source=str(path))  # the daemon reader's message, if it has one
-            raise ScheduleError([Problem(str(path), f"TOML syntax error: {e}; fix the "
-                                         "file and save again")]) from None
-        change(doc)
-        return tomlkit.dumps(doc)
-
-    return edit_text(path, transform)
 
 
 def add_practice(path: Path, fields: Mapping[str, object]) -> Schedule:
