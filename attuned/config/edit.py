@@ -22,9 +22,9 @@ from attuned.config.layout import Table, scan
 from attuned.config.read import (
     data_and_layout,
     decode,
-    loads_or_none,
     not_found,
     parse_text,
+    parse_toml,
     read_bytes,
 )
 from attuned.config.validate import PRACTICE_KEYS
@@ -170,9 +170,7 @@ def add_practice(path: Path, fields: Mapping[str, object]) -> Schedule:
 
     def transform(text: str) -> str:
         # Key positions (a scan) only for the message: this runs under the edit lock.
-        data = loads_or_none(text)
-        if data is None:
-            data, _ = data_and_layout(text, str(path))  # raises, saying where
+        data = parse_toml(text, str(path))
         for i, p in enumerate(data.get("practice", [])):
             if isinstance(p, dict) and p.get("id") == pid:
                 layout = scan(text)

@@ -79,8 +79,6 @@ class Daemon:
         self.clockwatch: ClockWatcher | None = None
         self.tasks = TaskSet("daemon")
         self._status_timer: asyncio.TimerHandle | None = None
-        # A reload re-reads only the practices whose text changed.
-        self._cache = schedule_io.ScheduleCache()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -116,7 +114,7 @@ class Daemon:
         stack.callback(store.close)
         try:
             with gc_paused():
-                sched, example = schedule_io.load_or_example(self.config, self._cache)
+                sched, example = schedule_io.load_or_example(self.config)
             error = None
         except ScheduleError as e:
             # No last good schedule yet: run nothing, say why, and wait for the fix.
@@ -302,7 +300,7 @@ class Daemon:
         service = self.service
         try:
             with gc_paused():
-                sched, example = schedule_io.load_or_example(self.config, self._cache)
+                sched, example = schedule_io.load_or_example(self.config)
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)
