@@ -1,40 +1,37 @@
-"""Library fact: the schedule is read with tomli < 2.4, which is the standard tomllib's
-own code (TOML 1.0) compiled with mypyc, for speed (bench/daemon_bench.py). It must judge
-every file exactly as tomllib does, messages included, so error text never depends on
-which of the two read it. (tomli 2.4 moved to TOML 1.1, which reads `at = 07:30` bare.)"""
+"""Library fact: the schedule is read with the standard library's tomllib, which is TOML
+1.0. Forms only TOML 1.1 accepts (tomlkit and tomli >= 2.4 read `at = 07:30` bare) are
+refused, with the line, the column and, where one is known, how to write it instead."""
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
 import pytest
-import tomli
 
-ROOT = Path(__file__).resolve().parent.parent
+from attuned.config import read
+from attuned.errors import ScheduleError
 
-DOCUMENTS = [
-    (ROOT / "config.example.toml").read_text(),
-    'at = 09:30\n',                      # a time without seconds: TOML 1.1 only
-    'a = {b = 1,\n c = 2}\n',            # a newline inside an inline table: 1.1 only
-    'a = {b = 1,}\n',                    # a trailing comma in an inline table: 1.1 only
-    'a = "\\e"\n',                       # the \\e escape: 1.1 only
-    'a = 1979-05-27T07:32\n',            # a date-time without seconds: 1.1 only
-    '[[practice]]\nid = "x"\nid = "y"\n',  # a duplicate key
-    'title = "unterminated\n',
-    'days = ["mon", "tue"\n',
-    'once = 2026-02-30T07:30:00\n',      # no such day
+FIX = "; fix the line and save again"
+
+TOML_11_ONLY = [
+    # a time without seconds
+    ("at = 09:30\n",
+     's.toml:1: TOML syntax error at column 7: a time of day goes in quotes, like "09:30"'),
+    # a newline inside an inline table
+    ("a = {b = 1,\n c = 2}\n",
+     "s.toml:1: TOML syntax error at column 12: invalid initial character for a key part"),
+    # a trailing comma in an inline table
+    ("a = {b = 1,}\n",
+     "s.toml:1: TOML syntax error at column 12: invalid initial character for a key part"),
+    # the \e escape
+    ('a = "\\e"\n', "s.toml:1: TOML syntax error at column 8: unescaped '\\' in a string"),
+    # a date-time without seconds
+    ("a = 1979-05-27T07:32\n",
+     "s.toml:1: TOML syntax error at column 15: a date and time needs seconds, like "
+     '2026-12-12T18:00:00, or quotes, like "2026-12-12 18:00"'),
 ]
 
 
-@pytest.mark.parametrize("text", DOCUMENTS)
-def test_tomli_judges_like_tomllib(text: str) -> None:
-    try:
-        expected: object = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        expected = ("error", str(e))
-    try:
-        got: object = tomli.loads(text)
-    except tomli.TOMLDecodeError as e:
-        got = ("error", str(e))
-    assert got == expected
+@pytest.mark.parametrize(("text", "message"), TOML_11_ONLY)
+def test_forms_only_toml_1_1_accepts_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ScheduleError) as info:
+        read.parse_text(text, "s.toml")
+    assert str(info.value) == message + FIX

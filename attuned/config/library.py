@@ -18,14 +18,13 @@ and does not hide the others.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import tomli
 
 from attuned import paths
 from attuned.config.read import parse_text, split_position
@@ -166,8 +165,8 @@ def parse_template(name: str, text: str, origin: str) -> Template:
                                      'lowercase letters, digits and hyphens, like '
                                      '"evening-walk.toml"')])
     try:
-        data = tomli.loads(text)
-    except tomli.TOMLDecodeError as e:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         msg, line, _ = split_position(e)
         raise ScheduleError([Problem(source, f"TOML syntax error: {msg}; fix the line and "
                                      "save again", line=line)]) from None

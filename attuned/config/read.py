@@ -1,17 +1,15 @@
-"""Reading the schedule file: finding and decoding it, the TOML read (tomli: TOML 1.0,
-the standard tomllib's own code, compiled), syntax errors in words, and validation into
-the frozen model (attuned.config.validate), every problem of the file at once with its
-line.
+"""Reading the schedule file: finding and decoding it, the TOML read (the standard
+library's tomllib: TOML 1.0), syntax errors in words, and validation into the frozen
+model (attuned.config.validate), every problem of the file at once with its line.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import tomli
 
 from attuned.config.layout import Layout, scan
 from attuned.config.validate import Checker
@@ -108,8 +106,8 @@ def decode(data: bytes, path: Path) -> str:
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
-def split_position(error: tomli.TOMLDecodeError) -> tuple[str, int | None, int | None]:
-    """tomli's message without its "(at line N, column M)" ending, and N and M (None
+def split_position(error: tomllib.TOMLDecodeError) -> tuple[str, int | None, int | None]:
+    """tomllib's message without its "(at line N, column M)" ending, and N and M (None
     when the message has no such ending, as at the end of the document)."""
     msg = str(error)
     m = _POSITION.search(msg)
@@ -118,7 +116,7 @@ def split_position(error: tomli.TOMLDecodeError) -> tuple[str, int | None, int |
     return msg[: m.start()], int(m.group(1)), int(m.group(2))
 
 
-def _syntax_problem(source: str, text: str, error: tomli.TOMLDecodeError) -> Problem:
+def _syntax_problem(source: str, text: str, error: tomllib.TOMLDecodeError) -> Problem:
     msg, line, column = split_position(error)
     where = "" if column is None else f" at column {column}"
     if line is None and msg.endswith("(at end of document)"):
@@ -151,8 +149,8 @@ def _toml11_hint(line: str) -> str | None:
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     """The file's TOML data; a syntax error is raised as a ScheduleError saying where."""
     try:
-        return tomli.loads(text)
-    except tomli.TOMLDecodeError as e:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise ScheduleError([_syntax_problem(source, text, e)]) from None
 
 
