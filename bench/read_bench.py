@@ -3,7 +3,8 @@ schedules (bench/daemon_bench.py's generator: every rule kind, timezone UTC).
 
     python bench/read_bench.py [--runs 11] [--practices 1000,10000] [--json F]
 
-For each size: the whole read (TOML parse, the scan for lines, validation), and its parts
+For each size: the whole read (TOML parse, the scan for lines, validation), the daemon's
+reload after a save that changed one practice (ReloadCache), and the whole read's parts
 alone: `tomllib.loads`, `scan`, the checker. With tomli installed (it is no dependency:
 `pip install 'tomli<2.4'`, the compiled TOML 1.0 one) `tomli.loads` alone is shown beside
 tomllib's. Each figure is the median of --runs (the cases take turns), as CPU time of
@@ -55,13 +56,25 @@ def measure(cases: dict[str, Callable[[], object]], runs: int) -> dict[str, tupl
 def figures(n: int, runs: int) -> dict[str, tuple[float, float]]:
     from attuned.config import read
     from attuned.config.layout import scan
+    from attuned.config.reload_cache import ReloadCache
     from attuned.config.validate import Checker
 
     text = generated_schedule(n, NOW)
     data, layout = tomllib.loads(text), scan(text)
     assert len(read.parse_text(text).practices) == n
+    # The daemon's reload after a save that changed one practice (and back, in turns).
+    edited = text.replace('title = "Practice 0"', 'title = "Practice zero"', 1)
+    assert edited != text
+    cache, saves = ReloadCache(), [text, edited]
+    cache.parse_text(text)
+
+    def reload() -> object:
+        saves.reverse()
+        return cache.parse_text(saves[0])
+
     cases: dict[str, Callable[[], object]] = {
         "whole read (parse_text)": lambda: read.parse_text(text),
+        "reload, one practice changed (ReloadCache)": reload,
         "  tomllib.loads alone": lambda: tomllib.loads(text),
         "  scan alone": lambda: scan(text),
         "  checker alone": lambda: Checker("c.toml", layout).schedule(data),

@@ -48,18 +48,19 @@ for args in commands:
     sys.stdout.flush()
 """
 
-# The daemon's reader, reading as fast as it can.
+# The daemon's reader (with its ReloadCache, as the daemon reads), reading as fast as it can.
 READER = """\
 import json, select, sys
 from pathlib import Path
-from attuned.config import read
+from attuned.config.reload_cache import ReloadCache
 from attuned.errors import AttunedError
 path = Path(sys.argv[1])
+cache = ReloadCache()
 reads, bad, counts = 0, [], []
 print("ready", flush=True)
 while not select.select([sys.stdin], [], [], 0)[0]:
     try:
-        counts.append(len(read.load(path).practices))
+        counts.append(len(cache.load(path).practices))
     except AttunedError as e:
         bad.append(str(e))
     reads += 1

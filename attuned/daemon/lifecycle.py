@@ -17,7 +17,7 @@ from typing import Any
 
 from attuned import paths
 from attuned.app.service import ScheduleState, Service, changed_practices
-from attuned.config import read as schedule_io
+from attuned.config.reload_cache import ReloadCache
 from attuned.core.clock import Clock
 from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import Action, Schedule
@@ -79,6 +79,8 @@ class Daemon:
         self.clockwatch: ClockWatcher | None = None
         self.tasks = TaskSet("daemon")
         self._status_timer: asyncio.TimerHandle | None = None
+        # A reload validates only the practices whose text changed (bench/README.md).
+        self._schedule_cache = ReloadCache()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -114,7 +116,7 @@ class Daemon:
         stack.callback(store.close)
         try:
             with gc_paused():
-                sched, example = schedule_io.load_or_example(self.config)
+                sched, example = self._schedule_cache.load_or_example(self.config)
             error = None
         except ScheduleError as e:
             # No last good schedule yet: run nothing, say why, and wait for the fix.
@@ -300,7 +302,7 @@ class Daemon:
         service = self.service
         try:
             with gc_paused():
-                sched, example = schedule_io.load_or_example(self.config)
+                sched, example = self._schedule_cache.load_or_example(self.config)
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)
