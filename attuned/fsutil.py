@@ -136,3 +136,28 @@ def _lock_by(fd: int, deadline: float) -> None:
                 raise LockBusy from None
             time.sleep(min(pause, left))
             pause = min(pause * 2, 0.02)
+
+
+def lock_holder(lock_path: Path) -> int | None:
+    """The pid written in the lock file, if any and that process exists.
+
+    A hint for messages, not proof: it takes no lock (probing with flock would make a
+    daemon starting at that instant fail), so after `kill -9` and pid reuse it can name
+    an unrelated process.
+    """
+    try:
+        text = lock_path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    pid = int(text)
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # exists, owned by someone else
+    return pid

@@ -16,7 +16,7 @@ from fakeclock import FakeClock
 
 from attuned.app.service import ScheduleState, Service
 from attuned.core.keys import JobKey
-from attuned.core.model import AtRule, Practice, Schedule, Settings
+from attuned.core.model import AtRule, Blocked, Practice, Schedule, Settings, When
 from attuned.notify.base import Delivery, Notification
 from attuned.state.store import Store
 
@@ -83,9 +83,14 @@ class Clock(FakeClock):
 
 
 def practice(**kw: object) -> Practice:
+    """A practice as the schedule's reader makes one (`when`, `outside` and `blocked` may
+    be given as the words of the file)."""
     base: dict[str, object] = dict(id="breakfast", title="Breakfast presence",
                                    messages=("Paper down.",), rule=AtRule((time(7, 30),)))
     base.update(kw)
+    for key, kind in (("when", When), ("outside", Blocked), ("blocked", Blocked)):
+        if isinstance(base.get(key), str):
+            base[key] = kind(base[key])
     return Practice(**base)  # type: ignore[arg-type]
 
 

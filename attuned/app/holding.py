@@ -21,7 +21,15 @@ from attuned.app import delivery, presenting, recording
 from attuned.app.context import Core
 from attuned.core import keys, timing, together
 from attuned.core.keys import JobKey, JobKind
-from attuned.core.model import Held, HoldMode, HoldReason, Practice, TogetherState
+from attuned.core.model import (
+    Blocked,
+    Held,
+    HoldMode,
+    HoldReason,
+    Practice,
+    TogetherState,
+    When,
+)
 from attuned.notify.base import Notification
 from attuned.state.store import NudgeAlreadyRecorded, NudgeRecord
 
@@ -52,14 +60,16 @@ class TogetherResult:
 def quiet_filter(p: Practice) -> bool:
     """Should the timing core leave out this practice's nudges inside its quiet hours?
     Yes (as `attuned next` does) unless they are deferred or gathered there."""
-    return p.blocked == "drop" or p.quiet_hours is None
+    return p.blocked == Blocked.DROP or p.quiet_hours is None
 
 
-def _mode(p: Practice, block: HoldReason) -> str:
-    """drop | defer | digest for a nudge of `p` blocked by `block`."""
+def _mode(p: Practice, block: HoldReason) -> Blocked:
+    """What becomes of a nudge of `p` blocked by `block`."""
     if block == HoldReason.TOGETHER:
-        # Its `outside`, else its `blocked` ("digest" defers: together time may come soon).
-        return p.outside or ("drop" if p.blocked == "drop" else "defer")
+        # Its `outside`, else its `blocked` (a digest defers: together time may come soon).
+        if p.outside is not None:
+            return p.outside
+        return Blocked.DROP if p.blocked == Blocked.DROP else Blocked.DEFER
     return p.blocked
 
 
@@ -75,7 +85,7 @@ async def desktop_paused(core: Core) -> bool:
 async def blocked_by(core: Core, p: Practice) -> HoldReason | None:
     """What blocks a nudge of `p` now, or None."""
     now = core.now()
-    if p.when == "together" and not core.store.together().active(now):
+    if p.when == When.TOGETHER and not core.store.together().active(now):
         return HoldReason.TOGETHER
     if timing.in_quiet_hours(p.quiet_hours, now.astimezone(core.zone)):
         return HoldReason.QUIET
@@ -93,7 +103,7 @@ async def held_back(core: Core, p: Practice, due: datetime) -> bool:
     return True
 
 
-def _hold(core: Core, p: Practice, due: datetime, block: HoldReason, mode: str) -> None:
+def _hold(core: Core, p: Practice, due: datetime, block: HoldReason, mode: Blocked) -> None:
     when = due.astimezone(core.zone).strftime("%a %H:%M")
     # Through the backlog: a history that refuses writes for now gets them later.
     keep_for = core.keep_for(p.id)
@@ -101,14 +111,14 @@ def _hold(core: Core, p: Practice, due: datetime, block: HoldReason, mode: str) 
                        functools.partial(core.store.mark_blocked, p.id, due),
                        keep_for=keep_for)
     why = _WHY[block]
-    if mode == "drop":
+    if mode == Blocked.DROP:
         log.info("dropped %s (due %s): %s", p.id, when, why)
         return
     core.backlog.write(f"the held nudge of {p.id} due {when}",
                        functools.partial(core.store.hold,
-                                         Held(p.id, due, block, HoldMode(mode))),
+                                         Held(p.id, due, block, HoldMode(mode.value))),
                        keep_for=keep_for)
-    if mode == "digest":
+    if mode == Blocked.DIGEST:
         core.planner.set(keys.DIGEST, digest_time(core, due), _HELD_GRACE)
         log.info("gathered %s (due %s) into the digest: %s", p.id, when, why)
         return
@@ -190,7 +200,7 @@ def handled_marks(core: Core) -> dict[str, datetime]:
 def blocked_while_down(core: Core, p: Practice, at: datetime) -> bool:
     """Would a nudge of `p` at `at` have been blocked by together mode (as far as the
     saved state tells)? Such a nudge is not counted as missed while the daemon was down."""
-    return p.when == "together" and not core.store.together().active(at)
+    return p.when == When.TOGETHER and not core.store.together().active(at)
 
 
 async def release(core: Core, practice_id: str) -> NudgeRecord | None:
@@ -205,7 +215,8 @@ async def release(core: Core, practice_id: str) -> NudgeRecord | None:
         return None
     block = await blocked_by(core, p)
     if block is not None:
-        mode = "digest" if block != HoldReason.TOGETHER and p.blocked == "digest" else "defer"
+        mode = (Blocked.DIGEST if block != HoldReason.TOGETHER and p.blocked == Blocked.DIGEST
+                else Blocked.DEFER)
         _hold(core, p, h.due, block, mode)
         return None
     return await show_held(core, p, h.due, _NOTES.get(h.reason, ""))

@@ -133,9 +133,7 @@ def _read_or_none(path: Path) -> bytes | None:
 
 
 def _busy_message(path: Path, lock: Path) -> str:
-    from attuned.daemon.lock import read_holder
-
-    pid = read_holder(lock)
+    pid = fsutil.lock_holder(lock)
     who = "another attuned command" if pid is None else f"another attuned command (pid {pid})"
     return (f"{who} is still changing {path}: it has held the lock file {lock} for more "
             f"than {EDIT_LOCK_WAIT:g} seconds, so nothing was written; run the command "

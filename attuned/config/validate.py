@@ -22,6 +22,7 @@ from attuned.core.model import (
     ALL_DAYS,
     DEFAULT_MIN_GAP,
     AtRule,
+    Blocked,
     EveryRule,
     OnceRule,
     Practice,
@@ -29,6 +30,7 @@ from attuned.core.model import (
     Rule,
     Schedule,
     Settings,
+    When,
     Window,
 )
 from attuned.errors import Problem
@@ -53,9 +55,9 @@ PRACTICE_KEYS = (
 )  # fmt: skip
 SETTINGS_KEYS = ("timezone", "quiet_hours", "grace", "snooze", "snooze_long", "discreet",
                  "blocked", "digest_at")
-WHEN_CHOICES = ("any", "together")
-OUTSIDE_CHOICES = ("drop", "defer")
-BLOCKED_CHOICES = ("drop", "defer", "digest")
+WHEN_CHOICES = tuple(w.value for w in When)
+OUTSIDE_CHOICES = (Blocked.DROP.value, Blocked.DEFER.value)
+BLOCKED_CHOICES = tuple(b.value for b in Blocked)
 _TOP_KEYS = ("settings", "practice")
 _PRACTICE_KEY_SET = frozenset(PRACTICE_KEYS)
 # Keys that only some rules use, and which.
@@ -247,7 +249,7 @@ class Checker:
         if "repeat_max" in raw and "repeat" not in raw:
             self.add(where, "repeat_max",
                      'needs "repeat", how long to wait before asking again, like repeat = "10m"')
-        when = self.value(where, raw, "when", "any", _when)
+        when = self.value(where, raw, "when", When.ANY, _when)
         outside = self.value(where, raw, "outside", None, _outside)
         if "outside" in raw and when != "together":
             self.add(where, "outside",
@@ -403,16 +405,16 @@ def _choice(value: object, choices: tuple[str, ...]) -> str:
     return value.strip().lower()
 
 
-def _when(value: object) -> str:
-    return _choice(value, WHEN_CHOICES)
+def _when(value: object) -> When:
+    return When(_choice(value, WHEN_CHOICES))
 
 
-def _outside(value: object) -> str:
-    return _choice(value, OUTSIDE_CHOICES)
+def _outside(value: object) -> Blocked:
+    return Blocked(_choice(value, OUTSIDE_CHOICES))
 
 
-def _blocked(value: object) -> str:
-    return _choice(value, BLOCKED_CHOICES)
+def _blocked(value: object) -> Blocked:
+    return Blocked(_choice(value, BLOCKED_CHOICES))
 
 
 def _clock(value: object) -> time:

@@ -103,6 +103,22 @@ class OnceRule:
 Rule = AtRule | EveryRule | RandomRule | CronRule | OnceRule
 
 
+class When(enum.StrEnum):
+    """When a practice may nudge."""
+
+    ANY = "any"
+    TOGETHER = "together"  # only while together mode is on
+
+
+class Blocked(enum.StrEnum):
+    """What becomes of a nudge blocked at its moment (quiet hours, together mode,
+    do-not-disturb)."""
+
+    DROP = "drop"  # not shown; nothing waits
+    DEFER = "defer"  # shown once the block ends
+    DIGEST = "digest"  # gathered into one notification at settings.digest_at
+
+
 DEFAULT_GRACE = timedelta(minutes=15)
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_SNOOZE_LONG = timedelta(hours=1)
@@ -125,14 +141,12 @@ class Practice:
     repeat: timedelta | None = None
     repeat_max: int = 0
     line: int | None = None  # line of its [[practice]] header in the file
-    # Issue 6. when: "any" | "together" (only while together mode is on).
-    when: str = "any"
-    # A together practice outside together time: "drop" | "defer"; None follows `blocked`.
-    outside: str | None = None
+    when: When = When.ANY  # TOGETHER: only while together mode is on
+    # A together practice outside together time: DROP or DEFER; None follows `blocked`.
+    outside: Blocked | None = None
     discreet: bool = False  # effective: the practice's own, else [settings]
-    # A nudge blocked by quiet hours, together mode or do-not-disturb:
-    # "drop" | "defer" (until the block ends) | "digest" (one evening summary). Effective.
-    blocked: str = "drop"
+    # A nudge blocked by quiet hours, together mode or do-not-disturb. Effective.
+    blocked: Blocked = Blocked.DROP
 
 
 @dataclass(frozen=True)
@@ -142,9 +156,9 @@ class Settings:
     grace: timedelta = DEFAULT_GRACE
     snooze: timedelta = DEFAULT_SNOOZE
     snooze_long: timedelta = DEFAULT_SNOOZE_LONG
-    discreet: bool = False  # issue 6: neutral title and a glyph instead of the text
-    blocked: str = "drop"  # issue 6: the default for every practice's `blocked`
-    digest_at: time = time(21, 0)  # issue 6: when held nudges are gathered into one
+    discreet: bool = False  # a neutral title and a glyph instead of the text
+    blocked: Blocked = Blocked.DROP  # the default for every practice's `blocked`
+    digest_at: time = time(21, 0)  # when held nudges are gathered into one
 
 
 @dataclass(frozen=True)

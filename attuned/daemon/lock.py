@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from attuned import paths
+from attuned import fsutil, paths
 from attuned.errors import AlreadyRunning, AttunedError
 
 
@@ -110,26 +110,5 @@ def _running_message(lock_path: Path) -> str:
 
 
 def read_holder(path: Path | None = None) -> int | None:
-    """The pid written in the lock file, if any and that process exists.
-
-    A hint for messages, not proof: it takes no lock (probing with flock would make a
-    daemon starting at that instant fail), so after `kill -9` and pid reuse it can name
-    an unrelated process.
-    """
-    lock_path = paths.lock_file() if path is None else path
-    try:
-        text = lock_path.read_text(encoding="ascii", errors="replace").strip()
-    except OSError:
-        return None
-    if not text.isdigit():
-        return None
-    pid = int(text)
-    if pid <= 0:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # exists, owned by someone else
-    return pid
+    """The pid written in the daemon's lock file (see fsutil.lock_holder)."""
+    return fsutil.lock_holder(paths.lock_file() if path is None else path)
