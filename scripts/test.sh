@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 
 # systemd, dbus-user-session and python3-venv: the user_manager tests run the service under
 # a real `systemd --user` for a throwaway user, installed from a wheel into a venv.
-debs=(dbus-daemon dunst xvfb libnotify-bin systemd dbus-user-session python3-venv util-linux)
+# The notification servers of the desktop matrix (tests/desktops.py) and what drives
+# them: xdotool clicks, xwd screenshots, makoctl's jq; dconf and gsettings for GNOME's
+# do-not-disturb key.
+debs=(dbus-daemon dunst xvfb libnotify-bin systemd dbus-user-session python3-venv util-linux
+      xfce4-notifyd xfconf notification-daemon mate-notification-daemon lxqt-notificationd
+      sway mako-notifier jq xdotool x11-apps
+      dconf-service dconf-gsettings-backend libglib2.0-bin gsettings-desktop-schemas)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if ((${#missing[@]})); then

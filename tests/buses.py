@@ -13,7 +13,8 @@ with a 30 s bound), `Events` (a callback that records its calls; `await ev.wait(
 
 Or use the classes directly: `DBusDaemon(workdir).start()` / `.stop()` / `.kill()`;
 `DBusDaemon(workdir, socket_path=P)` listens on a fixed socket path (e.g.
-$XDG_RUNTIME_DIR/bus) instead of an abstract socket.
+$XDG_RUNTIME_DIR/bus) instead of an abstract socket; `allow_all_users=True` lets other
+users than the bus's own connect.
 
 The buses use their own configuration with NO service directories: with the stock
 `--session` config, a call to org.freedesktop.Notifications when no server runs would
@@ -64,11 +65,15 @@ class DBusDaemon:
     """One private dbus-daemon process, owned by the test that started it."""
 
     def __init__(self, workdir: Path | None = None, *, socket_path: Path | None = None,
-                 services: Mapping[str, Sequence[str]] | None = None) -> None:
+                 services: Mapping[str, Sequence[str]] | None = None,
+                 allow_all_users: bool = False) -> None:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="attuned-bus-"))
         self.socket_path = socket_path
         # Bus names this bus may start on demand (D-Bus activation), and the command each.
         self.services = dict(services or {})
+        # By default only the bus's own user may connect; a server run as another user
+        # (sway and mako refuse root) needs this.
+        self.allow_all_users = allow_all_users
         self.process: subprocess.Popen[bytes] | None = None
         self.address = ""
 
@@ -87,6 +92,9 @@ class DBusDaemon:
                     f"[D-BUS Service]\nName={name}\nExec={shlex.join(argv)}\n")
             text = text.replace("<auth>EXTERNAL</auth>",
                                 f"<auth>EXTERNAL</auth>\n  <servicedir>{directory}</servicedir>")
+        if self.allow_all_users:
+            text = text.replace('<policy context="default">',
+                                '<policy context="default">\n    <allow user="*"/>')
         fd, config = tempfile.mkstemp(prefix="bus-", suffix=".conf", dir=self.workdir)
         with os.fdopen(fd, "w") as f:
             f.write(text)

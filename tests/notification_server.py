@@ -27,7 +27,7 @@ tests/buses.py gives one on a private bus):
     server.click_on_arrival("done")               # the next Notify: both signals, then
                                                   # its reply, in one write
     server.reply(rec["id"], "text")               # NotificationReplied (inline_reply=True)
-    server.set_paused(True)                       # dunst's do-not-disturb (dunst=True)
+    server.set_paused(True)                       # do-not-disturb (dunst=, plasma=, mako=True)
     server.records                                # every call so far
     server.stop()                                 # releases the name (a "restart" is
                                                   # stop() then a new server)
@@ -43,6 +43,13 @@ With inline_reply it also advertises "inline-reply". With dunst it also serves d
 do-not-disturb: the property "paused" of org.dunstproject.cmd0 (Get/Set/GetAll through
 org.freedesktop.DBus.Properties), announced by a broadcast PropertiesChanged, as dunst
 1.9 does.
+
+FAKE desktops' do-not-disturb switches, in the thread version, from their published
+interfaces (there is no KDE Plasma or mako >= 1.10 here): with plasma=True (pass
+name="Plasma") the read-only property "Inhibited" of org.freedesktop.Notifications,
+announced with PropertiesChanged, as plasma-workspace's notification server does; with
+mako=True (pass name="mako") ListModes on /fr/emersion/Mako (fr.emersion.Mako), a
+change announced as mako 1.10 does: PropertiesChanged with "Modes" invalidated, no value.
 
 prints `READY <unique-name>` on stdout once it owns the name, appends each record as a
 JSON line to F.jsonl (flushed at once), and runs until SIGTERM/SIGINT. It is controlled
@@ -89,6 +96,8 @@ IFACE = "org.freedesktop.Notifications"
 CONTROL_IFACE = "org.attuned.TestControl"
 PROPERTIES = "org.freedesktop.DBus.Properties"
 DUNST_IFACE = "org.dunstproject.cmd0"
+MAKO_PATH = "/fr/emersion/Mako"
+MAKO_IFACE = "fr.emersion.Mako"
 TIMEOUT_ERROR = "org.attuned.TestControl.Timeout"
 
 Record = dict[str, Any]
@@ -112,12 +121,14 @@ class ServerCore:
 
     def __init__(self, bus: MessageBus, *, actions: bool, server_name: str,
                  on_record: Callable[[Record], None], inline_reply: bool = False,
-                 dunst: bool = False) -> None:
+                 dunst: bool = False, plasma: bool = False, mako: bool = False) -> None:
         self.bus = bus
         self.capabilities = ["body", "actions"] if actions else ["body"]
         if inline_reply:
             self.capabilities.append("inline-reply")
         self.dunst = dunst
+        self.plasma = plasma
+        self.mako = mako
         self.paused = False
         self.server_name = server_name
         self.on_record = on_record
@@ -146,7 +157,13 @@ class ServerCore:
         task.add_done_callback(self._tasks.discard)
 
     def handle(self, msg: Message) -> Message | bool | None:
-        if msg.message_type is not MessageType.METHOD_CALL or msg.path != PATH:
+        if msg.message_type is not MessageType.METHOD_CALL:
+            return None
+        if (self.mako and msg.path == MAKO_PATH and msg.interface == MAKO_IFACE
+                and msg.member == "ListModes"):
+            modes = ["default", "do-not-disturb"] if self.paused else ["default"]
+            return Message.new_method_return(msg, "as", [modes])
+        if msg.path != PATH:
             return None
         if msg.interface == IFACE:
             return self._notifications_call(msg)
@@ -154,6 +171,9 @@ class ServerCore:
             return self._control_call(msg)
         if msg.interface == PROPERTIES and self.dunst:
             return self._properties_call(msg)
+        if (msg.interface == PROPERTIES and self.plasma and msg.member == "Get"
+                and list(msg.body) == [IFACE, "Inhibited"]):
+            return Message.new_method_return(msg, "v", [Variant("b", self.paused)])
         return None
 
     def _properties_call(self, msg: Message) -> Message | None:
@@ -167,17 +187,25 @@ class ServerCore:
             return Message.new_method_return(msg)
         return None
 
-    def set_paused(self, paused: bool) -> None:
-        """dunst's do-not-disturb; a change is broadcast with PropertiesChanged."""
+    def set_paused(self, paused: bool, announce: bool = True) -> None:
+        """The desktop's do-not-disturb (dunst's "paused", Plasma's "Inhibited", mako's
+        mode); a change is broadcast with PropertiesChanged, as each of them does,
+        unless not `announce` (dunst paused or resumed by SIGUSR1 / SIGUSR2)."""
         changed = paused != self.paused
         self.paused = paused
         self._record({"method": "SetPaused", "paused": paused})
-        if changed:
-            sent = self.bus.send(Message(
-                message_type=MessageType.SIGNAL, path=PATH, interface=PROPERTIES,
-                member="PropertiesChanged", signature="sa{sv}as",
-                body=[DUNST_IFACE, {"paused": Variant("b", paused)}, []]))
-            sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+        if not changed or not announce:
+            return
+        if self.mako:
+            path, body = MAKO_PATH, [MAKO_IFACE, {}, ["Modes"]]
+        elif self.plasma:
+            path, body = PATH, [IFACE, {"Inhibited": Variant("b", paused)}, []]
+        else:
+            path, body = PATH, [DUNST_IFACE, {"paused": Variant("b", paused)}, []]
+        sent = self.bus.send(Message(
+            message_type=MessageType.SIGNAL, path=path, interface=PROPERTIES,
+            member="PropertiesChanged", signature="sa{sv}as", body=body))
+        sent.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def _notifications_call(self, msg: Message) -> Message | None:
         sender = msg.sender or ""
@@ -187,8 +215,9 @@ class ServerCore:
             return Message.new_method_return(msg, "as", [list(self.capabilities)])
         if member == "GetServerInformation":
             self._record({"method": member, "sender": sender})
+            vendor = "KDE" if self.plasma else "attuned tests"
             return Message.new_method_return(
-                msg, "ssss", [self.server_name, "attuned tests", "1.0", "1.2"])
+                msg, "ssss", [self.server_name, vendor, "1.0", "1.2"])
         if member == "Notify" and msg.signature == "susssasa{sv}i":
             app, replaces, icon, summary, body, actions, hints, expire = msg.body
             if replaces and replaces in self.owners:
@@ -348,11 +377,12 @@ class ServerCore:
 async def serve(address: str, *, actions: bool, server_name: str,
                 on_record: Callable[[Record], None],
                 on_ready: Callable[[ServerCore], None], stop: asyncio.Event,
-                inline_reply: bool = False, dunst: bool = False) -> None:
+                inline_reply: bool = False, dunst: bool = False, plasma: bool = False,
+                mako: bool = False) -> None:
     """Run a server until `stop` is set or the bus goes away."""
     bus = await MessageBus(bus_address=address).connect()
     core = ServerCore(bus, actions=actions, server_name=server_name, on_record=on_record,
-                      inline_reply=inline_reply, dunst=dunst)
+                      inline_reply=inline_reply, dunst=dunst, plasma=plasma, mako=mako)
     bus.add_message_handler(core.handle)
     reply = await bus.request_name(NAME, NameFlag.DO_NOT_QUEUE)
     if reply is not RequestNameReply.PRIMARY_OWNER:
@@ -374,11 +404,14 @@ class NotificationServer:
 
     def __init__(self, address: str, *, actions: bool = True,
                  name: str = "attuned-test-server", record_path: Path | None = None,
-                 inline_reply: bool = False, dunst: bool = False) -> None:
+                 inline_reply: bool = False, dunst: bool = False, plasma: bool = False,
+                 mako: bool = False) -> None:
         self.address = address
         self.actions = actions
         self.inline_reply = inline_reply
         self.dunst = dunst
+        self.plasma = plasma
+        self.mako = mako
         self.name = name
         self.record_path = record_path
         self.unique_name = ""
@@ -422,7 +455,8 @@ class NotificationServer:
 
         await serve(self.address, actions=self.actions, server_name=self.name,
                     on_record=self._add_record, on_ready=ready, stop=self._stop,
-                    inline_reply=self.inline_reply, dunst=self.dunst)
+                    inline_reply=self.inline_reply, dunst=self.dunst, plasma=self.plasma,
+                    mako=self.mako)
 
     def _add_record(self, rec: Record) -> None:
         if self.record_path is not None:
@@ -494,9 +528,11 @@ class NotificationServer:
         """Emit NotificationReplied(id, text) to the connection that sent it."""
         self._in_loop(lambda core: core.reply(notification_id, text), timeout)
 
-    def set_paused(self, paused: bool, timeout: float = 5.0) -> None:
-        """Switch dunst's do-not-disturb (needs dunst=True); emits PropertiesChanged."""
-        self._in_loop(lambda core: core.set_paused(paused), timeout)
+    def set_paused(self, paused: bool, timeout: float = 5.0, *, announce: bool = True
+                   ) -> None:
+        """Switch do-not-disturb (needs dunst, plasma or mako); emits PropertiesChanged
+        (unless not `announce`)."""
+        self._in_loop(lambda core: core.set_paused(paused, announce), timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         loop, stop = self._loop, self._stop

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import select
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +23,7 @@ from buses import DBusDaemon
 from daemon_harness import Daemons, due_in, practice, settings
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
+from desktops import SERVERS, ServerSpec, need, running
 
 from attuned.state.store import EventKind
 
@@ -52,13 +53,7 @@ DUNSTRC = """[global]
 
 
 def _need_desktop() -> None:
-    missing = sorted({pkg for cmd, pkg in NEEDED.items() if shutil.which(cmd) is None})
-    if not missing:
-        return
-    reason = f"needs the Debian packages {', '.join(missing)} (apt-get install -y ...)"
-    if os.environ.get("ATTUNED_REQUIRE_DESKTOP") == "1":
-        pytest.fail(f"ATTUNED_REQUIRE_DESKTOP=1 but this test {reason}")
-    pytest.skip(reason)
+    need(NEEDED, "this test")
 
 
 class Proc:
@@ -201,3 +196,18 @@ def test_a_missing_desktop_is_a_skip_with_its_reason_or_a_failure_in_ci(
     with pytest.raises(pytest.fail.Exception, match="ATTUNED_REQUIRE_DESKTOP=1 but this test "
                        + reason):
         _need_desktop()
+
+
+@pytest.mark.parametrize("spec", SERVERS, ids=lambda s: s.key)
+def test_every_server_of_the_matrix_is_a_failure_in_ci_when_missing(
+        spec: ServerSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The matrix (test_desktop_servers.py) skips a server that is not installed, naming
+    its packages, and fails instead under ATTUNED_REQUIRE_DESKTOP=1."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("desktops.find_program", lambda prog: None)  # not even under /usr/lib
+    monkeypatch.setenv("ATTUNED_REQUIRE_DESKTOP", "1")
+    packages = ", ".join(sorted(set(spec.packages.values())))
+    expected = re.escape(f"ATTUNED_REQUIRE_DESKTOP=1 but the {spec.key} test needs the "
+                         f"Debian packages {packages}")
+    with pytest.raises(pytest.fail.Exception, match=expected), running(spec, tmp_path):
+        pass

@@ -150,6 +150,24 @@ def test_paused_notifications_hold_a_deferred_nudge_until_resumed(
         assert d.stop() == 0
 
 
+def test_a_resume_nothing_announced_is_noticed_at_the_next_nudge(
+        daemons: Daemons, session_bus: DBusDaemon) -> None:
+    """dunst resumed by SIGUSR2 says nothing; the next nudge reads the switch, finds it
+    off, and the nudge held meanwhile comes too."""
+    with NotificationServer(session_bus.address, dunst=True) as server:
+        server.set_paused(True)
+        d = daemons(bus=session_bus.address, config_text=settings() + practice(
+            "look-up", title="Look up", once=due_in(1), extra='blocked = "defer"')
+            + practice("tea", title="Tea", once=due_in(4))).start()
+        d.wait_for_log(r"INFO attuned: held look-up \(due .*\) until notifications are "
+                       r"resumed", NUDGE_WAIT)
+        server.set_paused(False, announce=False)
+        recs = server.wait_for_notify(2, NUDGE_WAIT)
+        assert sorted(r["summary"] for r in recs) == ["Look up", "Tea"]
+        assert d.log_matches(r"INFO attuned: notifications resumed on the desktop")
+        assert d.stop() == 0
+
+
 def test_an_inline_reply_answers_done_with_its_text(
         daemons: Daemons, session_bus: DBusDaemon) -> None:
     with NotificationServer(session_bus.address, inline_reply=True) as server:

@@ -22,6 +22,7 @@ from dbus_fast import DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from attuned.errors import NotifyError
+from attuned.notify import dnd
 from attuned.notify.base import (
     ActionCallback,
     ClosedCallback,
@@ -45,21 +46,22 @@ _PROPERTIES = "org.freedesktop.DBus.Properties"
 # property "paused" of this interface, on the server's object, and announces changes
 # with PropertiesChanged (its introspection: EmitsChangedSignal = true), but only those
 # made through D-Bus (`dunstctl set-paused`): a pause by SIGUSR1/SIGUSR2 (`killall
-# -SIGUSR1 dunst`) changes "paused" silently, so do_not_disturb asks each time.
-DUNST_IFACE = "org.dunstproject.cmd0"
+# -SIGUSR1 dunst`) changes "paused" silently, so do_not_disturb asks each time. The
+# other desktops' switches are in attuned/notify/dnd.py.
+DUNST_IFACE = dnd.DUNST_IFACE
 # The freedesktop spec's inline reply: the client adds an action with this key (its label
 # is the placeholder text); the server answers with NotificationReplied(id, text).
 INLINE_REPLY = "inline-reply"
 REPLY_LABEL = "How did it go? (a note)"
 
 # Match rules: the server's signals (servers usually address them to us, which needs
-# no rule, but some broadcast them) and ownership changes of the server's name.
+# no rule, but some broadcast them: xfce4-notifyd does), ownership changes of the
+# server's name, and the do-not-disturb switches' announcements.
 _MATCH_RULES = (
     f"type='signal',interface='{NOTIFICATIONS_IFACE}',path='{NOTIFICATIONS_PATH}'",
     f"type='signal',sender='{_BUS_NAME}',interface='{_BUS_NAME}',"
     f"member='NameOwnerChanged',arg0='{NOTIFICATIONS_NAME}'",
-    f"type='signal',interface='{_PROPERTIES}',member='PropertiesChanged',"
-    f"path='{NOTIFICATIONS_PATH}',arg0='{DUNST_IFACE}'",
+    *dnd.MATCH_RULES,
 )
 
 # Ids we sent and that are not closed yet; bounded because some servers never
@@ -122,7 +124,10 @@ class DBusNotifier:
         # Notify calls awaiting their reply: signals about an id not known yet may be about
         # one of them (they can come in the same read as the reply), so they are passed on.
         self._notifying = 0
-        self._no_pause_switch = -1  # the generation of a server without dunst's "paused"
+        # The do-not-disturb switch of the current server, and what it last said.
+        self._switch: dnd.Switch | None = None
+        self._dnd_known: bool | None = None
+        self._no_pause_switch = -1  # the generation of a server whose switch cannot be read
         self._connect_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -175,6 +180,12 @@ class DBusNotifier:
                 for rule in _MATCH_RULES:
                     await self._call_on(bus, _BUS_NAME, _BUS_PATH, _BUS_NAME, "AddMatch",
                                         "s", [rule])
+                for rule in dnd.OPTIONAL_MATCH_RULES:
+                    try:
+                        await self._call_on(bus, _BUS_NAME, _BUS_PATH, _BUS_NAME, "AddMatch",
+                                            "s", [rule])
+                    except DBusError as exc:
+                        log.debug("the bus refused the match %s: %s", rule, _reason(exc))
             except Exception as exc:
                 bus.disconnect()
                 raise NotifyError(
@@ -289,6 +300,12 @@ class DBusNotifier:
     def _set_server(self, info: ServerInfo | None) -> None:
         changed = info != self._server
         self._server = info
+        if changed:
+            switch = self._switch = (None if info is None
+                                     else dnd.switch_for(info.name, info.vendor))
+            self._dnd_known = None
+            if info is not None and switch is not None and dnd.known(info.name, info.vendor):
+                log.info("do-not-disturb is read from %s (%s)", switch.desktop, switch.where)
         if changed and self.on_server_change is not None:
             try:
                 self.on_server_change(info)
@@ -327,22 +344,61 @@ class DBusNotifier:
         return Delivery(self.backend, nid, info.name)
 
     async def do_not_disturb(self) -> bool | None:
-        """Has the person paused notifications on the desktop? True or False where the
-        server says (dunst's "paused"); None where it cannot (any other server, or no
-        server, or no bus)."""
-        if (not self.connected or self.server_info is None
+        """Has the person switched on do-not-disturb on the desktop? True or False where
+        the server's desktop says (attuned/notify/dnd.py); None where it cannot (a
+        server without a switch, or no server, or no bus). A switch found off that was
+        last known on is reported as a change (on_dnd_change), so a change nothing
+        announced is noticed at the next nudge."""
+        switch = self._switch
+        if (not self.connected or self.server_info is None or switch is None
                 or self._no_pause_switch == self._generation):
             return None
         generation = self._generation
+        bus = self._bus
+        assert bus is not None
+
+        async def call(dest: str, path: str, iface: str, member: str, signature: str,
+                       body: list[Any]) -> list[Any]:
+            return await self._call_on(bus, dest, path, iface, member, signature, body)
+
         try:
-            (value,) = await self._call(NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, _PROPERTIES,
-                                        "Get", "ss", [DUNST_IFACE, "paused"])
-        except NotifyError as exc:
+            value = await switch.read(call)
+        except Exception as exc:
             # Asked once per server: one that has no such switch will not grow one.
-            self._no_pause_switch = generation
-            log.debug("the notification server does not say whether it is paused: %s", exc)
+            if generation == self._generation:
+                self._no_pause_switch = generation
+            log.debug("the notification server does not say whether it is paused "
+                      "(%s): %s", switch.where, _reason(exc))
             return None
-        return bool(value.value) if isinstance(value, Variant) else None
+        if value is not None and generation == self._generation:
+            self._note_dnd(value)
+        return value
+
+    def _note_dnd(self, paused: bool, *, announced: bool = False) -> None:
+        """Remember what the switch says; tell on_dnd_change when that is a change (an
+        announcement is one unless it repeats what was known)."""
+        before, self._dnd_known = self._dnd_known, paused
+        news = before != paused if announced else before is not None and before != paused
+        if news and self.on_dnd_change is not None:
+            self.on_dnd_change(paused)
+
+    def _on_switch_message(self, msg: Message, switch: dnd.Switch) -> bool:
+        heard = switch.heard(msg)
+        if heard is dnd.Heard.NOTHING:
+            return False
+        if heard is dnd.Heard.ASK:
+            self._spawn(self._reread_dnd(self._generation))
+        else:
+            self._note_dnd(heard is dnd.Heard.ON, announced=True)
+        return True
+
+    async def _reread_dnd(self, generation: int) -> None:
+        if generation != self._generation or not self.connected:
+            return
+        before = self._dnd_known
+        value = await self.do_not_disturb()  # notes a change from a known value itself
+        if value is not None and before is None and self.on_dnd_change is not None:
+            self.on_dnd_change(value)  # announced, with nothing known before: news
 
     async def close_notification(self, notification_id: int) -> None:
         """Withdraw a nudge from the screen (the server answers with NotificationClosed)."""
@@ -363,23 +419,33 @@ class DBusNotifier:
 
     # -- signals -------------------------------------------------------------------
 
-    def _on_message(self, msg: Message) -> None:
+    def _on_message(self, msg: Message) -> bool | None:
+        if msg.message_type is MessageType.METHOD_CALL:
+            # A call we overheard (the eavesdropping match on mako's modes) is someone
+            # else's: True tells dbus-fast it is handled, or it would answer it with an
+            # error of its own.
+            bus = self._bus
+            if bus is None or msg.destination == bus.unique_name:
+                return None
+            try:
+                if self._switch is not None:
+                    self._on_switch_message(msg, self._switch)
+            except Exception:
+                log.exception("error while handling the overheard D-Bus call %s", msg.member)
+            return True
         if msg.message_type is not MessageType.SIGNAL:
-            return
+            return None
         try:
             if msg.interface == NOTIFICATIONS_IFACE and msg.path == NOTIFICATIONS_PATH:
                 self._on_notification_signal(msg)
-            elif (msg.interface == _PROPERTIES and msg.member == "PropertiesChanged"
-                  and msg.path == NOTIFICATIONS_PATH and msg.signature == "sa{sv}as"
-                  and msg.body[0] == DUNST_IFACE):
-                changed = msg.body[1].get("paused")
-                if isinstance(changed, Variant) and self.on_dnd_change is not None:
-                    self.on_dnd_change(bool(changed.value))
+            elif self._switch is not None and self._on_switch_message(msg, self._switch):
+                pass
             elif (msg.interface == _BUS_NAME and msg.member == "NameOwnerChanged"
                   and msg.signature == "sss" and msg.body[0] == NOTIFICATIONS_NAME):
                 self._on_owner_changed(str(msg.body[1]), str(msg.body[2]))
         except Exception:
             log.exception("error while handling the D-Bus signal %s", msg.member)
+        return None
 
     def _ours(self, nid: int) -> bool:
         """Is this signal perhaps about a notification we sent? Yes for the ids we know,
