@@ -39,7 +39,9 @@ As a separate process, for daemon tests:
 
 (without --address when a bus starts it by D-Bus activation: it serves that bus).
 
-With inline_reply it also advertises "inline-reply". With dunst it also serves dunst's
+With inline_reply it also advertises "inline-reply"; `vendor` is what
+GetServerInformation names (with `name`, a real server's pair: "Notification Daemon",
+"GNOME"). With dunst it also serves dunst's
 do-not-disturb: the property "paused" of org.dunstproject.cmd0 (Get/Set/GetAll through
 org.freedesktop.DBus.Properties), announced by a broadcast PropertiesChanged, as dunst
 1.9 does.
@@ -121,8 +123,10 @@ class ServerCore:
 
     def __init__(self, bus: MessageBus, *, actions: bool, server_name: str,
                  on_record: Callable[[Record], None], inline_reply: bool = False,
-                 dunst: bool = False, plasma: bool = False, mako: bool = False) -> None:
+                 dunst: bool = False, plasma: bool = False, mako: bool = False,
+                 vendor: str = "") -> None:
         self.bus = bus
+        self.vendor = vendor or ("KDE" if plasma else "attuned tests")
         self.capabilities = ["body", "actions"] if actions else ["body"]
         if inline_reply:
             self.capabilities.append("inline-reply")
@@ -215,9 +219,8 @@ class ServerCore:
             return Message.new_method_return(msg, "as", [list(self.capabilities)])
         if member == "GetServerInformation":
             self._record({"method": member, "sender": sender})
-            vendor = "KDE" if self.plasma else "attuned tests"
             return Message.new_method_return(
-                msg, "ssss", [self.server_name, vendor, "1.0", "1.2"])
+                msg, "ssss", [self.server_name, self.vendor, "1.0", "1.2"])
         if member == "Notify" and msg.signature == "susssasa{sv}i":
             app, replaces, icon, summary, body, actions, hints, expire = msg.body
             if replaces and replaces in self.owners:
@@ -378,11 +381,12 @@ async def serve(address: str, *, actions: bool, server_name: str,
                 on_record: Callable[[Record], None],
                 on_ready: Callable[[ServerCore], None], stop: asyncio.Event,
                 inline_reply: bool = False, dunst: bool = False, plasma: bool = False,
-                mako: bool = False) -> None:
+                mako: bool = False, vendor: str = "") -> None:
     """Run a server until `stop` is set or the bus goes away."""
     bus = await MessageBus(bus_address=address).connect()
     core = ServerCore(bus, actions=actions, server_name=server_name, on_record=on_record,
-                      inline_reply=inline_reply, dunst=dunst, plasma=plasma, mako=mako)
+                      inline_reply=inline_reply, dunst=dunst, plasma=plasma, mako=mako,
+                      vendor=vendor)
     bus.add_message_handler(core.handle)
     reply = await bus.request_name(NAME, NameFlag.DO_NOT_QUEUE)
     if reply is not RequestNameReply.PRIMARY_OWNER:
@@ -405,8 +409,9 @@ class NotificationServer:
     def __init__(self, address: str, *, actions: bool = True,
                  name: str = "attuned-test-server", record_path: Path | None = None,
                  inline_reply: bool = False, dunst: bool = False, plasma: bool = False,
-                 mako: bool = False) -> None:
+                 mako: bool = False, vendor: str = "") -> None:
         self.address = address
+        self.vendor = vendor
         self.actions = actions
         self.inline_reply = inline_reply
         self.dunst = dunst
@@ -456,7 +461,7 @@ class NotificationServer:
         await serve(self.address, actions=self.actions, server_name=self.name,
                     on_record=self._add_record, on_ready=ready, stop=self._stop,
                     inline_reply=self.inline_reply, dunst=self.dunst, plasma=self.plasma,
-                    mako=self.mako)
+                    mako=self.mako, vendor=self.vendor)
 
     def _add_record(self, rec: Record) -> None:
         if self.record_path is not None:

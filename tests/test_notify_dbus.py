@@ -60,7 +60,7 @@ def test_a_nudge_that_waits_for_its_answer_asks_to_stay(
         notification_server: NotificationServer, session_bus: DBusDaemon) -> None:
     """The spec lets a client ask, and no more: expire_timeout 0 is "never expire"; the
     "resident" hint (spec 1.2) keeps it after an action is invoked, until the sender or the
-    person removes it. xfce4-notifyd and MATE expire bubbles anyway (about 10 s, 7 s)."""
+    person removes it. What real servers do with it: tests/test_desktop_facts.py."""
     async def main() -> None:
         notifier = DBusNotifier(session_bus.address)
         try:
@@ -127,6 +127,51 @@ def test_actions_and_closes_reach_the_callbacks(
     assert closes == [(1, 2), (3, 3)]
     assert [r["id"] for r in notification_server.records
             if r["method"] == "CloseNotification"] == [3]
+
+
+@pytest.mark.parametrize("vendor", ["GNOME", "MATE"])
+def test_a_bubble_notification_daemon_would_leave_up_is_replaced_before_it_is_closed(
+        session_bus: DBusDaemon, vendor: str) -> None:
+    """notification-daemon 3.20 ("Notification Daemon" by GNOME) answers CloseNotification
+    but leaves the bubble on screen (test_desktop_facts.py): there a withdrawn nudge is
+    first replaced by itself with a timeout of 1 ms, which takes it down. MATE's fork of
+    the same name takes a closed bubble down: closed as everywhere. A bubble the server
+    has already closed is not replaced (it would come back as a new one)."""
+    server = NotificationServer(session_bus.address, name="Notification Daemon",
+                                vendor=vendor).start()
+    stay = dataclasses.replace(NUDGE, timeout_ms=EXPIRES_NEVER, resident=True)
+
+    async def main() -> tuple[int, int]:
+        notifier = DBusNotifier(session_bus.address)
+        closes = Events()
+        notifier.on_closed = closes
+        try:
+            answered = (await notifier.send(stay)).notification_id
+            dismissed = (await notifier.send(stay)).notification_id
+            assert answered and dismissed
+            await asyncio.to_thread(server.close, dismissed, 2)
+            await closes.wait(1)
+            await notifier.close_notification(answered)
+            await closes.wait(2)
+            await notifier.close_notification(dismissed)
+            return answered, dismissed
+        finally:
+            await notifier.aclose()
+
+    try:
+        answered, dismissed = run(main)
+        calls = [r for r in server.records if r["method"] in ("Notify", "CloseNotification")]
+    finally:
+        server.stop()
+    sent, _, *rest = calls
+    assert [(r["method"], r.get("replaces_id"), r.get("expire_timeout", r["id"]))
+            for r in [sent, *rest]] == [
+        ("Notify", 0, 0),
+        *([("Notify", answered, 1)] if vendor == "GNOME" else []),
+        ("CloseNotification", None, answered), ("CloseNotification", None, dismissed)]
+    if vendor == "GNOME":  # the same bubble but for its timeout
+        keep = ("app_name", "app_icon", "summary", "body", "actions", "hints")
+        assert {k: rest[0][k] for k in keep} == {k: sent[k] for k in keep}
 
 
 def test_a_click_in_one_write_mostly_reaches_the_client_in_one_read(

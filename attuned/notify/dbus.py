@@ -64,9 +64,24 @@ _MATCH_RULES = (
     *dnd.MATCH_RULES,
 )
 
-# Ids we sent and that are not closed yet; bounded because some servers never
-# report closes for notifications that stay in their history.
+# Ids we sent and that are not closed yet (with the Notify call that showed each);
+# bounded because some servers never report closes for notifications that stay in their
+# history.
 _MAX_TRACKED_IDS = 256
+
+# Servers, by GetServerInformation's (name, vendor), that answer CloseNotification
+# (NotificationClosed, reason 3) but leave the bubble on screen until its own timeout:
+# never, for a nudge that asked not to expire, and notification-daemon 3.20 shows one
+# bubble at a time, so every later nudge would wait behind it unseen. There a bubble is
+# withdrawn by first replacing it with itself under a timeout of 1 ms (which takes it
+# down at once; a queued one is never shown), then closing it as everywhere. Not a finite
+# timeout for this server: an answered bubble would still stay, and hide the next
+# nudges, until it ran out. Not dropping the "resident" hint here: a nudge answered from
+# the CLI, or expired, would stay up forever all the same. (MATE's fork, also "Notification
+# Daemon", takes a closed bubble down.)
+_CLOSE_LEAVES_BUBBLE = frozenset({("Notification Daemon", "GNOME")})
+_GONE_AT_ONCE_MS = 1
+_NOTIFY_SIGNATURE = "susssasa{sv}i"
 
 AddressSource = str | Callable[[], str | None] | None
 ServerChangeCallback = Callable[[ServerInfo | None], None]
@@ -120,7 +135,7 @@ class DBusNotifier:
         # Bumped whenever the server's owner changes, so a query that was in flight
         # for the previous server cannot install stale information.
         self._generation = 0
-        self._ids: OrderedDict[int, None] = OrderedDict()
+        self._ids: OrderedDict[int, list[Any]] = OrderedDict()
         # Notify calls awaiting their reply: signals about an id not known yet may be about
         # one of them (they can come in the same read as the reply), so they are passed on.
         self._notifying = 0
@@ -328,16 +343,15 @@ class DBusNotifier:
         }
         if n.resident:
             hints["resident"] = Variant("b", True)
+        body = [n.app_name, n.replaces_id, n.icon, n.title, n.body, actions, hints,
+                n.timeout_ms]
         self._notifying += 1
         try:
-            (nid,) = await self._notifications(
-                "Notify", "susssasa{sv}i",
-                [n.app_name, n.replaces_id, n.icon, n.title, n.body, actions, hints,
-                 n.timeout_ms])
+            (nid,) = await self._notifications("Notify", _NOTIFY_SIGNATURE, body)
         finally:
             self._notifying -= 1
         nid = int(nid)
-        self._ids[nid] = None
+        self._ids[nid] = body
         self._ids.move_to_end(nid)
         while len(self._ids) > _MAX_TRACKED_IDS:
             self._ids.popitem(last=False)
@@ -402,6 +416,15 @@ class DBusNotifier:
 
     async def close_notification(self, notification_id: int) -> None:
         """Withdraw a nudge from the screen (the server answers with NotificationClosed)."""
+        info = self.server_info
+        shown = self._ids.get(notification_id)
+        if (shown is not None and info is not None
+                and (info.name, info.vendor) in _CLOSE_LEAVES_BUBBLE):
+            body = [*shown[:1], notification_id, *shown[2:7], _GONE_AT_ONCE_MS]
+            try:
+                await self._notifications("Notify", _NOTIFY_SIGNATURE, body)
+            except NotifyError as exc:  # then at least the server forgets it
+                log.debug("could not take notification %d down: %s", notification_id, exc)
         await self._notifications("CloseNotification", "u", [notification_id])
 
     async def aclose(self) -> None:
