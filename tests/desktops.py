@@ -48,7 +48,7 @@ from typing import Any
 
 import pytest
 from buses import DBusDaemon
-from dbus_fast import Message, MessageType
+from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from processes import read_line
 
@@ -56,6 +56,10 @@ NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
 START = 15.0  # every start-up wait (screen, bus, server)
 REQUIRE_ENV = "ATTUNED_REQUIRE_DESKTOP"
+# A nudge's four answers (key, label) as the matrix's daemon offers them (snooze "2s",
+# snooze_long "4s"), and the labels a person picks from.
+ACTIONS = ["done", "Done", "snooze", "Snooze 2s", "snooze-long", "Snooze 4s", "skip", "Skip"]
+LABELS = ACTIONS[1::2]
 
 
 # ---------------------------------------------------------------------------- skipping
@@ -222,6 +226,7 @@ class BusRecorder:
     def __init__(self, address: str) -> None:
         self.address = address
         self.items: list[Heard] = []
+        self.sent: list[int] = []  # the ids of the notifications sent from here
         self._cond = threading.Condition()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bus-recorder",
@@ -285,19 +290,24 @@ class BusRecorder:
                         if h.kind == "signal" and h.member == member and h.body[0] == nid)
 
     def notify(self, summary: str, body: str = "", actions: list[str] | None = None,
-               timeout_ms: int = -1) -> int:
+               timeout_ms: int = -1, *, resident: bool = False, replaces: int = 0) -> int:
         """A notification sent from this connection, which stays connected, so signals
-        addressed to the sender arrive (and are recorded)."""
+        addressed to the sender arrive (and are recorded). `resident`: the hint attuned
+        sends with a nudge (keep it after a button)."""
+        hints = {"resident": Variant("b", True)} if resident else {}
         async def call() -> int:
             assert self._bus is not None
             reply = await self._bus.call(Message(
                 destination=NAME, path=PATH, interface=NAME, member="Notify",
                 signature="susssasa{sv}i",
-                body=["attuned-test", 0, "", summary, body, actions or [], {}, timeout_ms]))
+                body=["attuned-test", replaces, "", summary, body, actions or [], hints,
+                      timeout_ms]))
             assert reply is not None and reply.message_type is MessageType.METHOD_RETURN, reply
             return int(reply.body[0])
 
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(START)
+        nid = asyncio.run_coroutine_threadsafe(call(), self._loop).result(START)
+        self.sent.append(nid)
+        return nid
 
     def notifies(self) -> list[Heard]:
         with self._cond:
@@ -564,15 +574,17 @@ class ServerSpec:
     answer_by: str  # "buttons" | "combo" | "menu"
     wm_class: str = ""  # the bubble's X class ("" for servers not on X)
     wayland: bool = False
-    # After an action is invoked, the server also closes the bubble, reason 2.
+    # After a button, the server takes the bubble down itself (NotificationClosed, reason
+    # 2, right after ActionInvoked), even one that asked to stay (the "resident" hint).
     closes_after_action: bool = False
     # The reason the server gives when the person closes the bubble.
     close_reason: int = 2
-    # The server's own expiry of a bubble that asked for the default timeout (-1, as
-    # attuned does), in seconds (about), or None when it keeps it until it is answered;
-    # and whether it then says so (NotificationClosed, reason 1).
-    expires_after: float | None = None
+    # Whether the server says so (NotificationClosed, reason 1) when a bubble's timeout
+    # takes it down.
     says_expired: bool = True
+    # CloseNotification is answered (NotificationClosed, reason 3) but the bubble stays on
+    # screen until its own timeout (notification-daemon 3.20).
+    close_leaves_bubble: bool = False
     crop: tuple[int, int] = (0, 0)  # decorations at the bubble's left / right
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -585,22 +597,22 @@ XFCE = ServerSpec(
     {**_X, "/usr/lib/*/xfce4/notifyd/xfce4-notifyd": "xfce4-notifyd",
      "/usr/lib/*/xfce4/xfconf/xfconfd": "xfconf", "xfconf-query": "xfconf"},
     "Xfce Notify Daemon", "buttons", wm_class="xfce4-notifyd", closes_after_action=True,
-    expires_after=10, env=_GTK)
+    env=_GTK)
 NOTIFICATION_DAEMON = ServerSpec(
     "notification-daemon", "/usr/lib/notification-daemon/notification-daemon",
     {**_X, "/usr/lib/notification-daemon/notification-daemon": "notification-daemon"},
-    "Notification Daemon", "buttons", wm_class="notification-daemon",
-    closes_after_action=True, expires_after=5, says_expired=False, env=_GTK)
+    "Notification Daemon", "buttons", wm_class="notification-daemon", says_expired=False,
+    close_leaves_bubble=True, env=_GTK)
 MATE = ServerSpec(
     "mate-notification-daemon", "/usr/lib/mate-notification-daemon/mate-notification-daemon",
     {**_X, "/usr/lib/mate-notification-daemon/mate-notification-daemon":
      "mate-notification-daemon"},
     "Notification Daemon", "buttons", wm_class="mate-notification-daemon",
-    closes_after_action=True, close_reason=1, expires_after=7, crop=(34, 44), env=_GTK)
+    closes_after_action=True, close_reason=1, crop=(34, 44), env=_GTK)
 LXQT = ServerSpec(
     "lxqt-notificationd", "lxqt-notificationd",
     {**_X, "lxqt-notificationd": "lxqt-notificationd"},
-    "lxqt-notificationd", "combo", wm_class="lxqt-notificationd", expires_after=10,
+    "lxqt-notificationd", "combo", wm_class="lxqt-notificationd",
     env={"NO_AT_BRIDGE": "1", "QT_QPA_PLATFORM": "xcb"})
 MAKO = ServerSpec(
     "mako", "mako",
@@ -609,8 +621,7 @@ MAKO = ServerSpec(
      "dbus-daemon": "dbus-daemon"},
     "mako", "menu", wayland=True)
 DUNST = ServerSpec(
-    "dunst", "dunst", {**_X, "dunst": "dunst", "dunstctl": "dunst"}, "dunst", "menu",
-    expires_after=10)
+    "dunst", "dunst", {**_X, "dunst": "dunst", "dunstctl": "dunst"}, "dunst", "menu")
 
 SERVERS = (XFCE, NOTIFICATION_DAEMON, MATE, LXQT, MAKO, DUNST)
 
@@ -829,6 +840,13 @@ class Desktop:
     def close_notification(self, nid: int) -> None:
         bus_call(self.bus.address, NAME, PATH, NAME, "CloseNotification", "u", [nid])
 
+    def withdraw(self, nid: int) -> None:
+        """Take a bubble off the screen as attuned does: CloseNotification, after a
+        replacement that expires at once where the server leaves a closed bubble up."""
+        if self.spec.close_leaves_bubble:
+            self.heard.notify("Withdrawn", timeout_ms=1, replaces=nid)
+        self.close_notification(nid)
+
     @property
     def display(self) -> str:
         assert self.xvfb is not None
@@ -874,6 +892,118 @@ class Desktop:
         """The `count`th menu: dunstctl context returns before dunst has run the picker."""
         return str(wait_until(lambda: len(self.menus()) >= count and self.menus()[count - 1],
                               timeout, f"menu {count} shown by {self.spec.key}"))
+
+
+    # -- a person at the screen ---------------------------------------------------------
+
+    def show(self, summary: str, timeout_ms: int = 0, *, resident: bool = True) -> Bubble:
+        """A notification with the nudge's four answers, sent from the recorder and shown
+        (painted, on X); by default with what attuned asks of a nudge: never expire
+        (timeout 0), and stay after a press (the "resident" hint)."""
+        before = {w.wid for w in self.bubbles()} if self.spec.wm_class else set()
+        nid = self.heard.notify(summary, "A body", ACTIONS, timeout_ms, resident=resident)
+        return Bubble(nid, self.wait_bubble(before) if self.spec.wm_class else None)
+
+    def displayed(self, b: Bubble) -> bool:
+        """Does the server show this bubble now (its own account)?"""
+        if self.spec is MAKO:
+            listing = json.loads(self.tool("makoctl", "list"))
+            return any(item["id"]["data"] == b.nid for item in listing["data"][0])
+        if self.spec is DUNST:
+            return int(self.tool("dunstctl", "count", "displayed")) >= 1
+        return b.window is not None and any(w.wid == b.window.wid for w in self.bubbles())
+
+    def wait_gone(self, b: Bubble, timeout: float = 5.0) -> None:
+        wait_until(lambda: not self.displayed(b), timeout,
+                   f"bubble {b.nid} off the {self.spec.key} screen", interval=0.1)
+
+    def offered(self, b: Bubble) -> list[str]:
+        """The answers the server offers for the bubble, as it shows them."""
+        spec = self.spec
+        if spec is MAKO:
+            listing = json.loads(self.tool("makoctl", "list"))
+            [item] = [i for i in listing["data"][0] if i["id"]["data"] == b.nid]
+            return sorted(item["actions"]["data"].values())
+        if spec is DUNST:
+            self.pick("(no such line)")  # the picker answers nothing: only the menu is kept
+            shown_before = len(self.menus())
+            self.tool("dunstctl", "context")
+            menu = self.wait_menu(shown_before + 1).splitlines()
+            return sorted(line.split(" (")[0].lstrip("#") for line in menu)
+        assert b.window is not None
+        if spec is LXQT:
+            return sorted(self.lxqt_list(b.window, pick=None))
+        # One button per answer, drawn in a row: found in the screenshot.
+        return [f"button {i + 1}" for i, _ in enumerate(self.buttons(b.window, 4))]
+
+    def lxqt_list(self, window: Window, pick: int | None) -> list[str]:
+        """lxqt-notificationd shows more than 3 actions as "Actions: [list] [OK]": open
+        the list (a popup window of one row per action), then click row `pick` or leave
+        it."""
+        _label, combo, ok = self.buttons(window, 3)
+        click(self.display, *combo)
+
+        def popup() -> Window | None:
+            return next((w for w in self.bubbles() if w.wid != window.wid), None)
+
+        menu = wait_until(popup, 5, "the lxqt list of actions")
+        rows = wait_until(lambda: [b for b in bands(screenshot(self.display), menu.rect,
+                                                    inset=2)
+                                   if b.bottom - b.top >= 8] or None, 5, "the list drawn")
+        if pick is None:
+            xdotool(self.display, "key", "Escape")  # closes the list, choosing nothing
+        else:
+            row = rows[pick]
+            click(self.display, menu.rect.x + menu.rect.w // 2, (row.top + row.bottom) // 2)
+        wait_until(lambda: popup() is None, 5, "the lxqt list closed")
+        if pick is not None:
+            click(self.display, *ok)
+        return [f"entry {i + 1}" for i in range(len(rows))]
+
+    def press(self, b: Bubble, label: str) -> None:
+        """The person answers `label` on the server itself."""
+        spec = self.spec
+        index = LABELS.index(label)
+        if spec is MAKO:
+            self.pick(label)
+            self.tool("makoctl", "menu", "-n", str(b.nid), str(self.dir / "picker"))
+        elif spec is DUNST:
+            self.pick(label)
+            self.tool("dunstctl", "context")
+        elif spec is LXQT:
+            assert b.window is not None
+            self.lxqt_list(b.window, pick=index)
+        else:
+            assert b.window is not None
+            click(self.display, *self.buttons(b.window, 4)[index])
+        if spec.wm_class:
+            # Off the bubbles, before the next one comes: lxqt-notificationd counts a
+            # pointer passing over a fresh bubble as its whole timeout
+            # (test_desktop_facts.py).
+            park_pointer(self.display)
+
+    def close_by_hand(self, b: Bubble) -> None:
+        """The person closes the bubble without answering."""
+        if self.spec is MAKO:
+            self.tool("makoctl", "dismiss", "-n", str(b.nid))
+        elif self.spec is DUNST:
+            self.tool("dunstctl", "close")
+        else:
+            # The close button (top right); xfce4-notifyd has none: a click on the bubble
+            # (its title, the rightmost thing on top) closes it.
+            assert b.window is not None
+            spot = find_close_button(screenshot(self.display), b.window.rect,
+                                     left=self.spec.crop[0])
+            assert spot is not None, "no close button drawn"
+            click(self.display, *spot)
+
+
+@dataclass(frozen=True)
+class Bubble:
+    """A notification on a server: its id, and its window on X."""
+
+    nid: int
+    window: Window | None
 
 
 @contextlib.contextmanager
