@@ -12,7 +12,7 @@ import pytest
 from dblock import WriteLock
 
 from attuned.core.model import Held, HoldMode, HoldReason, TogetherState
-from attuned.state.store import Store, StoreUnavailable
+from attuned.state.store import EventReason, Store, StoreUnavailable
 
 T0 = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
 QUIET, DND, TOGETHER = HoldReason.QUIET, HoldReason.DND, HoldReason.TOGETHER
@@ -26,16 +26,27 @@ def db(tmp_path: Path) -> Path:
 
 def test_one_held_nudge_per_practice_the_newest(db: Path) -> None:
     with Store.open(db) as s:
-        s.hold(Held("breakfast", T0, QUIET, DEFER))
-        s.hold(Held("breakfast", T0 + timedelta(minutes=30), QUIET, DEFER))
-        s.hold(Held("breakfast", T0 - timedelta(days=1), DND, DEFER))  # older: no effect
-        s.hold(Held("look-up", T0, TOGETHER, DEFER))
-        assert s.held() == [Held("look-up", T0, TOGETHER, DEFER),
-                            Held("breakfast", T0 + timedelta(minutes=30), QUIET, DEFER)]
-        # The same nudge held again (still blocked at its release) may change its mode.
-        s.hold(Held("breakfast", T0 + timedelta(minutes=30), DND, DIGEST))
+        first = s.hold(Held("breakfast", T0, QUIET, DEFER))
+        newest = s.hold(Held("breakfast", T0 + timedelta(minutes=30), QUIET, DEFER))
+        older = s.hold(Held("breakfast", T0 - timedelta(days=1), DND, DEFER))
+        look = s.hold(Held("look-up", T0, TOGETHER, DEFER))
+        assert s.held() == [Held("look-up", T0, TOGETHER, DEFER, look),
+                            Held("breakfast", T0 + timedelta(minutes=30), QUIET, DEFER,
+                                 newest)]
+        # The same nudge held again (still blocked at its release) may change its mode;
+        # it stays the same nudge in the history.
+        assert s.hold(Held("breakfast", T0 + timedelta(minutes=30), DND, DIGEST)) == newest
         assert s.held("breakfast") == [Held("breakfast", T0 + timedelta(minutes=30), DND,
-                                            DIGEST)]
+                                            DIGEST, newest)]
+        # Each replaced one says so in the history, naming the one in its place.
+        assert [(e.nudge_id, str(e.kind), e.reason and str(e.reason), e.note)
+                for e in s.history()] == [
+            (older, "held", "dnd", None), (older, "dropped", "replaced", newest),
+            (first, "held", "quiet", None), (look, "held", "together", None),
+            (newest, "held", "quiet", None), (first, "dropped", "replaced", newest),
+            (newest, "held", "dnd", None)]
+        assert {s.get(n).state.value for n in (first, older)} == {"dropped"}
+        assert s.get(newest).state.value == "held"
     with Store.open(db) as s:  # kept across a restart
         assert [h.practice_id for h in s.held()] == ["look-up", "breakfast"]
 
@@ -54,14 +65,17 @@ def test_reasons_and_modes_are_the_enums_and_strings_are_checked(db: Path) -> No
 
 def test_take_removes_and_returns_only_what_it_asks_for(db: Path) -> None:
     with Store.open(db) as s:
-        s.hold(Held("a", T0 + timedelta(hours=2), QUIET, DIGEST))
-        s.hold(Held("b", T0, QUIET, DEFER))
-        s.hold(Held("c", T0 + timedelta(hours=1), DND, DIGEST))
+        a = s.hold(Held("a", T0 + timedelta(hours=2), QUIET, DIGEST))
+        b = s.hold(Held("b", T0, QUIET, DEFER))
+        c = s.hold(Held("c", T0 + timedelta(hours=1), DND, DIGEST))
         assert s.take_held("a", DEFER) == []
-        assert s.take_held(mode=DIGEST) == [Held("c", T0 + timedelta(hours=1), DND, DIGEST),
-                                            Held("a", T0 + timedelta(hours=2), QUIET, DIGEST)]
-        assert s.take_held("b") == [Held("b", T0, QUIET, DEFER)]
+        assert s.take_held(mode=DIGEST) == [
+            Held("c", T0 + timedelta(hours=1), DND, DIGEST, c),
+            Held("a", T0 + timedelta(hours=2), QUIET, DIGEST, a)]
+        assert s.take_held("b") == [Held("b", T0, QUIET, DEFER, b)]
         assert s.take_held() == [] and s.held() == []
+        # Taken is not yet shown: their nudges stay held until shown or dropped.
+        assert {s.get(n).state.value for n in (a, b, c) if n} == {"held"}
 
 
 def _taker(db: str, practices: list[str], start: multiprocessing.synchronize.Event,
@@ -123,12 +137,16 @@ def test_together_mode_is_one_row_off_until_switched(db: Path) -> None:
 
 def test_a_refused_write_changes_nothing_and_says_why(db: Path) -> None:
     with Store.open(db, busy_timeout=0.2) as s:
-        s.hold(Held("breakfast", T0, QUIET, DEFER))
+        nudge = s.hold(Held("breakfast", T0, QUIET, DEFER))
+        kept = [Held("breakfast", T0, QUIET, DEFER, nudge)]
         with WriteLock(db):
             with pytest.raises(StoreUnavailable) as e:
                 s.hold(Held("breakfast", T0 + timedelta(hours=1), QUIET, DEFER))
             assert e.value.reason == "another process held it for more than 0.2s"
             with pytest.raises(StoreUnavailable):
                 s.take_held()
-            assert s.held() == [Held("breakfast", T0, QUIET, DEFER)]  # reads still work
-        assert s.take_held() == [Held("breakfast", T0, QUIET, DEFER)]
+            with pytest.raises(StoreUnavailable):
+                s.drop("look-up", T0, EventReason.QUIET)
+            assert s.held() == kept  # reads still work
+        assert [str(e.kind) for e in s.history()] == ["held"]
+        assert s.take_held() == kept

@@ -3,6 +3,7 @@ data and the words that explain a record to a person; no I/O."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -11,6 +12,34 @@ from attuned.core.model import NudgeState
 # An event's kind is the state it leaves its nudge in: one vocabulary (the model's), so
 # the two cannot drift apart.
 EventKind = NudgeState
+
+
+class EventReason(enum.StrEnum):
+    """Why a nudge was held back or dropped: the reason of a held or dropped event.
+    The first three are the blocks (attuned.core.model.HoldReason, the same values)."""
+
+    TOGETHER = "together"  # a when = "together" practice outside together time
+    QUIET = "quiet"  # the practice's quiet hours
+    DND = "dnd"  # the desktop's notifications were paused
+    REPLACED = "replaced"  # a newer nudge of its practice was held in its place
+    GONE = "gone"  # its practice was removed or disabled while it waited
+
+
+_REASON_WORDS = {
+    EventReason.TOGETHER: "not together time",
+    EventReason.QUIET: "quiet hours",
+    EventReason.DND: "notifications were paused",
+    EventReason.REPLACED: "replaced by a newer held nudge",
+    EventReason.GONE: "its practice was removed or disabled",
+}
+
+
+def reason_words(reason: EventReason, other: str | None = None) -> str:
+    """A held or dropped event's reason for a person; `other`: for a replaced one, the
+    nudge that took its place."""
+    if reason is EventReason.REPLACED and other:
+        return f"replaced by the newer held nudge {other}"
+    return _REASON_WORDS[reason]
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,8 @@ class HistoryEvent:
     origin_id: str  # the snooze chain's first nudge
     origin_due: datetime  # the day the event counts for in stats
     title: str
+    # For kind held or dropped: why (a replaced one's note names the nudge in its place).
+    reason: EventReason | None = None
 
 
 @dataclass(frozen=True)
@@ -114,4 +145,9 @@ def not_open_message(rec: NudgeRecord, zone: tzinfo | None = None,
         return f'nudge "{rec.id}" is closed: it was missed{at}'
     if rec.state is NudgeState.EXPIRED:
         return f'nudge "{rec.id}" is closed: it expired{at} without an answer'
+    if rec.state is NudgeState.HELD:
+        return (f'nudge "{rec.id}" has not been shown yet: it is held back, and comes '
+                "when what holds it ends (`attuned status` lists it)")
+    if rec.state is NudgeState.DROPPED:
+        return f'nudge "{rec.id}" was never shown: it was dropped{at}'
     return f'nudge "{rec.id}" was already answered: {rec.state.value}{at}'

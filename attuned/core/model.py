@@ -196,6 +196,10 @@ class NudgeState(enum.StrEnum):
     DISMISSED = "dismissed"
     MISSED = "missed"
     EXPIRED = "expired"
+    # Blocked at its moment (quiet hours, together mode, do-not-disturb): waiting to be
+    # shown (deferred, or for the digest), then shown; or never shown.
+    HELD = "held"
+    DROPPED = "dropped"
 
     @property
     def is_open(self) -> bool:
@@ -235,6 +239,9 @@ class Held:
     due: datetime  # aware: its planned instant
     reason: HoldReason
     mode: HoldMode
+    # Its nudge in the history (state held until it is shown or dropped); None for one
+    # imported from the old held.json, which has none until it is shown.
+    nudge_id: str | None = None
 
 
 @dataclass(frozen=True)

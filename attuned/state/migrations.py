@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Final
 
 from attuned.errors import StoreError
+from attuned.state import migration_held
 from attuned.state.database import ts
 
 
@@ -115,6 +116,8 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    # Held and dropped nudges in the history (the tables rebuilt with the new states).
+    (3, migration_held.STATEMENTS),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 
@@ -123,7 +126,10 @@ def migrate(conn: sqlite3.Connection, db: Path) -> None:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # see attuned.state.store
-        conn.execute("PRAGMA foreign_keys = ON")
+        # Off while migrating: a migration may rebuild a table others refer to (SQLite's
+        # procedure for changing a constraint), and a DROP TABLE with foreign keys on
+        # would delete through them. Every reference is checked before the commit.
+        conn.execute("PRAGMA foreign_keys = OFF")
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -143,9 +149,18 @@ def migrate(conn: sqlite3.Connection, db: Path) -> None:
                     conn.execute(stmt)
                 conn.execute("INSERT INTO schema_migrations (version, applied_at)"
                              " VALUES (?, ?)", (version, now))
+            broken = (conn.execute("PRAGMA foreign_key_check").fetchall()
+                      if current < LATEST_VERSION else [])
+            if broken:
+                n = len(broken)
+                rows = "1 row refers to a row that is not" if n == 1 else \
+                    f"{n} rows refer to rows that are not"
+                raise StoreError(f"cannot prepare the history database at {db}: {rows} "
+                                 f"there (table {broken[0][0]}); it was left as it was")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as e:
         raise StoreError(f"cannot prepare the history database at {db}: {e}") from e

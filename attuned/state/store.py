@@ -19,9 +19,10 @@ Durability, and why these settings:
 - every change is one `BEGIN IMMEDIATE` transaction: the write lock is taken up front,
   so two processes never both read "open" and then both write an answer.
 
-Besides the history it keeps the nudges held back, the blocked marks and together mode
-(attuned.state.holding); the JSON files those were kept in before are imported once at
-open (attuned.state.legacy), and what was wrong with them is in `Store.notes`.
+Besides the history it keeps the nudges held back (each also a nudge in the history, held
+then shown or dropped), the blocked marks and together mode (attuned.state.holding); the
+JSON files those were kept in before are imported once at open (attuned.state.legacy),
+and what was wrong with them is in `Store.notes`.
 
 Times are stored as ISO-8601 UTC text of fixed width (sortable as text) and returned
 as aware UTC datetimes. Naive datetimes are refused (a programming error).
@@ -56,6 +57,7 @@ from typing import Any, Final
 from attuned import paths
 from attuned.core.history import (
     EventKind,
+    EventReason,
     HistoryEvent,
     NudgeRecord,
     Reflection,
@@ -83,9 +85,9 @@ from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew, migrate
 # The store's whole vocabulary, wherever each piece is defined (callers import it here).
 __all__ = [
     "BUSY_TIMEOUT_MS", "HOWS", "ID_ALPHABET", "LATEST_VERSION", "SOURCES", "VERDICTS",
-    "AmbiguousNudgeId", "DatabaseTooNew", "EventKind", "HistoryEvent", "NudgeAlreadyRecorded",
-    "NudgeNotFound", "NudgeNotOpen", "NudgeRecord", "Reflection", "Store", "StoreUnavailable",
-    "not_open_message", "unrecorded_shown",
+    "AmbiguousNudgeId", "DatabaseTooNew", "EventKind", "EventReason", "HistoryEvent",
+    "NudgeAlreadyRecorded", "NudgeNotFound", "NudgeNotOpen", "NudgeRecord", "Reflection",
+    "Store", "StoreUnavailable", "not_open_message", "unrecorded_shown",
 ]
 
 SOURCES: Final = ("button", "cli")  # who answered; system events use "daemon"
@@ -541,7 +543,7 @@ class Store(Holding):
         """Events with `since <= at < until`, oldest first."""
         sql = ("SELECT e.seq, e.at, e.kind, e.nudge_id, n.practice_id, e.source, e.note,"
                " e.how, e.snoozed_until, n.snoozed_from, n.due, n.origin_id, n.origin_due,"
-               " n.title FROM events e JOIN nudges n ON n.id = e.nudge_id")
+               " n.title, e.reason FROM events e JOIN nudges n ON n.id = e.nudge_id")
         where, args = _filters("n.practice_id", "e.at", practice_id, since, until)
         rows = self._read(sql + where + " ORDER BY e.at, e.seq", args)
         return [HistoryEvent(
@@ -549,7 +551,8 @@ class Store(Holding):
             practice_id=r["practice_id"], source=r["source"], note=r["note"], how=r["how"],
             snoozed_until=dt_opt(r["snoozed_until"]), snoozed_from=r["snoozed_from"],
             due=dt(r["due"]), origin_id=r["origin_id"], origin_due=dt(r["origin_due"]),
-            title=r["title"]) for r in rows]
+            title=r["title"], reason=EventReason(r["reason"]) if r["reason"] else None)
+            for r in rows]
 
     def reflections(self, practice_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> list[Reflection]:
