@@ -10,7 +10,7 @@ test_held_daemon.py.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -87,15 +87,24 @@ def test_next_wall_is_strictly_after_and_skips_a_dst_gap() -> None:
 # --------------------------------------------------------------------------- drop
 
 
-def test_drop_keeps_quiet_hours_out_of_the_plan_and_records_nothing(store: Store) -> None:
+def trace(store: Store) -> list[tuple[str, str, str | None]]:
+    """The history as (practice, event, reason)."""
+    return [(e.practice_id, str(e.kind), e.reason and str(e.reason)) for e in store.history()]
+
+
+def test_drop_keeps_quiet_hours_out_of_the_plan_and_records_why(store: Store) -> None:
     svc, planner, notifier, clock = make(store, late(), at=EVENING)
     svc.plan_all(startup=True)
     # The next nudge outside quiet hours: none at all for this practice (never planned).
     assert "p:breakfast" not in planner.jobs
-    # Fired inside quiet hours anyway (late, after a suspend): dropped, nothing recorded.
+    # Fired inside quiet hours anyway (late, after a suspend): dropped, and the history
+    # says so and why.
     clock.at = AT_2300
     assert asyncio.run(svc.fire("breakfast", AT_2300)) is None
-    assert notifier.sent == [] and store.history() == [] and store.held() == []
+    assert notifier.sent == [] and store.held() == []
+    (e,) = store.history()
+    assert (str(e.kind), e.reason, e.due, e.title) == ("dropped", "quiet", AT_2300,
+                                                       "Breakfast presence")
 
 
 # --------------------------------------------------------------------------- defer
@@ -125,6 +134,12 @@ def test_defer_shows_one_nudge_when_quiet_hours_end(store: Store) -> None:
     assert store.held() == []
     asyncio.run(svc.fire_key("h:breakfast", MORNING))  # a duplicate timer: nothing more
     assert len(notifier.sent) == 1
+    # One nudge held then shown; the one it replaced says so, naming it.
+    events = store.history()
+    assert [(e.due, str(e.kind), e.reason, e.note) for e in events] == [
+        (AT_2300, "held", "quiet", None), (AT_2330, "held", "quiet", None),
+        (AT_2300, "dropped", "replaced", rec.id), (AT_2330, "shown", None, None)]
+    assert {e.nudge_id for e in events if e.due == AT_2330} == {rec.id}
 
 
 def test_held_nudges_survive_a_restart(store: Store) -> None:
@@ -136,11 +151,12 @@ def test_held_nudges_survive_a_restart(store: Store) -> None:
     svc2.plan_all(startup=True)
     assert planner2.jobs["h:breakfast"][0] == MORNING
     # Not missed while down: it was held, and 23:30 lies in quiet hours (not planned
-    # by the plain plan), so the history stays empty.
-    assert store.history() == []
+    # by the plain plan), so the history holds only that.
+    assert trace(store) == [("breakfast", "held", "quiet")]
     clock2.at = MORNING
     asyncio.run(svc2.fire_key("h:breakfast", MORNING))
     assert [n.body for n in notifier2.sent] == ["(held through quiet hours) Paper down."]
+    assert trace(store) == [("breakfast", "held", "quiet"), ("breakfast", "shown", None)]
 
 
 # --------------------------------------------------------------------------- digest
@@ -169,6 +185,10 @@ def test_digest_gathers_two_practices_into_one_notification(store: Store) -> Non
                       "Answer each with: attuned done|skip ID")
     assert n.actions == ()
     assert store.held() == []
+    # Each is one nudge in the history: held, then shown by the digest.
+    assert [(e.nudge_id, str(e.kind)) for e in store.history()] == [
+        (recs["breakfast"].id, "held"), (recs["look-up"].id, "held"),
+        (recs["breakfast"].id, "shown"), (recs["look-up"].id, "shown")]
     # Each is answerable as any nudge.
     res = asyncio.run(svc.act("look-up", Action.DONE, source="cli"))
     assert res.state == "done"
@@ -231,6 +251,8 @@ def test_paused_notifications_defer_until_resumed(store: Store) -> None:
     assert [n.body for n in notifier.sent] == [
         "(held while notifications were paused) Paper down."]
     assert [r.practice_id for r in store.open_nudges()] == ["breakfast"]
+    assert trace(store) == [("breakfast", "held", "dnd"), ("other", "dropped", "dnd"),
+                            ("breakfast", "shown", None)]
 
 
 def test_still_paused_at_release_it_is_held_again(store: Store) -> None:
@@ -240,7 +262,7 @@ def test_still_paused_at_release_it_is_held_again(store: Store) -> None:
     asyncio.run(svc.fire("breakfast", clock.at))
     asyncio.run(svc.fire_key("h:breakfast", clock.at))  # e.g. planned at start-up
     assert [h.practice_id for h in store.held()] == ["breakfast"]
-    assert store.history() == []
+    assert trace(store) == [("breakfast", "held", "dnd")]  # the same reason: once
 
 
 def test_a_notifier_that_cannot_tell_never_blocks(store: Store) -> None:
@@ -282,7 +304,8 @@ def test_a_restart_does_not_count_held_or_dropped_nudges_as_missed(store: Store)
     # Down for two days, apart all the time: those days' nudges were blocked too.
     svc2, planner2, _, _ = make(store, held, dropped, at=T19 + timedelta(days=2, hours=1))
     svc2.plan_all(startup=True)
-    assert store.history() == []
+    assert trace(store) == [("breakfast", "held", "together"),
+                            ("dropped", "dropped", "together")]
     assert planner2.jobs["p:breakfast"][0] == T19 + timedelta(days=3)
     assert "h:breakfast" not in planner2.jobs  # still apart: waits for together time
 
@@ -294,6 +317,23 @@ def test_a_plain_practice_is_still_recorded_missed_while_down(store: Store) -> N
     svc2, _, _, _ = make(store, p, at=T19 + timedelta(days=2, hours=1))
     svc2.plan_all(startup=True)
     assert [e.kind.value for e in store.history()] == ["shown", "missed"]
+
+
+def test_a_held_nudge_whose_practice_is_gone_is_dropped_saying_so(store: Store) -> None:
+    deferred = late(blocked="defer")
+    gathered = late(id="look-up", title="Look up", blocked="digest")
+    svc, _, notifier, clock = make(store, deferred, gathered, at=AT_2300)
+    asyncio.run(svc.fire("breakfast", AT_2300))
+    asyncio.run(svc.fire("look-up", AT_2300))
+    # Overnight the person removes one practice and disables the other.
+    svc.state.schedule = replace(svc.schedule, practices=(replace(gathered, enabled=False),))
+    clock.at = MORNING
+    asyncio.run(svc.fire_key("h:breakfast", MORNING))
+    asyncio.run(svc.fire_key("d:digest", MORNING))
+    assert notifier.sent == [] and store.held() == [] and store.open_nudges() == []
+    assert [(e.practice_id, str(e.kind), e.reason, e.at) for e in store.history()] == [
+        ("breakfast", "held", "quiet", AT_2300), ("look-up", "held", "quiet", AT_2300),
+        ("breakfast", "dropped", "gone", MORNING), ("look-up", "dropped", "gone", MORNING)]
 
 
 def test_together_until_is_read_and_shown_in_the_schedules_zone(store: Store) -> None:
@@ -316,6 +356,10 @@ def test_together_on_during_quiet_hours_keeps_the_nudge_held(store: Store) -> No
     assert res["released"] == [] and notifier.sent == []
     assert [h.reason for h in store.held()] == ["quiet"]  # held, not dropped
     assert planner.jobs["h:breakfast"][0] == MORNING
+    # The same nudge, held again for another reason: the history says both.
+    assert [(e.nudge_id, str(e.kind), e.reason) for e in store.history()] == [
+        (store.held()[0].nudge_id, "held", "together"),
+        (store.held()[0].nudge_id, "held", "quiet")]
 
 
 def test_a_nudge_held_while_the_history_refuses_writes_is_kept_and_written_later(
@@ -334,7 +378,9 @@ def test_a_nudge_held_while_the_history_refuses_writes_is_kept_and_written_later
 
     try:
         asyncio.run(scenario())
-        assert store.held() == [Held("breakfast", T19, HoldReason.TOGETHER, HoldMode.DEFER)]
+        (h,) = store.held()
+        assert h == Held("breakfast", T19, HoldReason.TOGETHER, HoldMode.DEFER, h.nudge_id)
+        assert trace(store) == [("breakfast", "held", "together")]
         assert store.blocked_marks() == {"breakfast": T19}
         assert [n.title for n in notifier.sent] == ["attuned cannot write its history"]
         assert planner.jobs["p:breakfast"][0] == T19 + timedelta(days=1)

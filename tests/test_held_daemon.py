@@ -50,10 +50,11 @@ def test_a_deferred_nudge_inside_quiet_hours_comes_when_they_end(
     assert (rec["summary"], rec["body"]) == ("Look up",
                                             "(held through quiet hours) Time for look-up")
     d.wait_for_log(r"INFO attuned: released held look-up", 5, since=mark)
-    [shown] = d.history()
-    assert shown.practice_id == "look-up" and str(shown.kind) == "shown"
+    held, shown = d.history()
+    assert (str(held.kind), held.reason, str(shown.kind)) == ("held", "quiet", "shown")
+    assert held.nudge_id == shown.nudge_id  # one nudge: held, then shown
     # Not also counted as missed.
-    assert d.kinds() == [("look-up", "shown", "daemon")]
+    assert d.kinds() == [("look-up", "held", "daemon"), ("look-up", "shown", "daemon")]
     assert d.stop() == 0
 
 
@@ -81,8 +82,9 @@ def test_the_digest_gathers_two_practices_into_one_notification(
     assert lines[0].endswith(")") and "Look up: Time for look-up" in lines[0]
     assert "Breakfast: Time for breakfast" in lines[1]
     assert lines[2] == "Answer each with: attuned done|skip ID"
-    assert sorted(d.kinds()) == [("breakfast", "shown", "daemon"),
-                                 ("look-up", "shown", "daemon")]
+    assert sorted(d.kinds()) == [("breakfast", "held", "daemon"),
+                                 ("breakfast", "shown", "daemon"),
+                                 ("look-up", "held", "daemon"), ("look-up", "shown", "daemon")]
     r = d.cli("done", "breakfast")
     assert r.returncode == 0, r.stderr
     assert d.stop() == 0
@@ -102,7 +104,7 @@ def test_together_mode_defer_is_released_by_together_on(
     assert r.stdout.splitlines()[0] == "Together mode is on, until you switch it off."
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert (rec["summary"], rec["body"]) == ("Eye contact", "Time for eyes")
-    assert [e.nudge_id for e in d.history()] == [nid]
+    assert [(e.nudge_id, str(e.kind)) for e in d.history()] == [(nid, "held"), (nid, "shown")]
     assert d.stop() == 0
 
 
@@ -117,7 +119,8 @@ def test_held_for_together_time_comes_at_start_up_when_it_is_already_on(
     d.start()
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert rec["summary"] == "Eye contact"
-    assert d.kinds() == [("eyes", "shown", "daemon")]  # shown, never missed
+    # Held, then shown as the same nudge; never missed.
+    assert d.kinds() == [("eyes", "held", "daemon"), ("eyes", "shown", "daemon")]
     assert d.stop() == 0
 
 
@@ -147,6 +150,9 @@ def test_paused_notifications_hold_a_deferred_nudge_until_resumed(
         server.set_paused(False)
         [rec] = server.wait_for_notify(1, NUDGE_WAIT)
         assert rec["body"] == "(held while notifications were paused) Time for look-up"
+        d.wait_for_log(r"INFO attuned: released held look-up", 5)
+        assert [(str(e.kind), e.reason) for e in d.history()] == [("held", "dnd"),
+                                                                 ("shown", None)]
         assert d.stop() == 0
 
 

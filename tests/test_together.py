@@ -27,7 +27,8 @@ UTCZ = ZoneInfo("UTC")
 def test_apart_a_together_practice_is_dropped_by_default(store: Store) -> None:
     svc, planner, notifier, _ = make(store, practice(when="together"), at=T0)
     assert asyncio.run(svc.fire("breakfast", T0)) is None
-    assert notifier.sent == [] and store.history() == []
+    assert notifier.sent == []
+    assert [(str(e.kind), e.reason) for e in store.history()] == [("dropped", "together")]
     assert "p:breakfast" in planner.jobs  # the practice carries on
     assert store.held() == []
 

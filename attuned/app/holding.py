@@ -3,11 +3,13 @@
 A nudge is blocked when, at the moment it is due, together mode is off (for a
 when = "together" practice), its quiet hours hold the moment, or the desktop's
 notifications are paused (do-not-disturb, as the notifier can tell). Per practice it is
-then dropped (nothing shown; its time marked, so a restart does not count it missed),
-deferred (shown once the block ends; one per practice, the newest), or gathered into
-the digest (one notification at settings.digest_at listing every gathered practice).
-Held nudges live in the history database (Store.hold), so they survive restarts; their
-timers are planned again from it by `plan_held`.
+then dropped (not shown), deferred (shown once the block ends; one per practice, the
+newest), or gathered into the digest (one notification at settings.digest_at listing
+every gathered practice). Either way the history records it with why: held, then shown
+as the same nudge, or dropped (at its moment, replaced by a newer held one, or its
+practice gone); a restart does not count it missed. Held nudges live in the history
+database (Store.hold), so they survive restarts; their timers are planned again from it
+by `plan_held`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from attuned.app import delivery, presenting, recording
 from attuned.app.context import Core
 from attuned.core import keys, timing, together
+from attuned.core.history import EventReason
 from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import (
     Blocked,
@@ -104,19 +107,25 @@ async def held_back(core: Core, p: Practice, due: datetime) -> bool:
 
 
 def _hold(core: Core, p: Practice, due: datetime, block: HoldReason, mode: Blocked) -> None:
+    """Drop the nudge or hold it, in the history with why (and its blocked mark, so a
+    restart does not count it missed); a held one is planned to be looked at again."""
     when = due.astimezone(core.zone).strftime("%a %H:%M")
     # Through the backlog: a history that refuses writes for now gets them later.
     keep_for = core.keep_for(p.id)
-    core.backlog.write(f"the mark of {p.id}'s nudge due {when} as held back",
-                       functools.partial(core.store.mark_blocked, p.id, due),
-                       keep_for=keep_for)
+    message, now = presenting.nudge_message(core, p, due), core.now()
     why = _WHY[block]
     if mode == Blocked.DROP:
+        core.backlog.write(f"the dropped nudge of {p.id} due {when} ({why})",
+                           functools.partial(core.store.drop, p.id, due,
+                                             EventReason(block.value), title=p.title,
+                                             message=message, at=now),
+                           keep_for=keep_for)
         log.info("dropped %s (due %s): %s", p.id, when, why)
         return
-    core.backlog.write(f"the held nudge of {p.id} due {when}",
+    core.backlog.write(f"the held nudge of {p.id} due {when} ({why})",
                        functools.partial(core.store.hold,
-                                         Held(p.id, due, block, HoldMode(mode.value))),
+                                         Held(p.id, due, block, HoldMode(mode.value)),
+                                         title=p.title, message=message, at=now),
                        keep_for=keep_for)
     if mode == Blocked.DIGEST:
         core.planner.set(keys.DIGEST, digest_time(core, due), _HELD_GRACE)
@@ -129,6 +138,19 @@ def _hold(core: Core, p: Practice, due: datetime, block: HoldReason, mode: Block
              {HoldReason.TOGETHER: "together time starts",
               HoldReason.DND: "notifications are resumed"}.get(
                  block, f"quiet hours end at {at:%H:%M}" if at else "quiet hours end"))
+
+
+def _give_up(core: Core, h: Held) -> None:
+    """A held nudge whose practice was removed or disabled while it waited: dropped,
+    and the history says so."""
+    when = h.due.astimezone(core.zone).strftime("%a %H:%M")
+    core.backlog.write(f"the dropped nudge of {h.practice_id} due {when} (its practice "
+                       "is gone)",
+                       functools.partial(core.store.drop, h.practice_id, h.due,
+                                         EventReason.GONE, at=core.now()),
+                       keep_for=core.keep_for(h.practice_id))
+    log.info("dropped the held nudge of %s (due %s): its practice was removed or disabled",
+             h.practice_id, when)
 
 
 def _release_time(core: Core, p: Practice, block: HoldReason) -> datetime | None:
@@ -212,6 +234,7 @@ async def release(core: Core, practice_id: str) -> NudgeRecord | None:
     h = items[-1]
     p = core.practice(practice_id)
     if p is None or not p.enabled:
+        _give_up(core, h)
         return None
     block = await blocked_by(core, p)
     if block is not None:
@@ -219,7 +242,7 @@ async def release(core: Core, practice_id: str) -> NudgeRecord | None:
                 else Blocked.DEFER)
         _hold(core, p, h.due, block, mode)
         return None
-    return await show_held(core, p, h.due, _NOTES.get(h.reason, ""))
+    return await show_held(core, p, h.due, _NOTES.get(h.reason, ""), held_id=h.nudge_id)
 
 
 async def fire_digest(core: Core) -> list[NudgeRecord]:
@@ -232,11 +255,13 @@ async def fire_digest(core: Core) -> list[NudgeRecord]:
     for h in items:
         p = core.practice(h.practice_id)
         if p is None or not p.enabled:
+            _give_up(core, h)
             continue
         message = presenting.nudge_message(core, p, h.due)
         try:
             # Recorded first; if the history refuses it for now, shown and kept for it.
-            rec = recording.record_shown(core, p.id, h.due, now, p.title, message)
+            rec = recording.record_shown(core, p.id, h.due, now, p.title, message,
+                                         held_id=h.nudge_id)
         except NudgeAlreadyRecorded:
             continue
         recs.append(rec)
@@ -264,12 +289,15 @@ def on_dnd_change(core: Core, paused: bool) -> None:
             core.planner.set(keys.release(h.practice_id), core.now(), _HELD_GRACE)
 
 
-async def show_held(core: Core, p: Practice, due: datetime, note: str) -> NudgeRecord | None:
-    """Show a nudge that was held back, as planned for `due` (recorded once)."""
+async def show_held(core: Core, p: Practice, due: datetime, note: str, *,
+                    held_id: str | None = None) -> NudgeRecord | None:
+    """Show a nudge that was held back, as planned for `due` (recorded once: as the
+    history's held nudge `held_id` when it has one)."""
     message = presenting.nudge_message(core, p, due)
     try:
         # Recorded first; if the history refuses it for now, shown and kept for it.
-        rec = recording.record_shown(core, p.id, due, core.now(), p.title, message)
+        rec = recording.record_shown(core, p.id, due, core.now(), p.title, message,
+                                     held_id=held_id)
     except NudgeAlreadyRecorded:
         return None
     await delivery.send_nudge(core, p.title, f"{note} {message}" if note else message, rec)

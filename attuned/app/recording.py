@@ -23,21 +23,36 @@ from attuned.state.store import (
 log = logging.getLogger("attuned")
 
 
+def _show_held(core: Core, held_id: str, now: datetime, message: str,
+               next_repeat_at: datetime | None) -> NudgeRecord:
+    rec = core.store.show_held(held_id, now, message, next_repeat_at=next_repeat_at)
+    if rec is None:
+        raise NudgeAlreadyRecorded(f"the held nudge {held_id} is no longer held; "
+                                   "it is not shown again")
+    return rec
+
+
 def record_shown(core: Core, practice_id: str, due: datetime, now: datetime, title: str,
                  message: str, *, keep_for: timedelta | None = None,
                  snoozed_from: str | None = None, next_repeat_at: datetime | None = None,
+                 held_id: str | None = None,
                  then: Callable[[NudgeRecord], object] | None = None) -> NudgeRecord:
     """`store.record_shown`, or, while the history refuses writes, a record to show the
     nudge by: its id chosen now, written with its notification id once the history takes
-    it (then `then` runs with the written record)."""
+    it (then `then` runs with the written record). `held_id`: the nudge was held as this
+    one in the history, which is shown now (`store.show_held`: the same nudge, under its
+    id)."""
     keep_for = keep_for or core.keep_for(practice_id)
     backlog = core.backlog
     error = None
     if not backlog.pending:
         try:
-            rec = core.store.record_shown(practice_id, due, now, title, message,
-                                          snoozed_from=snoozed_from,
-                                          next_repeat_at=next_repeat_at)
+            if held_id is not None:
+                rec = _show_held(core, held_id, now, message, next_repeat_at)
+            else:
+                rec = core.store.record_shown(practice_id, due, now, title, message,
+                                              snoozed_from=snoozed_from,
+                                              next_repeat_at=next_repeat_at)
         except StoreUnavailable as e:
             error = e
         else:
@@ -45,11 +60,13 @@ def record_shown(core: Core, practice_id: str, due: datetime, now: datetime, tit
             if then is not None:
                 then(rec)
             return rec
-    rid = core.store.new_id(avoid=core.unrecorded)
+    rid = held_id or core.store.new_id(avoid=core.unrecorded)
     core.unrecorded[rid] = None
     core.signals.in_flight += 1  # its bubble's buttons are kept until it is recorded
 
     def write() -> NudgeRecord:
+        if held_id is not None:
+            return _show_held(core, held_id, now, message, next_repeat_at)
         return core.store.record_shown(
             practice_id, due, now, title, message,
             notification_id=core.unrecorded.get(rid), snoozed_from=snoozed_from,
