@@ -34,6 +34,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
     import csv
 
     from attuned.app import service
+    from attuned.core.history import EventReason, reason_words
     from attuned.core.moments import parse_moment
 
     if as_json and as_csv:
@@ -52,6 +53,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         "snoozed_until": e.snoozed_until.astimezone(zone).isoformat() if e.snoozed_until
         else "",
         "due": e.due.astimezone(zone).isoformat(),
+        "reason": str(e.reason) if e.reason else "",
     } for e in events]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -60,7 +62,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         # sys.stdout, not click.get_text_stream: click 8.5.1's stub makes mypy reject it.
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else
                                 ["at", "event", "nudge", "practice", "title", "source", "note",
-                                 "how", "snoozed_until", "due"])
+                                 "how", "snoozed_until", "due", "reason"])
         writer.writeheader()
         writer.writerows(rows)
         return
@@ -81,7 +83,9 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
             extra.append(f"until {e.snoozed_until.astimezone(zone):%H:%M}")
         if e.how:
             extra.append(e.how)
-        if e.note:
+        if e.reason is not None:  # held or dropped: why (a replaced one names the other)
+            extra.append(reason_words(e.reason, e.note))
+        if e.note and e.reason is not EventReason.REPLACED:
             extra.append(f'"{e.note}"')
         tail = f"  ({', '.join(extra)})" if extra else ""
         click.echo(f"  {local:%H:%M}  {e.kind!s:<9}  {e.nudge_id:<6} {e.practice_id:<18} "
@@ -116,7 +120,7 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
         click.echo(json.dumps([{
             "practice": r.practice_id, "nudges": r.nudges, "done": r.done,
             "snoozed": r.snoozed, "skipped": r.skipped, "dismissed": r.dismissed,
-            "missed": r.missed, "expired": r.expired, "done_rate": r.done_rate,
+            "missed": r.missed, "expired": r.expired, "held": r.held, "done_rate": r.done_rate,
             "current_streak": r.current_streak, "best_streak": r.best_streak,
             "daily": [{"day": d.day.isoformat(), "nudges": d.nudges, "done": d.done}
                       for d in r.daily],
@@ -135,6 +139,11 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
                    f"{r.done:>4} {r.snoozed:>7} {r.skipped:>7} {r.missed:>6}  "
                    f"{r.done_percent:>4}  {r.current_streak:>3}d ({r.best_streak}d)")
     click.echo("· no nudge that day   ▁ none done   █ all done")
+    held = [f"{r.practice_id} {r.held}" for r in rows if r.held]
+    if held:
+        # Not failures: held back at their moment (quiet hours, together mode, paused
+        # notifications) and never shown, so counted in no column above.
+        click.echo("held back and not shown (neither done nor missed): " + ", ".join(held))
 
 
 # The heading and order of these commands in `attuned --help`.

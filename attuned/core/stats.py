@@ -8,6 +8,10 @@ Rules (written for the person reading `attuned stats`):
 - nudges: scheduled nudges (a snooze's return is the same nudge, not a new one).
   snoozed: times snooze was pressed. missed and expired are kept apart: missed was never
   shown (asleep, daemon down past grace), expired was shown and got no answer.
+- held: nudges held back at their moment (quiet hours, together mode, paused
+  notifications) and not shown (still waiting, or dropped). They are neither done nor
+  missed: not in `nudges`, the rate, the sparkline or the streaks. A held nudge that
+  was shown later is an ordinary nudge, on the day it was planned for.
 - done_rate: done / nudges; None when there were no nudges.
 - A streak is a run of days with at least one done. Days on which the practice had no
   nudge at all neither break nor extend it (a weekdays-only practice keeps its streak
@@ -28,6 +32,8 @@ from zoneinfo import ZoneInfo
 from attuned.core.history import EventKind, HistoryEvent
 
 NO_NUDGE = "·"
+# Held back at their moment: not a nudge (neither done nor missed) unless shown later.
+_HELD_BACK = (EventKind.HELD, EventKind.DROPPED)
 BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -53,6 +59,7 @@ class PracticeStats:
     best_streak: int  # days, over all events given
     daily: tuple[DayCount, ...]  # the period, oldest first
     sparkline: str  # one character per day of the period
+    held: int = 0  # held back and not shown (waiting or dropped): not in `nudges`
 
     @property
     def done_percent(self) -> str:
@@ -102,12 +109,16 @@ def compute(events: Iterable[HistoryEvent], *, today: date, zone: ZoneInfo, days
     first = today - timedelta(days=days - 1)
     period = [first + timedelta(days=i) for i in range(days)]
     chains: dict[str, dict[str, date]] = {}  # practice -> origin nudge -> its day
+    held_back: dict[str, dict[str, date]] = {}  # the same, for held and dropped events
     done_by_day: dict[str, dict[date, int]] = {}
     counts: dict[str, dict[EventKind, int]] = {}
     for ev in events:
         day = ev.origin_due.astimezone(zone).date()
-        chains.setdefault(ev.practice_id, {})[ev.origin_id] = day
         counts.setdefault(ev.practice_id, {})
+        if ev.kind in _HELD_BACK:
+            held_back.setdefault(ev.practice_id, {})[ev.origin_id] = day
+            continue
+        chains.setdefault(ev.practice_id, {})[ev.origin_id] = day
         if ev.kind is EventKind.DONE:
             per = done_by_day.setdefault(ev.practice_id, {})
             per[day] = per.get(day, 0) + 1
@@ -116,7 +127,7 @@ def compute(events: Iterable[HistoryEvent], *, today: date, zone: ZoneInfo, days
             c[ev.kind] = c.get(ev.kind, 0) + 1
 
     order = list(dict.fromkeys(practice_ids))
-    order += sorted(p for p in chains if p not in order)
+    order += sorted(p for p in counts if p not in order)
     out: list[PracticeStats] = []
     for pid in order:
         chain_days = chains.get(pid, {})
@@ -129,6 +140,8 @@ def compute(events: Iterable[HistoryEvent], *, today: date, zone: ZoneInfo, days
         nudges = sum(d.nudges for d in daily)
         done = c.get(EventKind.DONE, 0)
         current, best = _streaks(set(nudges_by_day), set(done_days), today)
+        held = sum(1 for origin, day in held_back.get(pid, {}).items()
+                   if origin not in chain_days and first <= day <= today)
         out.append(PracticeStats(
             practice_id=pid, nudges=nudges, done=done,
             snoozed=c.get(EventKind.SNOOZED, 0), skipped=c.get(EventKind.SKIPPED, 0),
@@ -136,5 +149,5 @@ def compute(events: Iterable[HistoryEvent], *, today: date, zone: ZoneInfo, days
             expired=c.get(EventKind.EXPIRED, 0),
             done_rate=(done / nudges) if nudges else None,
             current_streak=current, best_streak=best, daily=daily,
-            sparkline="".join(bar(d.nudges, d.done) for d in daily)))
+            sparkline="".join(bar(d.nudges, d.done) for d in daily), held=held))
     return out
