@@ -201,7 +201,7 @@ def test_an_expired_bubble_leaves_the_nudge_open(
             assert rec is not None
             await b.call(notification_server.close, 1, 1)  # expired (MATE: its close button)
             await b.answered(1)
-            assert [o["nudge"] for o in b.svc.status().to_json()["open"]] == [rec.id]
+            assert [o["nudge"] for o in (await b.svc.status()).to_json()["open"]] == [rec.id]
             return rec.id
 
     assert kinds(store, run(main)) == ["shown"]  # answerable from the CLI: attuned done

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from buses import DBusDaemon
 from click.testing import CliRunner, Result
+from daemon_harness import Daemons, due_in, practice, settings
 from notification_server import NotificationServer
 from test_daemon_sdnotify import NotifyReceiver, SdDaemon
 from test_install import FakeSystemctl, fake_attuned
@@ -500,6 +501,29 @@ def test_no_daemon_is_a_warning_with_how_to_start_it(
         "`attuned run` in a terminal",
     ]
     assert result.exit_code == 0
+
+
+def test_paused_notifications_are_a_warning_that_says_what_waits(
+        monkeypatch: pytest.MonkeyPatch, session_bus: DBusDaemon, daemons: Daemons) -> None:
+    with NotificationServer(session_bus.address, dunst=True) as server:
+        server.set_paused(True)
+        d = daemons(bus=session_bus.address, config_text=settings() + practice(
+            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"')).start()
+        d.wait_for_log(r"INFO attuned: held look-up", 10)
+        monkeypatch.setenv("ATTUNED_RUNTIME_DIR", str(d.runtime_dir))
+        monkeypatch.setenv("ATTUNED_STATE_DIR", str(d.state_dir))
+        result = doctor_run(monkeypatch, bus=session_bus.address, config=d.config)
+        assert line(result, "do-not-disturb") == [
+            head("!", "do-not-disturb", "notifications are paused on your desktop: 1 nudge "
+                 "held"),
+            "fix: resume notifications on your desktop; 1 nudge waits"]
+        assert result.exit_code == 0  # a warning: attuned works
+        server.set_paused(False)
+        server.wait_for_notify(1, 10)
+        d.wait_for_log(r"INFO attuned: released held look-up", 5)
+        result = doctor_run(monkeypatch, bus=session_bus.address, config=d.config)
+        assert "do-not-disturb" not in result.stdout
+        assert d.stop() == 0
 
 
 # ---------------------------------------------------------------- the library and format

@@ -189,3 +189,32 @@ def test_an_inline_reply_answers_done_with_its_text(
         assert (str(events[1].kind), events[1].source, events[1].note) == (
             "done", "button", "we laughed about the cat")
         assert d.stop() == 0
+
+
+def test_while_notifications_are_paused_status_says_what_waits(
+        daemons: Daemons, session_bus: DBusDaemon) -> None:
+    with NotificationServer(session_bus.address, dunst=True) as server:
+        server.set_paused(True)
+        d = daemons(bus=session_bus.address, config_text=settings() + practice(
+            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"')).start()
+        d.wait_for_log(r"INFO attuned: held look-up", NUDGE_WAIT)
+        [held] = d.history()
+        r = d.cli("status")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[2:] == [
+            f"held: {held.nudge_id}  Look up  (notifications are paused)",
+            "together mode: off",
+            "notifications are paused: 1 nudge held",
+            "next: nothing planned",
+        ]
+        st = d.call("status")
+        assert (st["paused"], st["together"]["active"]) == (True, False)
+        assert [(h["nudge"], h["reason"], h["mode"]) for h in st["held"]] == [
+            (held.nudge_id, "dnd", "defer")]
+        server.set_paused(False)
+        server.wait_for_notify(1, NUDGE_WAIT)
+        d.wait_for_log(r"INFO attuned: released held look-up", 5)
+        lines = d.cli("status").stdout.splitlines()
+        assert lines[2].startswith(f"open: {held.nudge_id}  Look up  (since ")
+        assert lines[3:] == ["together mode: off", "next: nothing planned"]  # none held
+        assert d.stop() == 0

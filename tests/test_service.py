@@ -396,7 +396,7 @@ def test_a_bubble_that_expired_leaves_the_nudge_open_for_the_cli(store: Store) -
     rec = asyncio.run(svc.fire("breakfast", T0))
     assert rec is not None
     svc.on_closed(1, 1)  # the server's timeout (and MATE's close button): no answer
-    assert [o["nudge"] for o in svc.status().to_json()["open"]] == [rec.id]
+    assert [o["nudge"] for o in asyncio.run(svc.status()).to_json()["open"]] == [rec.id]
     clock.at = T0 + timedelta(hours=2)
     res = asyncio.run(svc.act(None, Action.DONE, source="cli"))
     assert (res.nudge_id, res.state) == (rec.id, "done")

@@ -76,13 +76,19 @@ def _mode(p: Practice, block: HoldReason) -> Blocked:
     return p.blocked
 
 
-async def desktop_paused(core: Core) -> bool:
-    """Are the desktop's notifications paused? False when the notifier cannot say."""
+async def paused_or_unknown(core: Core) -> bool | None:
+    """Are the desktop's notifications paused? None when the notifier cannot say."""
     try:
-        return bool(await core.notifier.do_not_disturb())
-    except Exception as e:  # cannot tell: show it (never lose a nudge to a failed probe)
+        return await core.notifier.do_not_disturb()
+    except Exception as e:  # cannot tell
         log.debug("could not ask whether notifications are paused: %s", e)
-        return False
+        return None
+
+
+async def desktop_paused(core: Core) -> bool:
+    """Are the desktop's notifications paused? False when the notifier cannot say: a
+    nudge is shown then (never lost to a failed probe)."""
+    return bool(await paused_or_unknown(core))
 
 
 async def blocked_by(core: Core, p: Practice) -> HoldReason | None:

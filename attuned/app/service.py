@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from attuned.app import answering, firing, holding, reflecting
 from attuned.app.answering import ACTION_KEYS, AnswerResult
 from attuned.app.context import Core, ScheduleState
 from attuned.core.keys import JobKey, JobKind
-from attuned.core.model import Action, NudgeState, Schedule
+from attuned.core.model import Action, Held, HoldReason, NudgeState, Schedule, TogetherState
 from attuned.notify.base import CLOSED_DISMISSED
 from attuned.state.store import HistoryEvent, NudgeRecord, Store
 
@@ -60,6 +60,14 @@ class StatusResult:
     open: tuple[NudgeRecord, ...]
     snoozed: tuple[NudgeRecord, ...]
     next: tuple[tuple[datetime, str, str], ...]  # (at, practice id, title), soonest first
+    held: tuple[tuple[Held, str], ...] = ()  # each held nudge and its title, oldest first
+    together: TogetherState = field(default_factory=TogetherState)
+    paused: bool | None = None  # the desktop's do-not-disturb; None: it cannot be told
+
+    @property
+    def held_for_pause(self) -> int:
+        """How many held nudges wait for notifications to be resumed."""
+        return sum(1 for h, _ in self.held if h.reason == HoldReason.DND)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +86,11 @@ class StatusResult:
                         for r in self.snoozed],
             "next": [{"at": at.isoformat(), "practice": pid, "title": title}
                      for at, pid, title in self.next],
+            "held": [{"nudge": h.nudge_id, "practice": h.practice_id, "title": title,
+                      "due": h.due.isoformat(), "reason": str(h.reason), "mode": str(h.mode)}
+                     for h, title in self.held],
+            "together": {**self.together.to_json(), "active": self.together.active(self.now)},
+            "paused": self.paused,
         }
 
 
@@ -180,7 +193,7 @@ class Service(Core):
     async def together(self, word: str, until: str | None) -> holding.TogetherResult:
         return await holding.switch_together(self, word, until)
 
-    def status(self) -> StatusResult:
+    async def status(self) -> StatusResult:
         due = self.planner.due_times()
         upcoming = sorted((t, k.ident) for k, t in due.items() if k.kind == JobKind.NUDGE)
         nxt = []
@@ -192,7 +205,10 @@ class Service(Core):
             using_example=self.state.using_example, last_reload=self.state.loaded_at,
             schedule_error=self.state.error, practices=len(self.schedule.practices),
             open=tuple(r for r in self.store.open_nudges() if r.state == NudgeState.SHOWN),
-            snoozed=tuple(self.store.pending_snoozes()), next=tuple(nxt))
+            snoozed=tuple(self.store.pending_snoozes()), next=tuple(nxt),
+            held=tuple((h, p.title if (p := self.practice(h.practice_id)) else h.practice_id)
+                       for h in self.store.held()),
+            together=self.store.together(), paused=await holding.paused_or_unknown(self))
 
     async def finish(self, timeout: float) -> None:
         """At exit: let what is under way end (up to `timeout` s), then give the writes

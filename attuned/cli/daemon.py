@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -103,10 +104,36 @@ def status(as_json: bool) -> None:
         click.echo(f"open: {n['nudge']}  {n['title']}  (since {_short(n['shown_at'])})")
     for n in st["snoozed"]:
         click.echo(f"snoozed: {n['nudge']}  {n['title']}  (back at {_short(n['until'])})")
+    for n in st.get("held", []):
+        why = _HELD_WHY.get(n["reason"], n["reason"])
+        digest = ", for the digest" if n["mode"] == "digest" else ""
+        click.echo(f"held: {n['nudge'] or '-'}  {n['title']}  ({why}{digest})")
+    together = st.get("together")
+    if isinstance(together, dict):
+        click.echo(f"together mode: {_together(together)}")
+    if st.get("paused"):
+        waiting = sum(1 for n in st.get("held", []) if n["reason"] == "dnd")
+        click.echo(f"notifications are paused: {_nudges(waiting)} held")
     if not st["next"]:
         click.echo("next: nothing planned")
     for n in st["next"]:
         click.echo(f"next: {_short(n['at'])}  {n['practice']}  {n['title']}")
+
+
+# Why a nudge is held, as `attuned status` says it (the reasons of attuned.core.model).
+_HELD_WHY = {"quiet": "quiet hours", "together": "not together time",
+             "dnd": "notifications are paused"}
+
+
+def _together(state: dict[str, Any]) -> str:
+    if not state.get("active"):
+        return "off"
+    until = state.get("until")
+    return f"on until {_short(until)}" if until else "on, until you switch it off"
+
+
+def _nudges(n: int) -> str:
+    return "no nudges" if n == 0 else f"{n} nudge{'' if n == 1 else 's'}"
 
 
 def _short(iso: str | None) -> str:

@@ -375,7 +375,7 @@ class Daemon:
             raise UnknownMethod(f'unknown request "{method}"')
         p = Params(method, params, take)
         if method == "status":
-            return service.status().to_json()
+            return (await service.status()).to_json()
         if method == "reload":
             self.reload("asked to")
             return {"reloaded": service.state.error is None, "error": service.state.error}

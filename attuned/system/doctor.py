@@ -96,7 +96,7 @@ def run_checks(inputs: Inputs | None = None) -> list[CheckResult]:
     results = [config_result]
     results.extend(check_notifications(inp))
     results.extend(check_service(inp))
-    results.append(check_daemon(inp))
+    results.extend(check_daemon(inp))
     results.append(check_history(inp))
     results.append(check_time_zone(inp, schedule))
     return results
@@ -413,19 +413,42 @@ def _service_bus(inp: Inputs) -> CheckResult:
 # ---------------------------------------------------------------- the daemon
 
 
-def check_daemon(inp: Inputs) -> CheckResult:
-    """The running daemon answers on its control socket."""
+def check_daemon(inp: Inputs) -> list[CheckResult]:
+    """The running daemon answers on its control socket; and, as it tells, whether the
+    desktop's notifications are paused (nudges held or dropped meanwhile)."""
     from attuned.daemon import control
 
     name = "daemon"
     try:
         st = control.call("status", path=inp.control_socket, timeout=inp.timeout)
     except DaemonNotRunning:
-        return _warn(name, f"not running (nothing answers at {inp.control_socket})",
-                     f"`{START_SERVICE}` (or `attuned service install --now`), "
-                     "or `attuned run` in a terminal")
+        return [_warn(name, f"not running (nothing answers at {inp.control_socket})",
+                      f"`{START_SERVICE}` (or `attuned service install --now`), "
+                      "or `attuned run` in a terminal")]
     except AttunedError as e:
-        return _warn(name, str(e))
+        return [_warn(name, str(e))]
+    results = [_daemon_result(inp, st)]
+    if st.get("paused") is True:
+        results.append(_paused_result(st))
+    return results
+
+
+def _paused_result(st: Mapping[str, Any]) -> CheckResult:
+    held = st.get("held")
+    waiting = sum(1 for h in held if isinstance(h, dict) and h.get("reason") == "dnd") \
+        if isinstance(held, list) else 0
+    nudges = f"{waiting} nudge{'' if waiting == 1 else 's'}"
+    if waiting:
+        return _warn("do-not-disturb", f"notifications are paused on your desktop: {nudges} "
+                     "held", f"resume notifications on your desktop; {nudges} "
+                     f"wait{'s' if waiting == 1 else ''}")
+    return _warn("do-not-disturb", "notifications are paused on your desktop: nudges due "
+                 "meanwhile are held or dropped (as each practice's `blocked` says)",
+                 "resume notifications on your desktop")
+
+
+def _daemon_result(inp: Inputs, st: Mapping[str, Any]) -> CheckResult:
+    name = "daemon"
     nxt = st.get("next") or []
     when = "nothing planned"
     if nxt and isinstance(nxt[0], dict):
