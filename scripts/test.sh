@@ -9,11 +9,14 @@ cd "$(dirname "$0")/.."
 # a real `systemd --user` for a throwaway user, installed from a wheel into a venv.
 # The notification servers of the desktop matrix (tests/desktops.py) and what drives
 # them: xdotool clicks, xwd screenshots, makoctl's jq; dconf and gsettings for GNOME's
-# do-not-disturb key.
+# do-not-disturb key. desktop-file-utils, librsvg2-bin, libglib2.0-bin: the desktop
+# entries are validated, the icon's PNGs re-rendered from its SVG, the autostart entry
+# launched as a session would.
 debs=(dbus-daemon dunst xvfb libnotify-bin systemd dbus-user-session python3-venv util-linux
       xfce4-notifyd xfconf notification-daemon mate-notification-daemon lxqt-notificationd
       sway mako-notifier jq xdotool x11-apps
-      dconf-service dconf-gsettings-backend libglib2.0-bin gsettings-desktop-schemas)
+      dconf-service dconf-gsettings-backend libglib2.0-bin gsettings-desktop-schemas
+      desktop-file-utils librsvg2-bin)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if ((${#missing[@]})); then

@@ -1,6 +1,6 @@
 """A wheel carries what the installed program reads at run time: the example schedule,
-the unit template, the practice library and the word lists. (Found missing once: data in
-sub-directories needs the packages found, not listed.)"""
+the unit template, the desktop entry and icon, the practice library and the word lists.
+(Found missing once: data in sub-directories needs the packages found, not listed.)"""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def test_the_wheel_has_every_data_file(tmp_path: Path) -> None:
               "attuned/notify/dbus.py"}
     wanted |= {f"attuned/data/practices/{p.name}"
                for p in (ROOT / "attuned/data/practices").glob("*.toml")}
+    # The face `attuned service install` puts in place: the desktop entry and the icon.
+    wanted |= {"attuned/data/attuned.desktop", "attuned/data/icons/attuned.svg"}
+    wanted |= {f"attuned/data/icons/attuned-{n}.png" for n in (16, 32, 48, 64, 128, 256)}
     assert wanted - names == set()
     # The unit template is the real file, not a dangling link.
     unit = zipfile.ZipFile(wheel).read("attuned/data/attuned.service").decode()
