@@ -110,6 +110,9 @@ def test_nudge_arrives_with_title_body_actions_and_hints(
     assert rec["summary"] == "Look up"
     assert rec["body"] == "When your partner comes in: look up."
     assert rec["app_name"] == "attuned"
+    # Its face: the icon by its theme name and the desktop entry `service install` puts in
+    # place, so the server can show attuned's name and icon.
+    assert rec["app_icon"] == "attuned"
     assert rec["actions"] == ["done", "Done", "snooze", "Snooze 10m",
                               "snooze-long", "Snooze 1h", "skip", "Skip"]
     # Kept up until answered where the server honours it: never expire, resident.

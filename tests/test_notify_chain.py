@@ -169,7 +169,7 @@ def test_no_server_uses_plyer_when_it_works(
     delivery = send_once(make)
     assert delivery == type(delivery)("plyer", None, None)
     assert plyer.calls == [{"title": "Eye contact", "message": NUDGE.body,
-                            "app_name": "attuned", "app_icon": "", "timeout": 10}]
+                            "app_name": "attuned", "app_icon": "attuned", "timeout": 10}]
     assert stream.getvalue() == ""
     assert 'nudge "Eye contact" delivered via plyer' in messages(caplog)
 

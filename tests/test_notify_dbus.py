@@ -48,7 +48,7 @@ def test_nudge_arrives_with_title_body_actions_and_hints(
     assert rec["summary"] == "Eye contact"
     assert rec["body"] == "When your partner comes into the room, look up and meet their eyes."
     assert rec["actions"] == ["done", "Done", "snooze", "Snooze", "skip", "Skip"]
-    assert rec["app_name"] == "attuned"
+    assert (rec["app_name"], rec["app_icon"]) == ("attuned", "attuned")
     assert rec["expire_timeout"] == -1
     assert rec["hints"] == {"desktop-entry": "attuned", "category": "x-attuned.nudge",
                             "urgency": 1}

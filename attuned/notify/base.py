@@ -48,11 +48,13 @@ class Notification:
     replaces_id: int = 0
     urgency: int = URGENCY_NORMAL
     category: str = "x-attuned.nudge"
+    # The app's name and icon, as servers find them: its desktop entry (attuned.desktop)
+    # and the icon by its theme name (`attuned service install` puts both in place).
     desktop_entry: str = "attuned"
     timeout_ms: int = EXPIRES_DEFAULT
     resident: bool = False
     app_name: str = "attuned"
-    icon: str = ""
+    icon: str = "attuned"
 
 
 @dataclass(frozen=True)

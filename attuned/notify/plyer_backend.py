@@ -9,6 +9,7 @@ status, so a failure there is silent. So on Linux its deliveries are unconfirmed
 from __future__ import annotations
 
 import asyncio
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,12 @@ def _plyer_notify(**kwargs: Any) -> Any:
     return notification.notify(**kwargs)
 
 
+def _icon(n: Notification) -> str:
+    """The icon by its theme name on Linux (notify-send -i); elsewhere plyer wants a file
+    (an .ico on Windows), which attuned does not ship: none."""
+    return n.icon if sys.platform.startswith("linux") else ""
+
+
 class PlyerNotifier(OneWay):
     backend = "plyer"
 
@@ -48,7 +55,7 @@ class PlyerNotifier(OneWay):
         try:
             await asyncio.wait_for(
                 asyncio.to_thread(self._notify, title=n.title, message=n.body,
-                                  app_name=n.app_name, app_icon=n.icon, timeout=timeout_s),
+                                  app_name=n.app_name, app_icon=_icon(n), timeout=timeout_s),
                 self._timeout)
         except Exception as exc:
             reason = "no answer in time" if isinstance(exc, TimeoutError) else (
