@@ -69,11 +69,19 @@ def ran(*commands: tuple[str, ...]) -> str:
     return "Ran:\n" + "".join(f"  {' '.join(c)}\n" for c in commands)
 
 
+@pytest.fixture
+def face(isolated_dirs: Path) -> str:
+    """The line install prints for the desktop entry and the icon it wrote."""
+    data = isolated_dirs / "data"
+    return (f"Wrote {data}/applications/attuned.desktop and the icon in "
+            f"{data}/icons/hicolor (16x16 to 256x256, scalable)\n")
+
+
 # ---------------------------------------------------------------- install
 
 
 def test_install_prints_the_unit_its_exec_start_and_the_commands_run(
-        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        exe: Path, unit: Path, face: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeSystemctl()
     use(monkeypatch, runner=fake)
     result = invoke("service", "install")
@@ -81,12 +89,13 @@ def test_install_prints_the_unit_its_exec_start_and_the_commands_run(
     assert result.stdout == (
         f"Wrote {unit}\n"
         f"  ExecStart={exe} run\n"
+        + face
         + ran(SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE)
         + "attuned starts at your next login; to start it now: "
           "systemctl --user start attuned.service\n")
     assert unit.read_text() == render_unit(f"{exe} run", private_users=True)
-    # The CLI asks once whether a manager answers, install asks again itself.
-    assert fake.calls == [SHOW, SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE]
+    # Asked once whether a manager answers.
+    assert fake.calls == [SHOW, SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, IS_ACTIVE]
 
 
 def test_install_says_when_the_sandbox_cannot_be_used(
@@ -103,7 +112,7 @@ def test_install_says_when_the_sandbox_cannot_be_used(
 
 
 def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_session_hint(
-        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        exe: Path, unit: Path, face: str, monkeypatch: pytest.MonkeyPatch) -> None:
     write_old_unit(unit)
     use(monkeypatch, runner=FakeSystemctl(graphical="inactive", service="active"))
     result = invoke("service", "install", "--now")
@@ -113,6 +122,7 @@ def test_install_now_replacing_an_old_unit_names_the_backup_and_gives_the_sessio
         f"Wrote {unit}\n"
         f"  ExecStart={exe} run\n"
         f"Kept the previous unit as {backup}\n"
+        + face
         + ran(SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL, ADD_WANTS, RESTART)
         + "attuned is running now, and starts again at every login.\n"
         "\n" + GRAPHICAL_SESSION_HINT + "\n")
@@ -132,7 +142,7 @@ def test_install_over_a_running_older_daemon_says_to_restart(
 
 
 def test_installing_again_says_the_unit_is_up_to_date(
-        exe: Path, unit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        exe: Path, unit: Path, face: str, monkeypatch: pytest.MonkeyPatch) -> None:
     use(monkeypatch, runner=FakeSystemctl())
     assert invoke("service", "install").exit_code == 0
     before = unit.stat().st_mtime_ns
@@ -140,6 +150,7 @@ def test_installing_again_says_the_unit_is_up_to_date(
     assert result.exit_code == 0
     assert result.stdout.startswith(
         f"The unit at {unit} is already up to date\n  ExecStart={exe} run\n"
+        + face.replace("Wrote ", "Up to date: ")
         + ran(SANDBOX_PROBE, RELOAD, ENABLE, GRAPHICAL))
     assert unit.stat().st_mtime_ns == before
     assert not unit.with_name("attuned.service.bak").exists()
@@ -154,22 +165,75 @@ def no_systemctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use(monkeypatch, runner=run_command)
 
 
-@pytest.mark.parametrize("command", ["install", "uninstall", "status"])
-def test_without_systemd_each_command_says_so_in_one_line_and_how_to_run_by_hand(
-        command: str, exe: Path, unit: Path, no_systemctl: None) -> None:
-    result = invoke("service", command)
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    first, *rest = result.stderr.splitlines()
-    assert first == ("attuned: systemd is not available here: the systemctl command was "
-                     "not found.")
-    assert "\n".join(rest) == (
-        "To run attuned without it, start the daemon with your session: add this line to "
-        "your session's startup file (~/.xprofile, ~/.xinitrc before its exec line, or "
-        "your window manager's autostart):\n\n"
-        f"    {exe} run &\n\n"
-        f"or try it now in a terminal: {exe} run")
+def test_without_systemd_install_writes_an_autostart_entry_and_says_why(
+        exe: Path, unit: Path, face: str, isolated_dirs: Path, no_systemctl: None) -> None:
+    entry = isolated_dirs / "config" / "autostart" / "attuned.desktop"
+    log = isolated_dirs / "state" / "attuned" / "attuned.log"
+    result = invoke("service", "install")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "systemd is not available here: the systemctl command was not found.\n"
+        "So your desktop session starts attuned instead, from an XDG autostart entry.\n"
+        f"Wrote {entry}\n"
+        f'  Exec=/bin/sh -c "exec {exe} run >>{log} 2>&1"\n'
+        + face
+        + f"Its log: {log} (`attuned service logs`)\n"
+        "attuned starts with your next desktop session; to start it now: "
+        "attuned service install --now\n")
     assert not unit.exists()
+    status = invoke("service", "status")
+    assert status.stdout == (
+        f"installed: yes ({entry}, an XDG autostart entry)\n"
+        "enabled:   enabled\n"
+        "running:   inactive\n"
+        f'program:   /bin/sh -c "exec {exe} run >>{log} 2>&1" (this attuned)\n'
+        f"\nits log: {log}\n")
+    removed = invoke("service", "uninstall")
+    assert removed.exit_code == 0
+    assert removed.stdout.splitlines()[:3] == [
+        f"Removed {entry}", f"Removed {isolated_dirs}/data/applications/attuned.desktop",
+        f"Removed {isolated_dirs}/data/icons/hicolor/16x16/apps/attuned.png"]
+    assert removed.stdout.splitlines()[-2:] == [
+        "An attuned it started keeps running until your session ends.",
+        "Your schedule and history are kept; `attuned run` still works by hand."]
+    assert not entry.exists()
+    assert invoke("service", "uninstall").stdout == (
+        f"The service is not installed (no {entry}); nothing to remove.\n")
+
+
+def test_autostart_asked_for_where_systemd_runs_and_the_unit_taking_its_place_later(
+        exe: Path, unit: Path, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeSystemctl()
+    started: list[tuple[str, ...]] = []
+    use(monkeypatch, runner=fake, start=lambda argv: started.append(tuple(argv)))
+    entry = isolated_dirs / "config" / "autostart" / "attuned.desktop"
+    log = isolated_dirs / "state" / "attuned" / "attuned.log"
+    result = invoke("service", "install", "--autostart", "--now")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Wrote {entry}"
+    assert lines[-4:] == [
+        "Ran:", f"  /bin/sh -c 'exec {exe} run >>{log} 2>&1'",
+        f"Its log: {log} (`attuned service logs`)",
+        "attuned is running now, and starts again with every desktop session."]
+    assert started == [("/bin/sh", "-c", f"exec {exe} run >>{log} 2>&1")]
+    assert fake.calls == [] and not unit.exists()  # systemd not even asked
+    # The service, being the autostart entry, is what status and logs look at.
+    assert invoke("service", "status").stdout.startswith(
+        f"installed: yes ({entry}, an XDG autostart entry)\n")
+    execs = RecordingExec()
+    use(monkeypatch, runner=fake, execvp=execs, which=lambda name: f"/usr/bin/{name}")
+    r = invoke("service", "logs")
+    assert (r.exit_code, r.stderr) == (1, f"attuned: no log yet at {log}: the autostart "
+                                          "entry's daemon has not run (`attuned service "
+                                          "install --now` starts it).\n")
+    log.write_text("started\n")
+    assert invoke("service", "logs", "-f").exit_code == 0
+    assert execs.calls == [("tail", ["tail", "-f", str(log)])]
+    # Installed as a unit later: the entry goes, or a second daemon would race it at login.
+    result = invoke("service", "install")
+    assert f"Removed {entry}: the unit starts attuned now\n" in result.stdout
+    assert unit.exists() and not entry.exists()
 
 
 def test_a_failing_step_is_reported_once_without_a_traceback(
@@ -214,13 +278,18 @@ def test_uninstall_removes_the_unit_keeps_config_and_history_and_lists_commands(
     use(monkeypatch, runner=fake)
     result = invoke("service", "uninstall")
     assert result.exit_code == 0, result.output
+    data = isolated_dirs / "data"
+    icons = [f"Removed {data}/icons/hicolor/{n}x{n}/apps/attuned.png\n"
+             for n in (16, 32, 48, 64, 128, 256)]
     assert result.stdout == (
         f"Removed {unit}\n"
+        f"Removed {data}/applications/attuned.desktop\n" + "".join(icons)
+        + f"Removed {data}/icons/hicolor/scalable/apps/attuned.svg\n"
         + ran(DISABLE, RELOAD, RESET)
         + "Your schedule and history are kept; `attuned run` still works by hand.\n")
     assert not unit.exists()
     assert config.read_text() == "# mine\n"
-    assert fake.calls == [SHOW, SHOW, DISABLE, RELOAD, RESET]
+    assert fake.calls == [SHOW, DISABLE, RELOAD, RESET]
 
 
 def test_uninstall_when_not_installed_says_there_is_nothing_to_remove(
@@ -230,7 +299,7 @@ def test_uninstall_when_not_installed_says_there_is_nothing_to_remove(
     result = invoke("service", "uninstall")
     assert result.exit_code == 0
     assert result.stdout == f"The service is not installed (no {unit}); nothing to remove.\n"
-    assert fake.calls == [SHOW, SHOW]
+    assert fake.calls == [SHOW]
 
 
 # ---------------------------------------------------------------- status
@@ -290,7 +359,7 @@ class RecordingExec:
 @pytest.fixture
 def execs(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingExec]:
     rec = RecordingExec()
-    use(monkeypatch, execvp=rec, which=lambda name: f"/usr/bin/{name}")
+    use(monkeypatch, execvp=rec, which=lambda name: f"/usr/bin/{name}", runner=FakeSystemctl())
     yield rec
 
 
@@ -308,7 +377,7 @@ def test_logs_execs_journalctl_for_the_unit(
 
 def test_logs_without_journalctl_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     rec = RecordingExec()
-    use(monkeypatch, execvp=rec, which=lambda name: None)
+    use(monkeypatch, execvp=rec, which=lambda name: None, runner=FakeSystemctl())
     result = invoke("service", "logs")
     assert result.exit_code == 1
     assert result.stderr == (

@@ -1,21 +1,46 @@
-"""attuned's face on the desktop, as shipped: the desktop entry passes
-desktop-file-validate (Debian's desktop-file-utils), and the icon PNGs are what
-scripts/render-icons.sh makes of the SVG (rsvg-convert, Debian's librsvg2-bin)."""
+"""attuned's face on the desktop and its start without systemd, on real files: the shipped
+desktop entry and the entries install writes pass desktop-file-validate (Debian's
+desktop-file-utils); GLib's launcher (`gio launch`, as a desktop session starts an
+autostart entry) runs the autostart entry's Exec= as meant, whatever the path; the icon
+PNGs are what scripts/render-icons.sh makes of the SVG (rsvg-convert, Debian's
+librsvg2-bin); install and uninstall honour XDG_DATA_HOME and touch nothing else."""
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
+import time
 from pathlib import Path
+
+import pytest
+
+from attuned.system import desktop
+from attuned.system.install import install, uninstall
+from attuned.system.runner import CommandResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ICONS = ROOT / "attuned" / "data" / "icons"
-SIZES = (16, 32, 48, 64, 128, 256)
 
 
 def validate(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["desktop-file-validate", str(path)], capture_output=True,
                           text=True, timeout=30, check=False)
+
+
+def no_systemd(argv: object) -> CommandResult:
+    return CommandResult(1, "", "Failed to connect to bus: No medium found\n")
+
+
+def fake_attuned(directory: Path) -> Path:
+    """An `attuned` that writes its arguments to args.txt beside it and a line to stdout
+    (which the autostart entry sends to the log)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "attuned"
+    script.write_text('#!/bin/sh\nprintf \'%s\\n\' "$@" > "$(dirname "$0")/args.txt"\n'
+                      "echo started\n")
+    script.chmod(0o755)
+    return script
 
 
 def test_the_shipped_desktop_entry_is_valid_and_names_the_icon() -> None:
@@ -24,7 +49,39 @@ def test_the_shipped_desktop_entry_is_valid_and_names_the_icon() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     text = shipped.read_text()
     assert "\nIcon=attuned\n" in text and "\nName=attuned\n" in text
-    assert "\nExec=attuned run\n" in text
+    assert desktop.entry_exec(text) == "attuned run"
+
+
+# A path with a space, a quote, a dollar, a percent and a backslash: each is quoted
+# differently by the Desktop Entry spec, the shell and the two together.
+AWKWARD = "it's $HOME 100% \\ here"
+
+
+@pytest.mark.parametrize("where", ["plain", AWKWARD])
+def test_the_written_entries_are_valid_and_the_autostart_one_runs_as_meant(
+        where: str, isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = fake_attuned(isolated_dirs / where / "bin")
+    state = isolated_dirs / f"state {where}"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    result = install(False, no_systemd, argv=[str(exe)], start=lambda argv: None)
+    entry = isolated_dirs / "data" / "applications" / "attuned.desktop"
+    for path in (result.path, entry):
+        checked = validate(path)
+        assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", ""), path
+    # As the desktop session starts it: GLib parses Exec= by the spec and runs it.
+    log = state / "attuned" / "attuned.log"
+    assert result.log == log
+    launched = subprocess.run(["gio", "launch", str(result.path)], capture_output=True,
+                              text=True, timeout=30, check=False,
+                              env={**os.environ, "DISPLAY": ""})
+    assert launched.returncode == 0, launched.stderr
+    args = exe.parent / "args.txt"
+    deadline = time.monotonic() + 10
+    while not (args.exists() and log.exists() and log.read_text()):
+        assert time.monotonic() < deadline, "the autostart entry's command did not run"
+        time.sleep(0.05)
+    assert args.read_text() == "run\n"
+    assert log.read_text() == "started\n"
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -35,9 +92,47 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_the_icon_pngs_are_the_svg_rendered_at_each_size() -> None:
-    for n in SIZES:
+    for n in desktop.ICON_SIZES:
         assert png_size(ICONS / f"attuned-{n}.png") == (n, n)
     # scripts/render-icons.sh --check renders the SVG afresh and compares.
     checked = subprocess.run([str(ROOT / "scripts" / "render-icons.sh"), "--check"],
                              capture_output=True, text=True, timeout=120, check=False)
     assert (checked.returncode, checked.stderr) == (0, "")
+
+
+def test_install_honours_xdg_data_home_and_uninstall_removes_exactly_its_files(
+        isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = fake_attuned(isolated_dirs / "bin")
+    data = isolated_dirs / "elsewhere"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    apps = data / "applications"
+    apps.mkdir(parents=True)
+    (apps / "other.desktop").write_text("[Desktop Entry]\n")  # someone else's
+    hicolor = data / "icons" / "hicolor"
+    result = install(False, no_systemd, argv=[str(exe)], start=lambda argv: None)
+    assert result.files_changed
+    icons = [hicolor / f"{n}x{n}" / "apps" / "attuned.png" for n in desktop.ICON_SIZES]
+    assert result.files == (apps / "attuned.desktop", *icons,
+                            hicolor / "scalable" / "apps" / "attuned.svg")
+    for n, path in zip(desktop.ICON_SIZES, icons, strict=True):
+        assert path.read_bytes() == (ICONS / f"attuned-{n}.png").read_bytes()
+    assert (apps / "attuned.desktop").read_text().splitlines()[7] == f"Exec={exe} run"
+    again = install(False, no_systemd, argv=[str(exe)], start=lambda argv: None)
+    assert not again.files_changed and not again.changed
+
+    gone = uninstall(no_systemd)
+    assert (gone.manager, gone.removed) == ("autostart", True)
+    assert gone.files == result.files
+    assert not result.path.exists()
+    left = sorted(str(p.relative_to(data)) for p in data.rglob("*") if p.is_file())
+    assert left == ["applications/other.desktop"]
+
+
+def test_exec_quoting_follows_the_desktop_entry_spec() -> None:
+    assert desktop.exec_value(["/usr/bin/attuned", "run"]) == "/usr/bin/attuned run"
+    assert desktop.exec_value(["/a b/attuned"]) == '"/a b/attuned"'
+    # In quotes ", `, $ and \ take a backslash; then the string's own \ is doubled.
+    assert desktop.exec_value(['/x"y', "$v", "a\\b"]) == '"/x\\\\"y" "\\\\$v" "a\\\\\\\\b"'
+    assert desktop.exec_value(["50%"]) == "50%%"
+    with pytest.raises(desktop.ServiceError, match="cannot put a line break"):
+        desktop.exec_value(["a\nb"])

@@ -426,16 +426,29 @@ def test_a_stopped_service_left_by_an_old_install(
     assert result.exit_code == 0
 
 
-def test_without_systemd_the_service_check_says_so_and_how_to_run_by_hand(
-        monkeypatch: pytest.MonkeyPatch, config: Path, tmp_path: Path) -> None:
+def test_without_systemd_the_service_check_says_so_and_how_to_start_it_anyway(
+        monkeypatch: pytest.MonkeyPatch, config: Path, tmp_path: Path, exe: Path,
+        home: Path) -> None:
     empty = tmp_path / "empty-path"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     result = doctor_run(monkeypatch, bus=None, config=config, runner=run_command)
-    assert line(result, "service")[0] == head(
-        "!", "service", "systemd is not available here: the systemctl command was not found.")
-    assert "start `attuned run` from your session's" in " ".join(line(result, "service"))
+    assert line(result, "service") == [
+        head("!", "service", "systemd is not available here: the systemctl command was not "
+             "found."),
+        "fix: attuned can still start with your desktop session without it: `attuned service "
+        "install` writes an XDG autostart entry for that."]
     assert result.exit_code == 0
+    # Done: the desktop session starts it at the next login.
+    install(False, run_command, argv=[str(exe)], start=lambda argv: None)
+    entry = home / "config" / "autostart" / "attuned.desktop"
+    result = doctor_run(monkeypatch, bus=None, config=config, runner=run_command)
+    assert line(result, "service") == [
+        head("!", "service", f"the XDG autostart entry {entry}: starts at your next login; "
+             "not running now"),
+        "fix: `attuned service install --now` starts it; `attuned service logs` shows its log"]
+    assert line(result, "service program")[0].startswith(head(
+        "✓", "service program", "runs this attuned (/bin/sh -c "))
 
 
 # ---------------------------------------------------------------- the daemon

@@ -254,17 +254,24 @@ def test_a_session_without_graphical_session_target_gets_the_service_at_login_to
     assert UPDATE_ENVIRONMENT in lines
 
 
-def test_without_systemd_install_says_so_and_writes_nothing(exe: Path) -> None:
+def test_without_systemd_install_writes_an_autostart_entry_instead(
+        exe: Path, isolated_dirs: Path) -> None:
     def no_manager(argv: Sequence[str]) -> CommandResult:
         return CommandResult(1, "", "Failed to connect to bus: No medium found\n")
 
-    with pytest.raises(ServiceError) as caught:
-        install(True, no_manager, argv=[str(exe)])
-    assert str(caught.value) == (
+    started: list[tuple[str, ...]] = []
+    result = install(True, no_manager, argv=[str(exe)], start=lambda a: started.append(tuple(a)))
+    assert result.hint == (
         "systemd is not available here: `systemctl --user` could not reach your user "
         "service manager (Failed to connect to bus: No medium found).\n"
-        "attuned can still run without it: start `attuned run` from your session's "
-        "startup file (for example ~/.xprofile or your window manager's autostart).")
+        "attuned can still start with your desktop session without it: "
+        "`attuned service install` writes an XDG autostart entry for that.")
+    entry = isolated_dirs / "config" / "autostart" / "attuned.desktop"
+    log = isolated_dirs / "state" / "attuned" / "attuned.log"
+    assert (result.manager, result.path, result.log, result.started) == (
+        "autostart", entry, log, True)
+    assert started == [("/bin/sh", "-c", f"exec {exe} run >>{log} 2>&1")]
+    assert result.commands == tuple(started)
     assert not unit_path().exists()
 
 
@@ -296,6 +303,13 @@ def test_uninstall_disables_removes_and_reloads_but_keeps_config_and_history(
     assert result.commands == (DISABLE, RELOAD, RESET)
     assert (result.removed, result.removed_links) == (True, ())
     assert not unit_path().exists()
+    # The desktop entry and the icon went with it, and nothing else of those folders.
+    data = isolated_dirs / "data"
+    assert result.files == (data / "applications" / "attuned.desktop",
+                            *(data / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "attuned.png"
+                              for n in (16, 32, 48, 64, 128, 256)),
+                            data / "icons" / "hicolor" / "scalable" / "apps" / "attuned.svg")
+    assert not any(p.is_file() for p in data.rglob("*"))
     assert config.read_text() == "# my schedule\n"
     assert history.read_bytes() == b"SQLite format 3\x00"
 
@@ -369,8 +383,8 @@ def test_real_systemctl_without_a_user_manager(
     assert systemd_problem(run_command) == (
         "systemd is not available here: `systemctl --user` could not reach your user service "
         "manager (Failed to connect to bus: No such file or directory).\n"
-        "attuned can still run without it: start `attuned run` from your session's "
-        "startup file (for example ~/.xprofile or your window manager's autostart).")
+        "attuned can still start with your desktop session without it: "
+        "`attuned service install` writes an XDG autostart entry for that.")
 
 
 def test_run_command_captures_output_and_exit_code() -> None:

@@ -26,8 +26,9 @@ import click
 from attuned.cli.common import SummaryGroup
 
 if TYPE_CHECKING:
+    from attuned.system.desktop import Starter
     from attuned.system.doctor import CheckResult
-    from attuned.system.install import Runner
+    from attuned.system.install import InstallResult, Runner
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Deps:
     """The outside world of these commands; None means the real thing."""
 
     runner: Runner | None = None                       # default: install.run_command
+    start: Starter | None = None                       # default: desktop.start_detached
     execvp: Callable[[str, list[str]], Any] = os.execvp
     which: Callable[[str], str | None] = shutil.which
     platform: str | None = None                        # default: sys.platform
@@ -64,37 +66,17 @@ def _echo_ran(commands: Sequence[Sequence[str]]) -> None:
     if commands:
         click.echo("Ran:")
         for argv in commands:
-            click.echo(f"  {' '.join(argv)}")
+            click.echo(f"  {shlex.join(argv)}")
 
 
-def _by_hand() -> str:
-    """How to run the daemon without a service manager, with this attuned's path."""
-    from attuned.system.install import executable_argv
-
-    command = shlex.join([*executable_argv(), "run"])
-    return (
-        "To run attuned without it, start the daemon with your session: add this line to "
-        "your session's startup file (~/.xprofile, ~/.xinitrc before its exec line, or "
-        "your window manager's autostart):\n\n"
-        f"    {command} &\n\n"
-        f"or try it now in a terminal: {command}")
-
-
-def _managed_runner() -> Runner:
-    """The runner, once a service manager answers. On Linux, stop with one plain line
-    (exit 1) when no systemd user manager does."""
-    from attuned.system.install import systemd_problem
-
-    runner = _runner()
-    if _platform() == "darwin":
-        return runner
-    problem = systemd_problem(runner)
-    if problem is None:
-        return runner
-    first = problem.partition("\n")[0]
-    click.echo(f"attuned: {first}", err=True)
-    click.echo(_by_hand(), err=True)
-    raise click.exceptions.Exit(1)
+def _files_line(result: InstallResult) -> str | None:
+    """What became of the desktop entry and the icon (Linux)."""
+    if not result.files:
+        return None
+    entry, first_icon = result.files[0], result.files[1]
+    icons = first_icon.parent.parent.parent  # .../icons/hicolor
+    what = f"{entry} and the icon in {icons} (16x16 to 256x256, scalable)"
+    return f"Wrote {what}" if result.files_changed else f"Up to date: {what}"
 
 
 # --------------------------------------------------------------------------- service
@@ -114,12 +96,16 @@ def service() -> None:
 
 @service.command(name="install")
 @click.option("--now", is_flag=True, help="Also start it now (restart it if it runs).")
-def install_cmd(now: bool) -> None:
+@click.option("--autostart", is_flag=True,
+              help="Start with the desktop session (XDG autostart), not systemd.")
+def install_cmd(now: bool, autostart: bool) -> None:
     """Write the service for this attuned and enable it at login.
 
-    On Linux a systemd user unit (~/.config/systemd/user/attuned.service), on macOS a
-    launchd agent. Running it again points the service at the attuned you run it with;
-    a different earlier unit is kept aside.
+    On Linux a systemd user unit (~/.config/systemd/user/attuned.service), or, where no
+    systemd user manager answers (or with --autostart), an XDG autostart entry
+    (~/.config/autostart/attuned.desktop); and the desktop entry and icon nudges show.
+    On macOS a launchd agent. Running it again points the service at the attuned you run
+    it with; a different earlier unit is kept aside.
 
     \b
     Example:
@@ -127,8 +113,13 @@ def install_cmd(now: bool) -> None:
     """
     from attuned.system import install
 
-    runner = _managed_runner()
-    result = install.install(now, runner, platform=DEPS.platform, environ=DEPS.environ)
+    if autostart and _platform() == "darwin":
+        raise click.UsageError("--autostart is for Linux desktops; macOS uses launchd")
+    result = install.install(now, _runner(), platform=DEPS.platform, environ=DEPS.environ,
+                             autostart=autostart, start=DEPS.start)
+    if result.manager == "autostart":
+        _autostart_installed(result, asked=autostart)
+        return
     launchd = result.manager == "launchd"
     what = "agent" if launchd else "unit"
     runs = (f"ProgramArguments: {result.exec_start} run" if launchd
@@ -140,6 +131,11 @@ def install_cmd(now: bool) -> None:
     click.echo(f"  {runs}")
     if result.backup is not None:
         click.echo(f"Kept the previous {what} as {result.backup}")
+    files = _files_line(result)
+    if files:
+        click.echo(files)
+    if result.replaced is not None:
+        click.echo(f"Removed {result.replaced}: the unit starts attuned now")
     _echo_ran(result.commands)
     unit = install.UNIT_NAME
     if result.started:
@@ -162,6 +158,35 @@ def install_cmd(now: bool) -> None:
         click.echo(result.hint)
 
 
+def _autostart_installed(result: InstallResult, *, asked: bool) -> None:
+    if result.hint:  # why not systemd
+        click.echo(result.hint.partition("\n")[0])
+        click.echo("So your desktop session starts attuned instead, from an XDG autostart "
+                   "entry.")
+    if result.changed:
+        click.echo(f"Wrote {result.path}")
+    else:
+        click.echo(f"The autostart entry at {result.path} is already up to date")
+    click.echo(f"  Exec={result.exec_start}")
+    if result.backup is not None:
+        click.echo(f"Kept the previous entry as {result.backup}")
+    files = _files_line(result)
+    if files:
+        click.echo(files)
+    _echo_ran(result.commands)
+    click.echo(f"Its log: {result.log} (`attuned service logs`)")
+    again = "attuned service install --autostart --now" if asked else \
+        "attuned service install --now"
+    if result.started:
+        click.echo("attuned is running now, and starts again with every desktop session.")
+    elif result.restart_needed:
+        click.echo("attuned is already running, started before; it runs the new entry "
+                   "from your next login (or stop it and run: " + again + ")")
+    else:
+        click.echo("attuned starts with your next desktop session; to start it now: "
+                   + again)
+
+
 @service.command(name="uninstall")
 def uninstall_cmd() -> None:
     """Stop the service and remove it. Your schedule and history stay.
@@ -172,15 +197,19 @@ def uninstall_cmd() -> None:
     """
     from attuned.system import install
 
-    runner = _managed_runner()
-    result = install.uninstall(runner, platform=DEPS.platform, environ=DEPS.environ)
-    if not result.removed:
+    result = install.uninstall(_runner(), platform=DEPS.platform, environ=DEPS.environ)
+    if not result.removed and not result.files:
         click.echo(f"The service is not installed (no {result.path}); nothing to remove.")
         return
-    click.echo(f"Removed {result.path}")
+    if result.removed:
+        click.echo(f"Removed {result.path}")
     for link in result.removed_links:
         click.echo(f"Removed the leftover link {link}")
+    for path in result.files:
+        click.echo(f"Removed {path}")
     _echo_ran(result.commands)
+    if result.manager == "autostart" and result.removed:
+        click.echo("An attuned it started keeps running until your session ends.")
     click.echo("Your schedule and history are kept; `attuned run` still works by hand.")
 
 
@@ -194,9 +223,9 @@ def status_cmd() -> None:
     """
     from attuned.system import install
 
-    runner = _managed_runner()
-    st = install.status(runner, platform=DEPS.platform, environ=DEPS.environ)
-    click.echo(f"installed: {'yes' if st.installed else 'no'} ({st.path})")
+    st = install.status(_runner(), platform=DEPS.platform, environ=DEPS.environ)
+    kind = ", an XDG autostart entry" if st.manager == "autostart" else ""
+    click.echo(f"installed: {'yes' if st.installed else 'no'} ({st.path}{kind})")
     if not st.installed:
         click.echo("Install it with `attuned service install --now`.")
         return
@@ -224,14 +253,18 @@ def logs_cmd(follow: bool) -> None:
     """
     from attuned.system import install
 
-    argv = install.logs_command(follow, platform=DEPS.platform, environ=DEPS.environ)
+    autostart = _platform() != "darwin" and install.uses_autostart(
+        _runner(), install.environ_of(DEPS.environ))
+    argv = install.logs_command(follow, platform=DEPS.platform, environ=DEPS.environ,
+                                autostart=autostart)
     if DEPS.which(argv[0]) is None:
         click.echo(f"attuned: {argv[0]} is not available here, so the service's log cannot "
                    "be shown. When attuned runs by hand (`attuned run`), its log goes to "
                    "that terminal.", err=True)
         raise click.exceptions.Exit(1)
-    if _platform() == "darwin" and not Path(argv[-1]).exists():
-        click.echo(f"attuned: no log yet at {argv[-1]}: the agent has not run "
+    if (_platform() == "darwin" or autostart) and not Path(argv[-1]).exists():
+        what = "the autostart entry's daemon" if autostart else "the agent"
+        click.echo(f"attuned: no log yet at {argv[-1]}: {what} has not run "
                    "(`attuned service install --now` starts it).", err=True)
         raise click.exceptions.Exit(1)
     sys.stdout.flush()

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from attuned import paths
 from attuned.core.model import Schedule
 from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
-from attuned.system.install import CommandResult, Runner, run_command
+from attuned.system.install import CommandResult, Runner, ServiceStatus, run_command
 
 CLI_ANSWER = "attuned done|snooze|skip"
 START_SERVICE = "systemctl --user start attuned"
@@ -239,13 +239,13 @@ def check_notifications(inp: Inputs, probe: BusProbe | None = None) -> list[Chec
 def check_service(inp: Inputs) -> list[CheckResult]:
     """Installed, enabled, running, and running this attuned. None of it is needed:
     attuned also runs by hand (`attuned run`)."""
-    from attuned.system import install
+    from attuned.system import desktop, install
 
     mac = inp.platform == "darwin"
     name = "service"
     if not mac:
         problem = install.systemd_problem(inp.runner)
-        if problem is not None:
+        if problem is not None and not desktop.autostart_installed(inp.environ):
             first, _, rest = problem.partition("\n")
             return [_warn(name, first, rest.strip() or None)]
     try:
@@ -255,6 +255,8 @@ def check_service(inp: Inputs) -> list[CheckResult]:
     if not st.installed:
         return [_warn(name, f"not installed (no {st.path})",
                       "`attuned service install --now` starts it now and at every login")]
+    if st.manager == "autostart":
+        return [_autostart_result(st), _program_result(st)]
     results: list[CheckResult] = []
     started_at_login = st.enabled in ("enabled", "enabled-runtime", "static", "loaded")
     running = st.active in ("active", "reloading")
@@ -293,15 +295,31 @@ def check_service(inp: Inputs) -> list[CheckResult]:
         results.append(_ok(name, facts))
     if not mac:
         results.append(_service_bus(inp))
-    if st.points_here:
-        results.append(_ok("service program", f"runs this attuned ({st.exec_start})"))
-    else:
-        results.append(_warn(
-            "service program",
-            f"runs {st.exec_start or 'nothing'}, but this attuned is "
-            f"{st.expected_exec_start} (an old install?)",
-            "`attuned service install --now` points it here (the old unit is kept aside)"))
+    results.append(_program_result(st))
     return results
+
+
+def _program_result(st: ServiceStatus) -> CheckResult:
+    if st.points_here:
+        return _ok("service program", f"runs this attuned ({st.exec_start})")
+    return _warn("service program", f"runs {st.exec_start or 'nothing'}, but this attuned "
+                 f"is {st.expected_exec_start} (an old install?)",
+                 "`attuned service install --now` points it here (the old unit is kept aside)")
+
+
+def _autostart_result(st: ServiceStatus) -> CheckResult:
+    """The XDG autostart entry (no systemd user manager, or asked for): the desktop
+    session starts the daemon at login."""
+    facts = f"the XDG autostart entry {st.path}"
+    if st.enabled != "enabled":
+        return _warn("service", f"{facts} is switched off (Hidden=true or "
+                     "X-GNOME-Autostart-enabled=false): it will not start at login",
+                     "`attuned service install` writes it anew")
+    if st.active != "active":
+        return _warn("service", f"{facts}: starts at your next login; not running now",
+                     "`attuned service install --now` starts it; `attuned service logs` "
+                     "shows its log")
+    return _ok("service", f"{facts}: starts with your desktop session; running")
 
 
 _AT_LOGIN = "starts at every login (default.target)"
