@@ -8,13 +8,20 @@ librsvg2-bin); install and uninstall honour XDG_DATA_HOME and touch nothing else
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from attuned import paths
+from attuned.cli import service as cli_service
+from attuned.cli.root import cli
+from attuned.daemon import control, lock
 from attuned.system import desktop
 from attuned.system.install import install, uninstall
 from attuned.system.runner import CommandResult
@@ -136,3 +143,33 @@ def test_exec_quoting_follows_the_desktop_entry_spec() -> None:
     assert desktop.exec_value(["50%"]) == "50%%"
     with pytest.raises(desktop.ServiceError, match="cannot put a line break"):
         desktop.exec_value(["a\nb"])
+
+
+def test_autostart_now_starts_the_real_daemon_with_its_log_and_status_sees_it(
+        isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`attuned service install --autostart --now` as a person runs it where there is no
+    systemd: the daemon really starts, detached, writing to the log file the entry
+    names; status says it runs. (It is stopped by its pid at the end: ours to end.)"""
+    argv = [sys.executable, "-m", "attuned"]
+    result = install(True, no_systemd, argv=argv, autostart=True)
+    log = isolated_dirs / "state" / "attuned" / "attuned.log"
+    assert (result.manager, result.started, result.log) == ("autostart", True, log)
+    try:
+        deadline = time.monotonic() + 30
+        while not control.is_running():
+            assert time.monotonic() < deadline, log.read_text() if log.exists() else "no log"
+            time.sleep(0.05)
+        assert "INFO attuned:" in log.read_text()  # its log, in the file the entry names
+        again = install(True, no_systemd, argv=argv, autostart=True)
+        assert (again.started, again.commands) == (False, ())  # one daemon, not two
+        monkeypatch.setattr(cli_service, "DEPS", cli_service.Deps(runner=no_systemd))
+        out = CliRunner().invoke(cli, ["service", "status"], catch_exceptions=False)
+        assert out.stdout.splitlines()[2] == "running:   active"
+    finally:
+        pid = lock.read_holder(paths.lock_file())
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while os.waitpid(pid, os.WNOHANG) == (0, 0):
+                assert time.monotonic() < deadline, "the daemon did not stop"
+                time.sleep(0.05)
