@@ -34,8 +34,14 @@ def run(ctx: click.Context, verbose: int) -> None:
 
 
 @click.command(name="notify-test")
-def notify_test() -> None:
+@click.option("--wait", type=click.FloatRange(0, 600), default=15.0, show_default=True,
+              metavar="SECONDS",
+              help="How long to wait for a press of its buttons (0: send it without).")
+def notify_test(wait: float) -> None:
     """Send one test nudge now and say which way it went.
+
+    Its Done, Snooze and Skip answer the test only (nothing is recorded): press one and
+    it says which it heard, so you know the buttons reach attuned.
 
     \b
     Example:
@@ -43,23 +49,70 @@ def notify_test() -> None:
     """
     import asyncio
 
-    from attuned.notify.base import NUDGE_ACTIONS, Notification
+    from attuned.notify.base import (
+        CLOSED_DISMISSED,
+        CLOSED_EXPIRED,
+        EXPIRES_NEVER,
+        NUDGE_ACTIONS,
+        Notification,
+    )
     from attuned.notify.chain import default_chain, describe_server
+
+    heard: list[tuple[int, str, str | int]] = []  # (id, "action" | "closed", key | reason)
+    arrived = asyncio.Event()
+
+    def on_action(nid: int, key: str) -> None:
+        heard.append((nid, "action", key))
+        arrived.set()
+
+    def on_closed(nid: int, reason: int) -> None:
+        heard.append((nid, "closed", reason))
+        arrived.set()
+
+    async def answer(nid: int) -> str:
+        """What happened to the test nudge `nid` within `wait` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            # Signals may come before Notify's reply: those kept are looked at first.
+            for got, kind, value in heard:
+                if got != nid:
+                    continue
+                if kind == "action":
+                    label = dict(NUDGE_ACTIONS).get(str(value), str(value))
+                    return f"you pressed {label}: the buttons reach attuned (a test: " \
+                           "nothing was recorded)"
+                if value == CLOSED_DISMISSED:
+                    return "the test nudge was closed without a press"
+                if value == CLOSED_EXPIRED:
+                    return "the server took the test nudge down before a press"
+            arrived.clear()
+            try:
+                await asyncio.wait_for(arrived.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return f"no button pressed within {wait:g} s"
 
     async def go() -> None:
         from attuned.errors import NotifyError
 
         chain = default_chain()
+        chain.on_action = on_action
+        chain.on_closed = on_closed
         try:
             if chain.primary is not None:
                 try:
                     await chain.primary.connect()
                 except NotifyError as e:
                     click.echo(f"D-Bus: {e}")
+            buttons = wait > 0
             d = await chain.send(Notification(
                 title="attuned: test nudge",
-                body="If you can read this, nudges reach you. Nothing to do.",
-                actions=NUDGE_ACTIONS))
+                body="If you can read this, nudges reach you. "
+                     + ("Try a button: it answers this test only." if buttons
+                        else "Nothing to do."),
+                actions=NUDGE_ACTIONS if buttons else (),
+                # Up until pressed, where the server lets it (as a nudge is).
+                timeout_ms=EXPIRES_NEVER if buttons else -1, resident=buttons))
             click.echo(f"delivered by: {d.backend}")
             info = chain.server_info
             if info is not None and d.backend == "dbus":
@@ -67,6 +120,10 @@ def notify_test() -> None:
                 if not info.supports_actions:
                     click.echo("this server shows no buttons: answer nudges with "
                                "`attuned done`, `attuned snooze` or `attuned skip`")
+                elif buttons and d.notification_id is not None:
+                    click.echo(f"press Done, Snooze or Skip on it (waiting {wait:g} s)")
+                    click.echo(await answer(d.notification_id))
+                    await chain.close_notification(d.notification_id)
         finally:
             await chain.aclose()
 
