@@ -118,11 +118,13 @@ def test_answer_within_expires_an_unanswered_nudge(store: Store) -> None:
 
 
 def test_without_answer_within_the_next_nudge_expires_the_last(store: Store) -> None:
-    svc, _, _, clock = make(store)
+    svc, _, notifier, clock = make(store)
     first = asyncio.run(svc.fire("breakfast", T0))
     clock.at = T0 + timedelta(days=1)
     asyncio.run(svc.fire("breakfast", T0 + timedelta(days=1)))
     assert first is not None and store.get(first.id).state == NudgeState.EXPIRED
+    # Its bubble, which asked to stay up, is taken down before the new one is shown.
+    assert notifier.closed == [1]
 
 
 def test_closing_the_bubble_is_dismissed_never_done(store: Store) -> None:

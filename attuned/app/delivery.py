@@ -14,9 +14,10 @@ async def send_nudge(core: Core, title: str, body: str, rec: NudgeRecord, *,
                      replaces: int = 0) -> int | None:
     """Show `rec` with its buttons and record the server's id for it."""
     title, body = presenting.present(core, rec, title, body)
-    # A nudge waits for its answer: never expire (servers that honour it keep it up;
-    # xfce4-notifyd and MATE expire it anyway), and stay after a button where the
-    # server would remove it (we withdraw it ourselves once the answer is recorded).
+    # A nudge waits for its answer: never expire (every server measured keeps such a
+    # bubble up), and stay after a button where the server would remove it (we withdraw
+    # it ourselves once the answer is recorded; xfce4-notifyd and MATE take it down at
+    # the press anyway).
     n = Notification(title=title, body=body, actions=presenting.actions(core, rec.practice_id),
                      replaces_id=replaces, timeout_ms=EXPIRES_NEVER, resident=True)
     return await deliver(core, n, rec)

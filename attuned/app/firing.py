@@ -230,13 +230,18 @@ async def nudge(core: Core, practice_id: str, due: datetime) -> NudgeRecord | No
                                  "late, a later one came in its place")
     now = core.now()
     keep_for = core.keep_for(practice_id)
-    # A nudge is open until answered or until the practice's next nudge.
+    # A nudge is open until answered or until the practice's next nudge: then it expires,
+    # and its bubble (which asked to stay up) is taken down, or its buttons would answer
+    # nothing, and some servers would hide the new one behind it (notification-daemon
+    # shows one at a time; lxqt-notificationd does not show a repeat of one on screen).
     if p.answer_within is None:
         for old in core.store.open_nudges(practice_id):
             if old.state == NudgeState.SHOWN:
                 core.backlog.write(f"the expiry of nudge {old.id}",
                                    functools.partial(core.store.expire, old.id, at=now),
                                    keep_for=keep_for)
+                if old.notification_id:
+                    await core.close_bubble(old.notification_id)
     message = presenting.nudge_message(core, p, due)
     repeat_at = now + p.repeat if p.repeat is not None and p.repeat_max > 0 else None
 
