@@ -28,7 +28,16 @@ if ((${#missing[@]})); then
   fi
 fi
 
-python3 -m pip install -q -e '.[test]'
-python3 -m ruff check .
-python3 -m mypy
-python3 -m pytest -n auto -q "$@"
+# Debian's and Ubuntu's own python3 take no pip installs (PEP 668): a virtualenv in .venv then.
+py=python3
+if python3 -c 'import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)'; then
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  py=.venv/bin/python
+fi
+
+"$py" -m pip install -q -e '.[test]'
+"$py" -m ruff check .
+"$py" -m mypy
+"$py" -m pytest -n auto -q "$@"
