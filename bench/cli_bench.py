@@ -4,7 +4,9 @@
 
 Runs, as subprocesses on the example schedule (copied to a private config; private state
 directory): `attuned list`, `attuned next --count 10`, `attuned check`, `attuned --help`,
-`python -c "import click"`, `python -c pass` and `python -S -c pass` (no site hooks).
+`python -c "import click"`, `python -c pass` and `python -S -c pass` (no site hooks), and
+shell completion at a Tab (click's protocol: `_ATTUNED_COMPLETE=bash_complete` and the words)
+for `attuned disable ` (the schedule's ids) and `attuned done ` (open nudges' ids too).
 Each is run once unmeasured (byte-code caches, page cache), then --runs times; the median
 (and min, max) wall time is printed.
 For the attuned commands it also runs them once with PYTHONPROFILEIMPORTTIME=1 and reports
@@ -91,28 +93,34 @@ def main(argv: list[str] | None = None) -> int:
                           drop=("PYTHONPROFILEIMPORTTIME",))
 
         attuned = attuned_command()
-        cases: list[tuple[str, list[str], bool]] = [
-            ("attuned list", [*attuned, "list"], True),
-            ("attuned next --count 10", [*attuned, "next", "--count", "10"], True),
-            ("attuned check", [*attuned, "check"], True),
-            ("attuned --help", [*attuned, "--help"], True),
-            ('python -c "import click"', [sys.executable, "-c", "import click"], False),
-            ("python -c pass", [sys.executable, "-c", "pass"], False),
+        def tab(words: str) -> dict[str, str]:
+            return {"_ATTUNED_COMPLETE": "bash_complete", "COMP_WORDS": words,
+                    "COMP_CWORD": str(len(words.split()))}
+
+        cases: list[tuple[str, list[str], bool, dict[str, str]]] = [
+            ("attuned list", [*attuned, "list"], True, {}),
+            ("attuned next --count 10", [*attuned, "next", "--count", "10"], True, {}),
+            ("attuned check", [*attuned, "check"], True, {}),
+            ("attuned --help", [*attuned, "--help"], True, {}),
+            ("Tab: attuned disable _", attuned, True, tab("attuned disable ")),
+            ("Tab: attuned done _", attuned, True, tab("attuned done ")),
+            ('python -c "import click"', [sys.executable, "-c", "import click"], False, {}),
+            ("python -c pass", [sys.executable, "-c", "pass"], False, {}),
             # No site-packages hooks at all: what the machine's .pth files cost every start.
-            ("python -S -c pass", [sys.executable, "-S", "-c", "pass"], False),
+            ("python -S -c pass", [sys.executable, "-S", "-c", "pass"], False, {}),
         ]
         results: dict[str, Any] = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "runs": args.runs,
             "byte_code_cache": not args.no_pyc, "attuned": " ".join(attuned),
             "cpus": os.cpu_count(), "load_average_start": c.load_average(), "commands": {}}
-        for label, cmd, profile in cases:
+        for label, cmd, profile, extra in cases:
             c.progress(label)
-            times = wall_times(cmd, env, args.runs)
+            times = wall_times(cmd, {**env, **extra}, args.runs)
             entry: dict[str, Any] = {
                 "median_ms": round(c.median(times) * 1000, 1),
                 "min_ms": round(min(times) * 1000, 1), "max_ms": round(max(times) * 1000, 1)}
             if profile:
-                entry.update(import_profile(cmd, env))
+                entry.update(import_profile(cmd, {**env, **extra}))
             results["commands"][label] = entry
         results["load_average_end"] = c.load_average()
     finally:

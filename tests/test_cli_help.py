@@ -65,6 +65,10 @@ The daemon:
 Running as a service:
   service      Run attuned as a user service that starts at every login.
   doctor       Check everything attuned needs; say how to fix what is wrong.
+
+About attuned:
+  help         Show the help of attuned or of a command, as --help does.
+  completion   Print the completion script for bash, zsh or fish.
 """
 
 

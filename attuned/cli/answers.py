@@ -12,11 +12,12 @@ import click
 from attuned.cli.common import DAEMON, display_zone, load_schedule, open_store
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
+from attuned.cli.completion import nudge_ids, targets
 from attuned.errors import AttunedError
 
 
 @click.command()
-@click.argument("nudge_id", required=False, metavar="[ID]")
+@click.argument("nudge_id", required=False, metavar="[ID]", shell_complete=nudge_ids)
 @click.pass_context
 def show(ctx: click.Context, nudge_id: str | None) -> None:
     """Show a nudge's full text (the newest open one by default).
@@ -64,7 +65,7 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
 
 
 @click.command()
-@click.argument("target", required=False, metavar="[ID|PRACTICE]")
+@click.argument("target", required=False, metavar="[ID|PRACTICE]", shell_complete=targets)
 @click.option("--note", help="A line about how it went.")
 @click.option("--noticed", "how", flag_value="noticed", help="You noticed the moment.")
 @click.option("--partly", "how", flag_value="partly", help="It went partly.")
@@ -83,7 +84,7 @@ def done(ctx: click.Context, target: str | None, note: str | None, how: str | No
 
 
 @click.command()
-@click.argument("target", required=False, metavar="[ID|PRACTICE]")
+@click.argument("target", required=False, metavar="[ID|PRACTICE]", shell_complete=targets)
 @click.option("--for", "length", metavar="DURATION", help="How long (default: the setting).")
 @click.pass_context
 def snooze(ctx: click.Context, target: str | None, length: str | None) -> None:
@@ -97,7 +98,7 @@ def snooze(ctx: click.Context, target: str | None, length: str | None) -> None:
 
 
 @click.command()
-@click.argument("target", required=False, metavar="[ID|PRACTICE]")
+@click.argument("target", required=False, metavar="[ID|PRACTICE]", shell_complete=targets)
 @click.option("--note", help="Why, if you like.")
 @click.pass_context
 def skip(ctx: click.Context, target: str | None, note: str | None) -> None:

@@ -11,14 +11,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import click
 
-from attuned.core.model import Schedule
 from attuned.errors import AttunedError
 
 if TYPE_CHECKING:
+    # Only named in annotations: importing them would slow every Tab of shell completion.
+    from zoneinfo import ZoneInfo
+
+    from attuned.core.model import Schedule
     from attuned.state.store import Store
 
 

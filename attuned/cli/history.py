@@ -14,10 +14,12 @@ import click
 
 from attuned.cli.common import display_zone, open_store
 from attuned.cli.common import now as _now
+from attuned.cli.completion import practice_ids
 
 
 @click.command()
-@click.option("--practice", "practice_id", metavar="ID", help="Only this practice.")
+@click.option("--practice", "practice_id", metavar="ID", help="Only this practice.",
+              shell_complete=practice_ids)
 @click.option("--since", metavar="WHEN",
               help='From this moment: "today", "2026-12-01" or "2026-12-01 07:00".')
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")

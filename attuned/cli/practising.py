@@ -16,6 +16,7 @@ import click
 from attuned.cli.common import DAEMON, SummaryGroup, clock_times, display_zone, open_store
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
+from attuned.cli.completion import library_names, practice_ids
 from attuned.errors import AttunedError
 
 
@@ -65,7 +66,7 @@ def practices(ctx: click.Context, as_json: bool) -> None:
 
 
 @practices.command(name="show")
-@click.argument("name")
+@click.argument("name", shell_complete=library_names)
 def practices_show(name: str) -> None:
     """Everything about one practice in the library.
 
@@ -101,7 +102,7 @@ _NEW_FILE = """\
 
 
 @click.command(name="try")
-@click.argument("name")
+@click.argument("name", shell_complete=library_names)
 @click.option("--for", "period", metavar="DURATION",
               help='How long to keep it, in whole days: "3d", "1w", "2w" (default: the '
                    "practice's suggestion).")
@@ -220,7 +221,8 @@ def needs() -> None:
 
 
 @click.command()
-@click.argument("practice_id", required=False, metavar="[PRACTICE]")
+@click.argument("practice_id", required=False, metavar="[PRACTICE]",
+                shell_complete=practice_ids)
 @click.option("--landed", "verdict", flag_value="landed", help="It landed.")
 @click.option("--partly", "verdict", flag_value="partly", help="Partly.")
 @click.option("--not-yet", "verdict", flag_value="not-yet", help="Not yet.")

@@ -12,7 +12,7 @@ import shlex
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,8 +20,11 @@ from attuned import paths
 from attuned.cli.common import clock_times, load_schedule
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
-from attuned.core.model import Practice, Schedule
+from attuned.cli.completion import practice_ids
 from attuned.errors import AttunedError, ScheduleError
+
+if TYPE_CHECKING:
+    from attuned.core.model import Practice, Schedule
 
 
 def _zone_and_seed(sched: Schedule) -> tuple[Any, str]:
@@ -305,7 +308,7 @@ def _parse_local_datetime(text: str, option: str) -> datetime:
 
 
 @click.command()
-@click.argument("practice_id", metavar="ID")
+@click.argument("practice_id", metavar="ID", shell_complete=practice_ids)
 @click.pass_context
 def remove(ctx: click.Context, practice_id: str) -> None:
     """Remove a practice from the schedule (its history is kept).
@@ -321,7 +324,7 @@ def remove(ctx: click.Context, practice_id: str) -> None:
 
 
 @click.command()
-@click.argument("practice_id", metavar="ID")
+@click.argument("practice_id", metavar="ID", shell_complete=practice_ids)
 @click.pass_context
 def enable(ctx: click.Context, practice_id: str) -> None:
     """Switch a paused practice on.
@@ -337,7 +340,7 @@ def enable(ctx: click.Context, practice_id: str) -> None:
 
 
 @click.command()
-@click.argument("practice_id", metavar="ID")
+@click.argument("practice_id", metavar="ID", shell_complete=practice_ids)
 @click.pass_context
 def disable(ctx: click.Context, practice_id: str) -> None:
     """Pause a practice without deleting it.

@@ -81,6 +81,7 @@ from attuned.state.database import (
 )
 from attuned.state.holding import Holding
 from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew, migrate
+from attuned.state.peek import OPEN_WHERE
 
 # The store's whole vocabulary, wherever each piece is defined (callers import it here).
 __all__ = [
@@ -127,8 +128,8 @@ _ACTION_STATE: Final = {
 }
 
 
-# `NudgeRecord.is_open` in SQL: shown and unanswered, or snoozed and not yet returned.
-_OPEN = "(state = 'shown' OR (state = 'snoozed' AND returned_at IS NULL))"
+# `NudgeRecord.is_open` in SQL, one definition for the store and shell completion.
+_OPEN = OPEN_WHERE
 
 _NUDGE_COLUMNS = (
     "id, practice_id, title, message, due, shown_at, state, snoozed_until, notification_id,"

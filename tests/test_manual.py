@@ -1,0 +1,60 @@
+"""The manual: `attuned help [COMMAND...]` prints what `--help` prints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from attuned.cli.root import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTUNED = Path(sys.executable).with_name("attuned")
+
+
+def every_command(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*path, name))
+        if isinstance(command, click.Group):
+            found.extend(every_command(command, (*path, name)))
+    return found
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), prog_name="attuned", terminal_width=80)
+
+
+def test_help_of_each_command_is_its_help_option() -> None:
+    paths = every_command(cli)
+    assert ("service", "install") in paths and ("help",) in paths
+    for path in [(), *paths]:
+        asked, option = run("help", *path), run(*path, "--help")
+        assert (asked.exit_code, option.exit_code) == (0, 0), path
+        assert asked.output == option.output, path
+
+
+def test_help_as_a_person_runs_it(isolated_dirs: Path) -> None:
+    proc = subprocess.run([str(ATTUNED), "help", "disable"], capture_output=True, text=True,
+                          timeout=30)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.startswith("Usage: attuned disable [OPTIONS] ID\n\n"
+                                  "  Pause a practice without deleting it.\n")
+
+
+def test_help_of_what_is_not_there_says_where_to_look() -> None:
+    r = run("help", "servic")
+    assert r.exit_code == 2
+    assert r.output.splitlines()[-1] == (
+        'Error: `attuned` has no command "servic"; `attuned --help` lists its commands')
+    r = run("help", "service", "restart")
+    assert r.output.splitlines()[-1] == (
+        'Error: `attuned service` has no command "restart"; `attuned service --help` lists '
+        "its commands")
+    r = run("help", "init", "now")
+    assert r.output.splitlines()[-1] == (
+        "Error: `attuned init` has no commands of its own; `attuned init --help` shows its "
+        "help")
