@@ -12,11 +12,12 @@ cd "$(dirname "$0")/.."
 # do-not-disturb key. desktop-file-utils, librsvg2-bin, libglib2.0-bin: the desktop
 # entries are validated, the icon's PNGs re-rendered from its SVG, the autostart entry
 # launched as a session would.
+# groff-base: tests/test_manual.py renders the manual page as man does.
 debs=(dbus-daemon dunst xvfb libnotify-bin systemd dbus-user-session python3-venv util-linux
       xfce4-notifyd xfconf notification-daemon mate-notification-daemon lxqt-notificationd
       sway mako-notifier jq xdotool x11-apps
       dconf-service dconf-gsettings-backend libglib2.0-bin gsettings-desktop-schemas
-      desktop-file-utils librsvg2-bin)
+      desktop-file-utils librsvg2-bin groff-base)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if ((${#missing[@]})); then

@@ -1,4 +1,5 @@
-"""The manual: `attuned help [COMMAND...]` prints what `--help` prints."""
+"""The manual: `attuned help [COMMAND...]` prints what `--help` prints, and docs/attuned.1 is
+made from that same help by scripts/make-man.py, so it is never out of date."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from attuned.cli.root import cli
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "attuned.1"
 ATTUNED = Path(sys.executable).with_name("attuned")
 
 
@@ -58,3 +60,29 @@ def test_help_of_what_is_not_there_says_where_to_look() -> None:
     assert r.output.splitlines()[-1] == (
         "Error: `attuned init` has no commands of its own; `attuned init --help` shows its "
         "help")
+
+
+def test_the_committed_man_page_is_what_the_script_makes_now(tmp_path: Path) -> None:
+    out = tmp_path / "attuned.1"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make-man.py"), "-o", str(out)],
+                   check=True, timeout=60)
+    assert out.read_text() == PAGE.read_text(), (
+        "docs/attuned.1 is out of date: run python scripts/make-man.py and commit it")
+
+
+def test_the_man_page_has_every_command_and_renders_without_a_warning() -> None:
+    page = PAGE.read_text()
+    for section in (".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH COMMANDS"):
+        assert f"\n{section}\n" in page
+    headings = [line for line in page.splitlines() if line.startswith(".SS ")]
+    assert len(headings) == len(every_command(cli))
+    assert '.SS "attuned service install"' in headings
+    # As man shows it (groff, which man-db uses): no warning, and options that can be
+    # pasted into a shell (ASCII hyphens, not typographic ones).
+    proc = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-rLL=80n", "-P-cbou"], input=page,
+                          capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    text = proc.stdout
+    assert "attuned - gentle nudges for practising attunement with your partner" in text
+    assert "attuned next --count 5" in text
+    assert "marked ✗" in text  # attuned doctor's help, beyond ASCII
