@@ -296,18 +296,22 @@ with open(out, "w") as f:
 """
 
 
-@pytest.mark.parametrize("line", ["attuned done ", "attuned try ", "attuned disable "])
+@pytest.mark.parametrize(("line", "first"), [("attuned done ", "the newest open nudge"),
+                                             ("attuned try ", "breakfast"),
+                                             ("attuned disable ", "tea")])
 def test_completing_imports_nothing_of_the_daemon(tmp_path: Path, schedule: Path,
-                                                  history: dict[str, str], line: str) -> None:
+                                                  history: dict[str, str], line: str,
+                                                  first: str) -> None:
     out = tmp_path / "modules.json"
     words = line.split()
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, str(out)], capture_output=True, text=True, timeout=30,
         env={**os.environ, "_ATTUNED_COMPLETE": "bash_complete", "COMP_WORDS": line,
              "COMP_CWORD": str(len(words))})
-    assert proc.stdout and proc.stderr == ""
+    assert proc.stderr == ""
+    expected = history["bedtime"] if first == "the newest open nudge" else first
+    assert proc.stdout.splitlines()[0] == f"plain,{expected}"  # it did complete
     modules = json.loads(out.read_text())
-    assert "click.shell_completion" in modules  # it did complete
     assert [name for name in FORBIDDEN if imported(modules, name)] == []
     assert not imported(modules, "attuned.state.store")  # the store migrates; peek reads
 
