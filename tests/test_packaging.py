@@ -2,9 +2,10 @@
 
 A wheel carries what the installed program reads at run time: the example schedule, the
 unit template, the desktop entry and icon, the practice library and the word lists.
-(Found missing once: data in sub-directories needs the packages found, not listed.) The build writes nothing into the
-checkout (setuptools alone writes attuned.egg-info and build/ there, so `pipx install` of a
-root-owned tree failed), warns of nothing, and the licence is an SPDX expression.
+(Found missing once: data in sub-directories needs the packages found, not listed.) The
+build writes nothing into the checkout (setuptools alone writes attuned.egg-info and build/
+there, so `pipx install` of a root-owned tree failed), warns of nothing, and the licence is
+an SPDX expression.
 """
 
 from __future__ import annotations
