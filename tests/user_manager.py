@@ -35,7 +35,7 @@ Fixtures (this module is a pytest plugin, registered from conftest.py):
   service_user   (session) a ServiceUser: the user, the machine set-up and the install
   UserManager(service_user).start() / .relogin() / .stop()   one login of that user
   UserDesktop(service_user).start() / .stop()   Xvfb and the real dunst on the user's bus
-  Journal(user).follow()   `journalctl --user -u attuned -f` as the user, awaitable lines
+  Journal(user).follow()   the service's journal lines (read as root), awaitable
 
 Tests marked `user_manager` skip, saying why, where this cannot run (not root, systemd
 or dbus-user-session missing, PID 1 is systemd); under ATTUNED_REQUIRE_USER_MANAGER=1
@@ -45,6 +45,7 @@ or dbus-user-session missing, PID 1 is systemd); under ATTUNED_REQUIRE_USER_MANA
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import os
 import pwd
@@ -363,7 +364,10 @@ class ServiceUser:
         self._journald()
         if subprocess.run(["id", self.name], capture_output=True).returncode == 0:
             raise RuntimeError(f"the user {self.name} exists already")
-        subprocess.run(["useradd", "-m", "-s", "/bin/bash", self.name], check=True,
+        # systemd-journal: the user reads their own journal file through an ACL journald
+        # sets, which not every filesystem takes; the group reads it everywhere.
+        groups = ["-G", "systemd-journal"] if _group_exists("systemd-journal") else []
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", *groups, self.name], check=True,
                        capture_output=True, timeout=WAIT)
         self._undo.callback(self._remove_user)
         entry = pwd.getpwnam(self.name)
@@ -406,7 +410,11 @@ class ServiceUser:
 
     def _journald(self) -> None:
         if JOURNAL_SOCKET.is_socket():
-            return  # the machine's own, or another test run's: used, never stopped
+            # The machine's own, or another test run's: used, never stopped; asked to
+            # write to /var/log/journal, where the per-user files are kept, if it can.
+            subprocess.run(["journalctl", "--flush"], check=False, timeout=WAIT,
+                           capture_output=True)
+            return
         machine_id = Path("/etc/machine-id").read_text().strip()
         persistent = Path("/var/log/journal")
         if not persistent.exists():
@@ -708,45 +716,92 @@ class UserDesktop:
 # ---------------------------------------------------------------- the journal
 
 
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 class Journal:
-    """`journalctl --user -u attuned.service -f -o json` as the user: the service's
-    journal lines (and its manager's about it), as they come."""
+    """The service's journal lines (and its manager's about it), as they come.
+
+    Read as root with the user's `_UID` and the unit as matches, polled with a cursor
+    rather than followed with `journalctl -f`: each poll opens the journal files afresh,
+    so lines land however journald stores them (a per-user file made after the reader
+    started, volatile storage, a file whose ACL for the user could not be set). What the
+    user's own `journalctl --user` shows is tested where the tests use it.
+    """
+
+    POLL = 0.2
 
     def __init__(self, user: ServiceUser, unit: str = "attuned.service") -> None:
         self.user = user
         self.unit = unit
         self.entries: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        self._proc: subprocess.Popen[str] | None = None
+        self._stop = threading.Event()
         self._reader: threading.Thread | None = None
+        self._cursor: str | None = None
+        self.problem = ""
+
+    def _argv(self) -> list[str]:
+        uid = f"_UID={self.user.uid}"
+        argv = ["journalctl", "--no-pager", "-o", "json", "--all",
+                uid, f"_SYSTEMD_USER_UNIT={self.unit}", "+", uid, f"USER_UNIT={self.unit}"]
+        if self._cursor is not None:
+            argv.insert(1, f"--after-cursor={self._cursor}")
+        return argv
 
     def follow(self) -> Journal:
-        self._proc = subprocess.Popen(
-            self.user.argv(["journalctl", "--user", "-u", self.unit, "-f", "-o", "json",
-                            "--no-tail", "-n", "all"], self.user.session_env()),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            text=True, cwd=self.user.home)
         self._reader = threading.Thread(target=self._read, name="journal", daemon=True)
         self._reader.start()
         return self
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                with self._cond:
-                    entry["_index"] = len(self.entries)
-                    self.entries.append(entry)
-                    self._cond.notify_all()
+        while not self._stop.is_set():
+            try:
+                done = subprocess.run(self._argv(), capture_output=True, text=True,
+                                      timeout=WAIT, stdin=subprocess.DEVNULL, check=False)
+            except subprocess.TimeoutExpired:
+                self.problem = f"journalctl did not answer within {WAIT:g} s"
+                continue
+            if done.returncode != 0:
+                self.problem = f"journalctl exited {done.returncode}: {done.stderr.strip()}"
+            for line in done.stdout.splitlines():
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    self._cursor = str(entry.get("__CURSOR", self._cursor))
+                    with self._cond:
+                        entry["_index"] = len(self.entries)
+                        self.entries.append(entry)
+                        self._cond.notify_all()
+            self._stop.wait(self.POLL)
 
     def close(self) -> None:
-        if self._proc is not None:
-            _kill_and_wait(self._proc, 5)
-            assert self._proc.stdout is not None
-            if self._reader is not None:
-                self._reader.join(5)
-            self._proc.stdout.close()
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(WAIT + 5)
+
+    def diagnosis(self) -> str:
+        """What the machine says when an awaited line did not come."""
+        parts = [f"reader: {self.problem or 'no error'}"]
+        for title, argv in (
+                ("the user's lines in the journal",
+                 ["journalctl", "--no-pager", "-n", "30", "-o", "short-precise",
+                  f"_UID={self.user.uid}"]),
+                ("journal files", ["sh", "-c", "ls -l /var/log/journal/* /run/log/journal/* "
+                                   "2>&1 | tail -20"]),
+                ("journald", ["sh", "-c", f"tail -20 {self.user.workdir}/journald.log "
+                              "2>/dev/null; pgrep -a journald"])):
+            shown = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT,
+                                   check=False, stdin=subprocess.DEVNULL)
+            parts.append(f"-- {title}:\n{(shown.stdout + shown.stderr).strip()}")
+        status = self.user.systemctl("status", "--no-pager", "-n", "20", self.unit,
+                                     check=False)
+        parts.append(f"-- systemctl --user status:\n{(status.stdout + status.stderr).strip()}")
+        return "\n".join(parts)
 
     def mark(self) -> int:
         with self._cond:
@@ -784,7 +839,8 @@ class Journal:
                     shown = "\n".join(self.message(e) for e in self.entries[since:])
                     raise AssertionError(
                         f"{len(found)} journal lines matching {pattern!r} after {timeout:g} s "
-                        f"(wanted {count}); the journal since then:\n{shown}")
+                        f"(wanted {count}); the journal since then:\n{shown}\n"
+                        f"{self.diagnosis()}")
                 self._cond.wait(min(left, 0.5))
 
     def __enter__(self) -> Journal:
