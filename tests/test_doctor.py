@@ -13,6 +13,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +287,32 @@ def test_a_damaged_history_fails_and_is_left_exactly_where_it_was(
     # Doctor never moves the user's data: that is the daemon's decision, and it says so.
     assert sorted(p.name for p in db.parent.iterdir()) == before
     assert db.read_bytes() == b"this is not a database, it is a shopping list" * 100
+
+
+def test_rows_that_cannot_be_read_fail_with_their_ids_and_are_left_as_they_are(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path) -> None:
+    db = home / "state" / "attuned" / "history.db"
+    at = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
+    with Store.open(db) as s:
+        good = s.record_shown("tea", at, at, "Tea", "Tea.")
+        bad = s.record_shown("tea", at + timedelta(days=1), at, "Tea", "Tea.")
+        odd = s.record_shown("tea", at + timedelta(days=2), at, "Tea", "Tea.")
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("UPDATE nudges SET due = 'garbage' WHERE id = ?", (bad.id,))
+        conn.execute("UPDATE nudges SET state = 'bogus' WHERE id = ?", (odd.id,))
+    conn.close()
+    before = db.read_bytes()
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "history") == [
+        head("✗", "history", f"{db}: 2 rows cannot be read (attuned leaves them out): "
+                             f"nudge \"{bad.id}\" (due is not a time: 'garbage'); nudge "
+                             f"\"{odd.id}\" (state is not one attuned knows: 'bogus')"),
+        "fix: stop the daemon, copy the file aside, then correct or delete those rows with "
+        f"sqlite3 (`sqlite3 {db} .schema` shows the tables)"]
+    assert result.exit_code == 1
+    assert db.read_bytes() == before
+    assert good.id not in " ".join(line(result, "history"))
 
 
 def test_a_history_from_a_newer_attuned_fails(monkeypatch: pytest.MonkeyPatch, config: Path,

@@ -127,6 +127,7 @@ def open_store() -> Store:
     from attuned.state.store import Store
 
     store = Store.open(paths.history_db())
+    store.on_unreadable = lambda text: click.echo(f"attuned: {text}", err=True)
     if store.moved_aside is not None:
         click.echo(f"attuned: the history database could not be read; it was moved aside to "
                    f"{store.moved_aside} (nothing was deleted) and a fresh one started.",

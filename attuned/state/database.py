@@ -5,15 +5,20 @@ open. The durability rules are attuned.state.store's (its module docstring)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 from attuned.errors import StoreError
+from attuned.state.rows import DOCTOR, Unreadable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS: Final = 10_000  # the default of Store.open(busy_timeout=...), in ms
 
@@ -59,6 +64,26 @@ class Database:
         self._waiting = busy_timeout  # the wait in force now (see `patience`)
         self._lock = threading.Lock()  # one connection, possibly used from two threads
         self.path = path
+        # Told once per row (per open) of each row that cannot be read and was left out.
+        self.on_unreadable: Callable[[str], None] = lambda text: log.warning("%s", text)
+        self._told_unreadable: set[str] = set()
+
+    def readable(self, rows: Iterable[sqlite3.Row], parse: Callable[[sqlite3.Row], T]
+                 ) -> list[T]:
+        """`rows` as records, leaving out (and telling of) those that cannot be read."""
+        out: list[T] = []
+        for row in rows:
+            try:
+                out.append(parse(row))
+            except Unreadable as e:
+                self.left_out(e)
+        return out
+
+    def left_out(self, e: Unreadable) -> None:
+        if str(e) not in self._told_unreadable:
+            self._told_unreadable.add(str(e))
+            self.on_unreadable(f"the history has a row that cannot be read, left out: {e}; "
+                               f"{DOCTOR}")
 
     def close(self) -> None:
         with self._lock:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 
 from attuned.core.history import EventKind, EventReason, NudgeRecord
 from attuned.core.model import Held, HoldMode, HoldReason, NudgeState, TogetherState
-from attuned.state.database import Database, dt, dt_opt, ts, ts_opt
+from attuned.state import rows
+from attuned.state.database import Database, ts, ts_opt
 
 # Newest wins: a held nudge replaces the one kept for its practice unless that one is
 # later (a re-hold of the same nudge, with another mode, replaces it).
@@ -54,11 +55,6 @@ def mark_row(conn: sqlite3.Connection, practice_id: str, due: datetime) -> None:
 
 def together_row(conn: sqlite3.Connection, state: TogetherState) -> None:
     conn.execute(_SET_TOGETHER, (int(state.on), ts_opt(state.until)))
-
-
-def _held(row: sqlite3.Row) -> Held:
-    return Held(row["practice_id"], dt(row["due"]), HoldReason(row["reason"]),
-                HoldMode(row["mode"]), row["nudge_id"])
 
 
 def _event(conn: sqlite3.Connection, nudge_id: str, kind: EventKind, at: datetime,
@@ -109,6 +105,15 @@ class Holding(Database):
              ts(at) if state is NudgeState.DROPPED else None, nudge_id, ts(due)))
         return nudge_id
 
+    def _kept_due(self, kept: sqlite3.Row) -> datetime:
+        """The due of the held nudge kept for a practice; one that cannot be read is
+        told of and taken as older than any (the new one replaces it)."""
+        try:
+            return rows.held(kept).due
+        except rows.Unreadable as e:
+            self.left_out(e)
+            return datetime.min.replace(tzinfo=UTC)
+
     def hold(self, item: Held, *, title: str = "", message: str = "",
              at: datetime | None = None) -> str | None:
         """Keep a held nudge: one per practice, the newest (by its planned instant), as a
@@ -128,7 +133,7 @@ class Holding(Database):
             kept = conn.execute(f"SELECT {_HELD_COLUMNS} FROM held WHERE practice_id = ?",
                                 (item.practice_id,)).fetchone()
             mark_row(conn, item.practice_id, item.due)
-            if kept is not None and dt(kept["due"]) > item.due:
+            if kept is not None and self._kept_due(kept) > item.due:
                 # A newer one of its practice waits already: this one is replaced at once.
                 if found is None:
                     nudge_id = self._add(conn, item.practice_id, item.due, NudgeState.HELD,
@@ -201,7 +206,7 @@ class Holding(Database):
         if practice_id is not None:
             sql += " WHERE practice_id = ?"
             args = (practice_id,)
-        return [_held(r) for r in self._read(sql + " ORDER BY due, practice_id", args)]
+        return self.readable(self._read(sql + " ORDER BY due, practice_id", args), rows.held)
 
     def take_held(self, practice_id: str | None = None,
                   mode: HoldMode | None = None) -> list[Held]:
@@ -217,9 +222,9 @@ class Holding(Database):
             args.append(HoldMode(mode).value)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         with self._tx() as conn:
-            rows = conn.execute(f"DELETE FROM held{where} RETURNING {_HELD_COLUMNS}",
-                                args).fetchall()
-        return sorted((_held(r) for r in rows), key=lambda h: (h.due, h.practice_id))
+            taken = conn.execute(f"DELETE FROM held{where} RETURNING {_HELD_COLUMNS}",
+                                 args).fetchall()
+        return sorted(self.readable(taken, rows.held), key=lambda h: (h.due, h.practice_id))
 
     def mark_blocked(self, practice_id: str, due: datetime) -> None:
         """Note that the nudge of `practice_id` planned for `due` was held or dropped
@@ -229,15 +234,13 @@ class Holding(Database):
 
     def blocked_marks(self) -> dict[str, datetime]:
         """Per practice, the planned instant of its newest nudge held or dropped."""
-        return {r["practice_id"]: dt(r["due"])
-                for r in self._read("SELECT practice_id, due FROM blocked")}
+        return dict(self.readable(self._read("SELECT practice_id, due FROM blocked"), rows.mark))
 
     def together(self) -> TogetherState:
         """Together mode as last switched (off if it never was)."""
-        rows = self._read("SELECT is_on, until FROM together WHERE id = 1")
-        if not rows:
-            return TogetherState()
-        return TogetherState(bool(rows[0]["is_on"]), dt_opt(rows[0]["until"]))
+        rows_ = self._read("SELECT is_on, until FROM together WHERE id = 1")
+        found = self.readable(rows_, rows.together)  # one that cannot be read: off, told
+        return found[0] if found else TogetherState()
 
     def set_together(self, state: TogetherState) -> None:
         with self._tx() as conn:

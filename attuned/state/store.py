@@ -67,14 +67,13 @@ from attuned.core.history import (
 )
 from attuned.core.model import Action, NudgeState
 from attuned.errors import StoreError
-from attuned.state import legacy
+from attuned.state import legacy, rows
 from attuned.state.database import (
     BUSY_TIMEOUT_MS,
     StoreUnavailable,
     check,
     connect,
     dt,
-    dt_opt,
     move_aside,
     ts,
     ts_opt,
@@ -131,6 +130,10 @@ _ACTION_STATE: Final = {
 # `NudgeRecord.is_open` in SQL, one definition for the store and shell completion.
 _OPEN = OPEN_WHERE
 
+# The shape of every time the store writes (attuned.state.database.ts), as a GLOB.
+_TS_GLOB: Final = ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+                   ".[0-9][0-9][0-9][0-9][0-9][0-9]+00:00")
+
 _NUDGE_COLUMNS = (
     "id, practice_id, title, message, due, shown_at, state, snoozed_until, notification_id,"
     " repeat_count, next_repeat_at, snoozed_from, returned_at, returned_as, answered_at,"
@@ -139,28 +142,12 @@ _NUDGE_COLUMNS = (
 
 
 def _nudge(row: sqlite3.Row) -> NudgeRecord:
-    return NudgeRecord(
-        id=row["id"],
-        practice_id=row["practice_id"],
-        title=row["title"],
-        message=row["message"],
-        due=dt(row["due"]),
-        shown_at=dt_opt(row["shown_at"]),
-        state=NudgeState(row["state"]),
-        snoozed_until=dt_opt(row["snoozed_until"]),
-        notification_id=row["notification_id"],
-        repeat_count=row["repeat_count"],
-        next_repeat_at=dt_opt(row["next_repeat_at"]),
-        snoozed_from=row["snoozed_from"],
-        returned_at=dt_opt(row["returned_at"]),
-        returned_as=row["returned_as"],
-        answered_at=dt_opt(row["answered_at"]),
-        source=row["source"],
-        note=row["note"],
-        how=row["how"],
-        origin_id=row["origin_id"],
-        origin_due=dt(row["origin_due"]),
-    )
+    """One nudge that must be read (asked for by its id): StoreError if it cannot be."""
+    try:
+        return rows.nudge(row)
+    except rows.Unreadable as e:
+        raise StoreError(f"{e.what} cannot be read from the history: {e.why}; "
+                         f"{rows.DOCTOR}") from None
 
 
 class Store(Holding):
@@ -477,26 +464,26 @@ class Store(Holding):
         if not key or any(c not in ID_ALPHABET for c in key):
             raise NudgeNotFound(f'"{id_or_prefix}" is not a nudge id; ids look like "k3f2" '
                                 "(`attuned history` lists them)")
-        rows = self._read(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE id >= ? AND id < ?"
-                          " ORDER BY id LIMIT 6", (key, key + "\x7f"))
-        exact = [r for r in rows if r["id"] == key]
+        found = self._read(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE id >= ? AND id < ?"
+                           " ORDER BY id LIMIT 6", (key, key + "\x7f"))
+        exact = [r for r in found if r["id"] == key]
         if exact:
             return _nudge(exact[0])
-        if not rows:
+        if not found:
             raise NudgeNotFound(f'no nudge has an id starting with "{key}" '
                                 "(`attuned history` lists them)")
-        if len(rows) > 1:
-            shown = ", ".join(r["id"] for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        if len(found) > 1:
+            shown = ", ".join(r["id"] for r in found[:5]) + (", ..." if len(found) > 5 else "")
             raise AmbiguousNudgeId(f'"{key}" could be more than one nudge ({shown}); '
                                    "type more of its id")
-        return _nudge(rows[0])
+        return _nudge(found[0])
 
     def find_by_notification(self, notification_id: int) -> NudgeRecord | None:
         """The open nudge shown as this notification (this daemon run), if any."""
-        rows = self._read(
+        found = self.readable(self._read(
             f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE notification_id = ? AND {_OPEN}"
-            " ORDER BY shown_at DESC, rowid DESC LIMIT 1", (notification_id,))
-        return _nudge(rows[0]) if rows else None
+            " ORDER BY shown_at DESC, rowid DESC LIMIT 1", (notification_id,)), rows.nudge)
+        return found[0] if found else None
 
     def open_nudges(self, practice_id: str | None = None) -> list[NudgeRecord]:
         """Open nudges (shown, or snoozed and not yet back), oldest shown first."""
@@ -505,7 +492,7 @@ class Store(Holding):
         if practice_id is not None:
             sql += " AND practice_id = ?"
             args.append(practice_id)
-        return [_nudge(r) for r in self._read(sql + " ORDER BY shown_at, rowid", args)]
+        return self.readable(self._read(sql + " ORDER BY shown_at, rowid", args), rows.nudge)
 
     def newest_open(self, practice_id: str | None = None) -> NudgeRecord | None:
         """The most recently shown open nudge (of one practice): the CLI's default."""
@@ -514,55 +501,58 @@ class Store(Holding):
 
     def pending_snoozes(self) -> list[NudgeRecord]:
         """Snoozed nudges whose return is not yet claimed, soonest first."""
-        rows = self._read(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE state = 'snoozed'"
+        found = self._read(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE state = 'snoozed'"
                           " AND returned_at IS NULL ORDER BY snoozed_until, rowid")
-        return [_nudge(r) for r in rows]
+        return self.readable(found, rows.nudge)
 
     def pending_repeats(self) -> list[NudgeRecord]:
         """Shown, unanswered nudges with a repeat due, soonest first."""
-        rows = self._read(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE state = 'shown'"
+        found = self._read(f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE state = 'shown'"
                           " AND next_repeat_at IS NOT NULL ORDER BY next_repeat_at, rowid")
-        return [_nudge(r) for r in rows]
+        return self.readable(found, rows.nudge)
 
     def last_fired(self, practice_id: str) -> datetime | None:
         """The latest planned instant of a scheduled nudge of this practice that is in
         the history (shown or missed); snooze returns do not count. The daemon fires
         only occurrences after it."""
-        rows = self._read("SELECT MAX(due) AS m FROM nudges WHERE practice_id = ?"
-                          " AND snoozed_from IS NULL", (practice_id,))
-        return dt_opt(rows[0]["m"])
+        return self._last_fired(practice_id).get(practice_id)
 
     def last_fired_all(self) -> dict[str, datetime]:
         """`last_fired` of every practice with a scheduled nudge in the history, in one
         query (10,000 practices: one query each cost 0.2 s at start-up)."""
-        rows = self._read("SELECT practice_id, MAX(due) AS m FROM nudges"
-                          " WHERE snoozed_from IS NULL GROUP BY practice_id")
-        return {r["practice_id"]: dt(r["m"]) for r in rows}
+        return self._last_fired(None)
+
+    def _last_fired(self, practice_id: str | None) -> dict[str, datetime]:
+        # Only dues in the store's own shape count: a row with another text there (which
+        # sorts after every time) would hide the practice's real latest one.
+        sql = ("SELECT practice_id, MAX(due) AS m FROM nudges WHERE snoozed_from IS NULL"
+               " AND due GLOB ?")
+        args: list[Any] = [_TS_GLOB]
+        if practice_id is not None:
+            sql += " AND practice_id = ?"
+            args.append(practice_id)
+        out: dict[str, datetime] = {}
+        for r in self._read(sql + " GROUP BY practice_id", args):
+            try:
+                out[r["practice_id"]] = rows.latest(r, "m")
+            except rows.Unreadable as e:  # in shape but no time (a 13th month)
+                self.left_out(e)
+        return out
 
     def history(self, practice_id: str | None = None, since: datetime | None = None,
                 until: datetime | None = None) -> list[HistoryEvent]:
         """Events with `since <= at < until`, oldest first."""
-        sql = ("SELECT e.seq, e.at, e.kind, e.nudge_id, n.practice_id, e.source, e.note,"
-               " e.how, e.snoozed_until, n.snoozed_from, n.due, n.origin_id, n.origin_due,"
-               " n.title, e.reason FROM events e JOIN nudges n ON n.id = e.nudge_id")
         where, args = _filters("n.practice_id", "e.at", practice_id, since, until)
-        rows = self._read(sql + where + " ORDER BY e.at, e.seq", args)
-        return [HistoryEvent(
-            seq=r["seq"], at=dt(r["at"]), kind=EventKind(r["kind"]), nudge_id=r["nudge_id"],
-            practice_id=r["practice_id"], source=r["source"], note=r["note"], how=r["how"],
-            snoozed_until=dt_opt(r["snoozed_until"]), snoozed_from=r["snoozed_from"],
-            due=dt(r["due"]), origin_id=r["origin_id"], origin_due=dt(r["origin_due"]),
-            title=r["title"], reason=EventReason(r["reason"]) if r["reason"] else None)
-            for r in rows]
+        found = self._read(rows.EVENTS_SQL + where + " ORDER BY e.at, e.seq", args)
+        return self.readable(found, rows.event)
 
     def reflections(self, practice_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> list[Reflection]:
         """Reflections with `since <= at < until`, oldest first."""
         sql = "SELECT id, practice_id, at, verdict, text FROM reflections"
         where, args = _filters("practice_id", "at", practice_id, since, until)
-        rows = self._read(sql + where + " ORDER BY at, id", args)
-        return [Reflection(r["id"], r["practice_id"], dt(r["at"]), r["verdict"], r["text"])
-                for r in rows]
+        return self.readable(self._read(sql + where + " ORDER BY at, id", args),
+                             rows.reflection)
 
 
 def _filters(practice_col: str, at_col: str, practice_id: str | None,

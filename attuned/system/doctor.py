@@ -489,6 +489,7 @@ def _daemon_result(inp: Inputs, st: Mapping[str, Any]) -> CheckResult:
 def check_history(inp: Inputs) -> CheckResult:
     """The history database is readable and consistent (read-only: nothing is moved or
     written, not even a WAL checkpoint)."""
+    from attuned.state import rows
     from attuned.state.store import LATEST_VERSION
 
     name = "history"
@@ -510,6 +511,7 @@ def check_history(inp: Inputs) -> CheckResult:
             return _fail(name, f"{db} is damaged: {'; '.join(verdict[:3])}", restart)
         row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         nudges = conn.execute("SELECT COUNT(*) FROM nudges").fetchone()[0]
+        bad = list(rows.scan(conn)) if (row[0] or 0) <= LATEST_VERSION else []
     except sqlite3.OperationalError as e:
         if "no such table" in str(e):
             return _fail(name, f"{db} is not an attuned history ({e})", restart)
@@ -524,7 +526,17 @@ def check_history(inp: Inputs) -> CheckResult:
     if version > LATEST_VERSION:
         return _fail(name, f"{db} was written by a newer attuned (schema {version}, this "
                            f"one knows up to {LATEST_VERSION})", "upgrade attuned")
+    if bad:
+        return _fail(name, f"{db}: {_rows(len(bad))} cannot be read (attuned leaves them "
+                           "out): " + "; ".join(str(b) for b in bad[:10])
+                     + (f"; and {len(bad) - 10} more" if len(bad) > 10 else ""),
+                     "stop the daemon, copy the file aside, then correct or delete those "
+                     f"rows with sqlite3 (`sqlite3 {db} .schema` shows the tables)")
     return _ok(name, f"{db}: healthy, {nudges} nudge{'' if nudges == 1 else 's'}")
+
+
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n} rows"
 
 
 # ---------------------------------------------------------------- time zones
