@@ -10,11 +10,12 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from attuned.config.layout import Layout, Table
+from attuned.config.phone import PHONE_KEYS, phone_when, read_phone
 from attuned.core import cron
 from attuned.core.days import parse_days
 from attuned.core.durations import format_duration, parse_clock, parse_duration, parse_window
@@ -25,6 +26,7 @@ from attuned.core.model import (
     Blocked,
     EveryRule,
     OnceRule,
+    Phone,
     Practice,
     RandomRule,
     Rule,
@@ -51,14 +53,14 @@ PRACTICE_KEYS = (
     "id", "title", "message", "enabled",
     *RULE_KEYS, "between", "min_gap", "days", "from", "until",
     "quiet_hours", "grace", "snooze", "answer_within", "repeat", "repeat_max",
-    "when", "outside", "discreet", "blocked",
+    "when", "outside", "discreet", "blocked", "phone",
 )  # fmt: skip
 SETTINGS_KEYS = ("timezone", "quiet_hours", "grace", "snooze", "snooze_long", "discreet",
                  "blocked", "digest_at")
 WHEN_CHOICES = tuple(w.value for w in When)
 OUTSIDE_CHOICES = (Blocked.DROP.value, Blocked.DEFER.value)
 BLOCKED_CHOICES = tuple(b.value for b in Blocked)
-_TOP_KEYS = ("settings", "practice")
+_TOP_KEYS = ("settings", "phone", "practice")
 _PRACTICE_KEY_SET = frozenset(PRACTICE_KEYS)
 # Keys that only some rules use, and which.
 _RULE_ONLY_KEYS = {"between": ("every", "random"), "min_gap": ("random",),
@@ -134,6 +136,7 @@ class Checker:
                 self.add(root, key, self._unknown(key, _TOP_KEYS, "at the top of the file"),
                          line=line)
         settings = self.settings(data.get("settings"))
+        settings = replace(settings, phone=self.phone(data.get("phone")))
         practices: list[Practice] = []
         raw = data.get("practice", [])
         if not isinstance(raw, list):
@@ -193,6 +196,18 @@ class Checker:
                         snooze_long=snooze_long or base.snooze_long,
                         discreet=base.discreet if discreet is None else discreet,
                         blocked=blocked or base.blocked, digest_at=digest_at or base.digest_at)
+
+    def phone(self, raw: object) -> Phone:
+        where = _Where(self.layout.tables.get("phone"))
+        if raw is None:
+            return Phone()
+        if not isinstance(raw, dict):
+            self.add(_Where(self.layout.root), "phone",
+                     f"expected a [phone] table, got {_show(raw)}")
+            return Phone()
+        return read_phone(raw, lambda key, msg: self.add(where, key, msg),
+                          lambda key, place: self.add(where, key,
+                                                      self._unknown(key, PHONE_KEYS, place)))
 
     def value(self, where: _Where, raw: Mapping[str, Any], key: str, default: Any,
               convert: Callable[[Any], Any]) -> Any:
@@ -257,6 +272,7 @@ class Checker:
                      "nudges while you are not together")
         discreet = self.value(where, raw, "discreet", settings.discreet, _bool)
         blocked = self.value(where, raw, "blocked", settings.blocked, _blocked)
+        phone = self.value(where, raw, "phone", None, phone_when)
         if len(self.problems) > before or rule is None or not isinstance(pid, str):
             return None
         return Practice(
@@ -264,7 +280,7 @@ class Checker:
             start=start, until=until, quiet_hours=quiet, grace=grace, snooze=snooze,
             answer_within=answer_within, repeat=repeat, repeat_max=repeat_max,
             line=table.header if table else None, when=when, outside=outside,
-            discreet=discreet, blocked=blocked,
+            discreet=discreet, blocked=blocked, phone=phone,
         )  # fmt: skip
 
     def required(self, where: _Where, raw: Mapping[str, Any], key: str,

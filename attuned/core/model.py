@@ -119,6 +119,33 @@ class Blocked(enum.StrEnum):
     DIGEST = "digest"  # gathered into one notification at settings.digest_at
 
 
+class PhoneWhen(enum.StrEnum):
+    """When a nudge also goes to the phone."""
+
+    AWAY = "away"  # only while nobody is at the screen
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+DEFAULT_PHONE_IDLE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """[phone]: where nudges reach the person away from the screen. `ntfy` is the
+    topic's URL (the phone subscribes to it); `apprise` are Apprise URLs, one way."""
+
+    ntfy: str | None = None
+    when: PhoneWhen = PhoneWhen.AWAY
+    idle: timedelta = DEFAULT_PHONE_IDLE  # no input this long counts as away
+    token_file: str | None = None  # an access token for a server with access control
+    apprise: tuple[str, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return self.ntfy is not None or bool(self.apprise)
+
+
 DEFAULT_GRACE = timedelta(minutes=15)
 DEFAULT_SNOOZE = timedelta(minutes=10)
 DEFAULT_SNOOZE_LONG = timedelta(hours=1)
@@ -147,6 +174,7 @@ class Practice:
     discreet: bool = False  # effective: the practice's own, else [settings]
     # A nudge blocked by quiet hours, together mode or do-not-disturb. Effective.
     blocked: Blocked = Blocked.DROP
+    phone: PhoneWhen | None = None  # the practice's own; None follows [phone] when
 
 
 @dataclass(frozen=True)
@@ -159,6 +187,7 @@ class Settings:
     discreet: bool = False  # a neutral title and a glyph instead of the text
     blocked: Blocked = Blocked.DROP  # the default for every practice's `blocked`
     digest_at: time = time(21, 0)  # when held nudges are gathered into one
+    phone: Phone = Phone()  # [phone]
 
 
 @dataclass(frozen=True)
