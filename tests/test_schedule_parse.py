@@ -151,7 +151,7 @@ def test_defaults_without_settings() -> None:
          'config.toml:6: practice "p": flavour: unknown key; the keys there are: id, title, '
          "message, enabled, at, every, random, cron, once, between, min_gap, days, from, "
          "until, quiet_hours, grace, snooze, answer_within, repeat, repeat_max, when, "
-         "outside, discreet, blocked"),
+         "outside, discreet, blocked, phone"),
         ('at = "07:30"\nsnooze_long = "1h"',
          'config.toml:6: practice "p": snooze_long: belongs in [settings], not in a practice; '
          "move it there"),
