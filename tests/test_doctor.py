@@ -315,6 +315,24 @@ def test_rows_that_cannot_be_read_fail_with_their_ids_and_are_left_as_they_are(
     assert good.id not in " ".join(line(result, "history"))
 
 
+def test_another_programs_database_fails_named_and_is_left_as_it_is(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path) -> None:
+    db = home / "state" / "attuned" / "history.db"
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE recipes (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.close()
+    before = db.read_bytes()
+    result = doctor_run(monkeypatch, bus=None, config=config)
+    assert line(result, "history") == [
+        head("✗", "history", f"{db} is another program's SQLite database (tables recipes), "
+                             "not attuned's history"),
+        "fix: move it elsewhere: attuned leaves it as it is, and starts a fresh history in "
+        "its place"]
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in db.parent.iterdir()) == ["history.db"]
+
+
 def test_a_history_from_a_newer_attuned_fails(monkeypatch: pytest.MonkeyPatch, config: Path,
                                               home: Path) -> None:
     db = home / "state" / "attuned" / "history.db"

@@ -28,7 +28,7 @@ def show(ctx: click.Context, nudge_id: str | None) -> None:
     Example:
         attuned show k3f2
     """
-    store = open_store()
+    store = open_store(read_only=True)
     try:
         rec = store.get(nudge_id) if nudge_id else store.newest_open()
     finally:

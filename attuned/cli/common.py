@@ -119,14 +119,15 @@ def clock_times(values: Sequence[str]) -> str | list[str]:
     return times[0] if len(times) == 1 else times
 
 
-def open_store() -> Store:
+def open_store(*, read_only: bool = False) -> Store:
     """The history store, having said on stderr what its open found: a damaged database
     moved aside, old state files imported with damaged entries (`Store.notes`, said once
-    whichever command or daemon opens the store first)."""
+    whichever command or daemon opens the store first). `read_only`: for a command that
+    only reads, which then works on a history it may not write too."""
     from attuned import paths
     from attuned.state.store import Store
 
-    store = Store.open(paths.history_db())
+    store = Store.open(paths.history_db(), read_only=read_only)
     store.on_unreadable = lambda text: click.echo(f"attuned: {text}", err=True)
     if store.moved_aside is not None:
         click.echo(f"attuned: the history database could not be read; it was moved aside to "

@@ -43,7 +43,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         raise click.UsageError("give --json or --csv, not both")
     zone = display_zone(ctx)
     start = parse_moment(since, now=_now(), zone=zone) if since else None
-    store = open_store()
+    store = open_store(read_only=True)
     try:
         events = service.history(store, practice_id=practice_id, since=start)
     finally:
@@ -113,7 +113,7 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
 
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
-    store = open_store()
+    store = open_store(read_only=True)
     try:
         rows = service.stats(store, today=today, zone=zone, days=period)
     finally:

@@ -269,7 +269,7 @@ def review_(ctx: click.Context, days: int, as_json: bool) -> None:
     practices_ = load(path).practices if path.exists() else ()
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
-    store = open_store()
+    store = open_store(read_only=True)
     try:
         events = store.history()
         refls = store.reflections()
@@ -350,7 +350,7 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     zone = display_zone(ctx)
     now = _now()
     if switch is None:
-        with open_store() as store:
+        with open_store(read_only=True) as store:
             click.echo(store.together().describe(now, zone))
         return
     if switch != "until" and until is not None:

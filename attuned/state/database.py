@@ -186,8 +186,6 @@ def check(db: Path) -> str | None:
     """Why the existing file at `db` is unusable, or None (also when it is absent)."""
     if not db.exists():
         return None
-    if not os.access(db, os.R_OK | os.W_OK):
-        return "it cannot be read or written"
     try:
         with open(db, "rb") as f:
             head = f.read(len(_HEADER))
@@ -199,8 +197,7 @@ def check(db: Path) -> str | None:
         # Read-only: a read-write connection checkpoints (and so rewrites) a damaged
         # file on close, and on a garbage file deletes its -wal: the check must change
         # nothing, so the bytes moved aside are exactly what was there.
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(read_only_uri(db), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.DatabaseError as e:
         return str(e)
     try:
@@ -236,3 +233,80 @@ def move_aside(db: Path, now: datetime) -> Path:
             f"the history database at {db} is damaged and could not be moved aside "
             f"({e.strerror}); move it away by hand and start attuned again") from e
     return base
+
+
+def permission_problem(db: Path, *, write: bool) -> str | None:
+    """Why you may not read (or, `write`, write) the existing file at `db`, with the
+    fix, or None. Not damage: nothing is to be moved for it."""
+    if not db.exists():
+        return None
+    need = os.R_OK | (os.W_OK if write else 0)
+    if os.access(db, need):
+        return None
+    st = db.stat()
+    mode = f"{st.st_mode & 0o777:04o}"
+    if st.st_uid != os.geteuid():
+        fix = f"it belongs to another user: `sudo chown $USER {db}`"
+    else:
+        fix = f"`chmod u+rw {db}`"
+    if not os.access(db, os.R_OK):
+        what = f"you may not read the history database at {db} (mode {mode})"
+    else:
+        what = (f"the history database at {db} is read-only (mode {mode}), and attuned "
+                "needs to write it")
+    return f"{what}; {fix} (nothing was moved or changed)"
+
+
+def foreign(db: Path) -> str | None:
+    """Why the SQLite file at `db` is another program's database, not attuned's history,
+    or None (also for an empty one, or one that is absent or cannot be opened)."""
+    try:
+        conn = sqlite3.connect(read_only_uri(db), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error:
+        return None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    if app_id:
+        why = f"application id {app_id:#x}"
+    elif user_version:
+        why = f"user version {user_version}"
+    elif tables and "schema_migrations" not in tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        why = f"tables {shown}"
+    else:
+        return None
+    return (f"{db} is another program's SQLite database ({why}), not attuned's history; "
+            "attuned leaves it as it is: move it elsewhere, and attuned starts a fresh "
+            "history in its place")
+
+
+def read_only_uri(db: Path) -> str:
+    """The URI of a connection to `db` that writes nothing, not even beside it: with no
+    -wal and no -shm, nothing has the database open (the main file holds every change)
+    and a read-only connection would create both (attuned.state.peek), so it is read as
+    immutable."""
+    wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
+    mode = "ro" if wal.exists() or shm.exists() else "ro&immutable=1"
+    return f"{db.resolve().as_uri()}?mode={mode}"
+
+
+def connect_read_only(db: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that never writes, for reading a history you may not write (the
+    file or its directory read-only)."""
+    try:
+        conn = sqlite3.connect(read_only_uri(db), uri=True,
+                               timeout=busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot read the history database at {db}: {e}") from e
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
+    return conn

@@ -27,10 +27,12 @@ and what was wrong with them is in `Store.notes`.
 Times are stored as ISO-8601 UTC text of fixed width (sortable as text) and returned
 as aware UTC datetimes. Naive datetimes are refused (a programming error).
 
-A database that SQLite says is not a database, is malformed, fails `quick_check`, or
-cannot be read is never deleted: `Store.open` moves it (and its -wal/-shm files) aside
+A database that SQLite says is not a database, is malformed, or fails `quick_check` is
+never deleted: `Store.open` moves it (and its -wal/-shm files) aside
 as `history.db.corrupt-YYYYmmdd-HHMMSS`, starts a fresh one, and reports the new
-place in `Store.moved_aside` so the daemon can tell the person.
+place in `Store.moved_aside` so the daemon can tell the person. What it does with the
+other files it may find there (not yours to write, empty, another program's):
+attuned.state.opening. Rows that cannot be read: attuned.state.rows.
 
 Snooze returns: a snoozed nudge returns as a NEW nudge whose `snoozed_from` is the
 snoozed one. `record_shown(..., snoozed_from=X)` (or `record_missed(..., snoozed_from=X)`)
@@ -45,7 +47,6 @@ attuned.state.database. Callers import all of it from here.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import random
 import sqlite3
@@ -67,19 +68,16 @@ from attuned.core.history import (
 )
 from attuned.core.model import Action, NudgeState
 from attuned.errors import StoreError
-from attuned.state import legacy, rows
+from attuned.state import legacy, opening, rows
 from attuned.state.database import (
     BUSY_TIMEOUT_MS,
     StoreUnavailable,
-    check,
-    connect,
     dt,
-    move_aside,
     ts,
     ts_opt,
 )
 from attuned.state.holding import Holding
-from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew, migrate
+from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew
 from attuned.state.peek import OPEN_WHERE
 
 # The store's whole vocabulary, wherever each piece is defined (callers import it here).
@@ -173,44 +171,28 @@ class Store(Holding):
     def open(cls, path: str | os.PathLike[str] | None = None, *, zone: tzinfo | None = None,
              rng: random.Random | None = None,
              clock: Callable[[], datetime] = datetime.now,
-             busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Store:
-        """Open (creating, migrating, or replacing a corrupt one) the history database.
+             busy_timeout: float = BUSY_TIMEOUT_MS / 1000, read_only: bool = False) -> Store:
+        """Open (creating, migrating, or replacing a corrupt one) the history database;
+        what is done with each kind of file found there: attuned.state.opening.
 
         `clock` gives the local time for the corrupt file's name (tests pin it).
         `busy_timeout`: seconds a write waits for another process's lock before it fails.
+        `read_only`: the caller only reads; a history that cannot be written here is then
+        read as it is (no migration, no import) instead of refused.
         The old state files next to it (held.json, blocked.json, together.json) are
         imported once (attuned.state.legacy); `notes` says what was wrong with them.
         Raises DatabaseTooNew if a newer attuned wrote it, StoreError if it cannot be used.
         """
         db = Path(path) if path is not None else paths.history_db()
-        paths.make_dir(db.parent, mode=0o700)  # UnusableDirectory names the fix
-        # Serialise check / move-aside / migrate between processes opening at once, so
-        # one cannot move aside the fresh database another has just created.
-        lock_path = db.with_name(db.name + ".lock")
-        try:
-            lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            raise StoreError(f"cannot open the history database at {db}: {e.strerror}; "
-                             "check that the directory is writable") from e
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            moved: Path | None = None
-            problem = check(db)
-            if problem is not None:
-                moved = move_aside(db, clock())
-            conn = connect(db, busy_timeout)
-            try:
-                migrate(conn, db)
-                told = legacy.import_once(conn, db.parent, clock)
-            except BaseException:
-                conn.close()
-                raise
-            store = cls(conn, db, moved_aside=moved, zone=zone, rng=rng,
-                        busy_timeout=busy_timeout)
-            store._note_ids, store.notes = told
-            return store
-        finally:
-            os.close(lock_fd)  # closing releases the flock
+        why = opening.unwritable(db) if read_only else None
+        if why is not None:
+            opened = opening.open_read_only(db, busy_timeout, why)
+        else:
+            opened = opening.open_read_write(db, busy_timeout, clock)
+        store = cls(opened.conn, db, moved_aside=opened.moved_aside, zone=zone, rng=rng,
+                    busy_timeout=busy_timeout)
+        store._note_ids, store.notes = opened.note_ids, opened.notes
+        return store
 
     def notes_told(self) -> None:
         """The person has been told `notes` (the daemon's log and notification, or the

@@ -490,6 +490,7 @@ def check_history(inp: Inputs) -> CheckResult:
     """The history database is readable and consistent (read-only: nothing is moved or
     written, not even a WAL checkpoint)."""
     from attuned.state import rows
+    from attuned.state.database import foreign, read_only_uri
     from attuned.state.store import LATEST_VERSION
 
     name = "history"
@@ -501,8 +502,13 @@ def check_history(inp: Inputs) -> CheckResult:
                      f"give it back to your user: `chmod u+rw {db}`")
     restart = "restart the daemon (`systemctl --user restart attuned`): it moves the " \
               "damaged file aside (nothing is deleted) and starts a fresh history"
+    other = foreign(db)
+    if other is not None:
+        return _fail(name, other.split("; attuned leaves it")[0],
+                     "move it elsewhere: attuned leaves it as it is, and starts a fresh "
+                     "history in its place")
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+        conn = sqlite3.connect(read_only_uri(db), uri=True, timeout=2.0)
     except sqlite3.Error as e:
         return _fail(name, f"{db} cannot be opened: {e}", restart)
     try:
