@@ -198,7 +198,7 @@ def test_an_empty_history_file_is_started_fresh_and_said_once(home: Path) -> Non
     db = db_of(home)
     db.write_bytes(b"")
     code, out, err = as_owner(home, "history")
-    assert (code, out) == (0, "Nothing in the history yet.\n")
+    assert (code, out) == (0, "Nothing in the history yet.\n"), err
     assert err == (f"attuned: the history database at {db} was empty (0 bytes: nothing was "
                    "in it), so it was started fresh\n")
     assert as_owner(home, "history") == (0, "Nothing in the history yet.\n", "")
@@ -239,3 +239,20 @@ def test_the_daemon_refuses_another_programs_database_and_changes_nothing(
             "history; attuned leaves it as it is") in d.log_text()
     assert sorted(p.name for p in d.state_dir.iterdir()) == ["history.db", "history.db.lock"]
     assert db.read_bytes() == before
+
+
+def test_the_daemon_says_once_that_it_started_an_empty_history_fresh(
+        daemons: Daemons) -> None:
+    d = daemons(config_text=settings() + practice("tea", once=utc_now() + timedelta(hours=1)))
+    db = d.state_dir / "history.db"
+    db.write_bytes(b"")
+    said = ("attuned started a fresh history: the history database at "
+            f"{db} was empty (0 bytes: nothing was in it), so it was started fresh.")
+    d.start()
+    assert [line.split(" WARNING attuned: ", 1)[1]
+            for line in d.log_matches(r"WARNING attuned: attuned started a fresh")] == [said]
+    assert d.stop() == 0
+    mark = d.mark()
+    d.start()
+    assert d.log_matches(r"fresh history", since=mark) == []
+    assert not list(d.state_dir.glob("*.corrupt-*"))

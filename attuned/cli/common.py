@@ -125,7 +125,7 @@ def open_store(*, read_only: bool = False) -> Store:
     whichever command or daemon opens the store first). `read_only`: for a command that
     only reads, which then works on a history it may not write too."""
     from attuned import paths
-    from attuned.state.store import Store
+    from attuned.state.store import Store, empty_words
 
     store = Store.open(paths.history_db(), read_only=read_only)
     store.on_unreadable = lambda text: click.echo(f"attuned: {text}", err=True)
@@ -133,6 +133,8 @@ def open_store(*, read_only: bool = False) -> Store:
         click.echo(f"attuned: the history database could not be read; it was moved aside to "
                    f"{store.moved_aside} (nothing was deleted) and a fresh one started.",
                    err=True)
+    if store.was_empty:
+        click.echo(f"attuned: {empty_words(store.path)}", err=True)
     for note in store.notes:
         click.echo(f"attuned: {note}", err=True)
     with contextlib.suppress(AttunedError):  # not marked told: said again next time

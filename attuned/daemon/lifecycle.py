@@ -106,7 +106,7 @@ class Daemon:
         from attuned.daemon.sdnotify import SdNotifier
         from attuned.notify.chain import default_chain
         from attuned.state import seed
-        from attuned.state.store import BUSY_TIMEOUT_MS, Store
+        from attuned.state.store import BUSY_TIMEOUT_MS, Store, empty_words
 
         self.sd = SdNotifier(os.environ)
         stack.callback(lock.acquire().release)
@@ -154,6 +154,8 @@ class Daemon:
                 "attuned started a fresh history",
                 f"The history database could not be read, so it was moved aside to "
                 f"{store.moved_aside} (nothing was deleted) and a fresh one started.")
+        if store.was_empty:
+            await self._tell("attuned started a fresh history", empty_words(store.path) + ".")
         for note in store.notes:  # the old state files' import, once: what was wrong
             await self._tell(NOTES_TITLE, note)
         if store.notes:

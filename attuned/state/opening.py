@@ -42,6 +42,7 @@ class Opened:
     moved_aside: Path | None = None
     note_ids: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    was_empty: bool = False  # a 0-byte file was there, and is a fresh history now
 
 
 def unwritable(db: Path) -> str | None:
@@ -123,9 +124,6 @@ def open_read_write(db: Path, busy_timeout: float, clock: Callable[[], datetime]
         except BaseException:
             conn.close()
             raise
-        if empty:
-            notes = [f"the history database at {db} was empty (0 bytes: nothing was in "
-                     "it), so it was started fresh", *notes]
-        return Opened(conn, moved, note_ids, notes)
+        return Opened(conn, moved, note_ids, notes, was_empty=empty)
     finally:
         os.close(lock_fd)  # closing releases the flock

@@ -85,8 +85,14 @@ __all__ = [
     "BUSY_TIMEOUT_MS", "HOWS", "ID_ALPHABET", "LATEST_VERSION", "SOURCES", "VERDICTS",
     "AmbiguousNudgeId", "DatabaseTooNew", "EventKind", "EventReason", "HistoryEvent",
     "NudgeAlreadyRecorded", "NudgeNotFound", "NudgeNotOpen", "NudgeRecord", "Reflection",
-    "Store", "StoreUnavailable", "not_open_message", "unrecorded_shown",
+    "Store", "StoreUnavailable", "empty_words", "not_open_message", "unrecorded_shown",
 ]
+
+
+def empty_words(db: Path) -> str:
+    """What the person is told, once, of a 0-byte history started fresh."""
+    return (f"the history database at {db} was empty (0 bytes: nothing was in it), so it "
+            "was started fresh")
 
 SOURCES: Final = ("button", "cli")  # who answered; system events use "daemon"
 HOWS: Final = ("noticed", "partly", "missed")  # how a done went (issue 6)
@@ -157,6 +163,7 @@ class Store(Holding):
                  busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
         super().__init__(conn, path, busy_timeout=busy_timeout)
         self.moved_aside = moved_aside  # where a corrupt database was moved, this open
+        self.was_empty = False  # this open found a 0-byte file and started it fresh
         # For the person, once: what was wrong with the old state files imported
         # (attuned.state.legacy), where they went, what was kept. Kept in the database
         # until a front-end that tells them calls `notes_told`.
@@ -192,6 +199,7 @@ class Store(Holding):
         store = cls(opened.conn, db, moved_aside=opened.moved_aside, zone=zone, rng=rng,
                     busy_timeout=busy_timeout)
         store._note_ids, store.notes = opened.note_ids, opened.notes
+        store.was_empty = opened.was_empty
         return store
 
     def notes_told(self) -> None:
