@@ -18,7 +18,7 @@ from attuned import paths
 from attuned.cli import history as cli_history
 from attuned.cli import practising as cli_practising
 from attuned.cli.root import cli
-from attuned.core.model import Action, Held, HoldMode, HoldReason
+from attuned.core.model import Action, Held, HoldMode, HoldReason, TogetherState
 from attuned.state.store import Store, StoreError
 
 T0 = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
@@ -182,3 +182,24 @@ def test_the_daemon_starts_past_rows_it_cannot_read_and_says_which(
         f"(due is not a time: 'garbage'){DOCTOR}",
     ]
     assert "Traceback" not in d.log_text()
+
+
+def test_a_reflection_and_together_mode_that_cannot_be_read_are_left_out(
+        config: Path) -> None:
+    two_days()
+    with Store.open(paths.history_db()) as s:
+        kept = s.add_reflection("breakfast", T0 + timedelta(hours=1), "landed", "Nice.")
+        bad = s.add_reflection("breakfast", T0 + timedelta(hours=2), "partly", "Hm.")
+        s.set_together(TogetherState(True, T0 + timedelta(days=3)))
+    spoil("UPDATE reflections SET at = 'yesterday' WHERE id = ?", bad.id)
+    spoil("UPDATE together SET until = 'soon'")
+    rv = run("review", "--json")
+    assert rv.exit_code == 0, rv.output
+    assert rv.stderr == (f"{LEFT_OUT}reflection {bad.id} (at is not a time: 'yesterday')"
+                         f"{DOCTOR}\n")
+    [row] = json.loads(rv.stdout)
+    assert [x["text"] for x in row["reflections"]] == [kept.text]
+    tg = run("together")
+    assert tg.exit_code == 0, tg.output
+    assert tg.stderr == f"{LEFT_OUT}together mode (until is not a time: 'soon'){DOCTOR}\n"
+    assert tg.stdout == "Together mode is off.\n"
