@@ -181,6 +181,17 @@ def test_reading_needs_no_write_in_a_read_only_state_directory(home: Path) -> No
     assert listing(home) == before
 
 
+def test_no_history_yet_in_a_read_only_state_directory_reads_as_empty(home: Path) -> None:
+    state = home / "state"
+    state.chmod(0o555)
+    assert as_owner(home, "history") == (0, "Nothing in the history yet.\n", "")
+    code, out, err = as_owner(home, "stats")
+    assert (code, err) == (0, "")
+    assert out.endswith("No nudges in this period yet.\n")
+    state.chmod(0o700)
+    assert list(state.iterdir()) == []
+
+
 def test_a_history_that_needs_an_upgrade_it_cannot_have_says_so(home: Path) -> None:
     a_history(home)
     db = db_of(home)

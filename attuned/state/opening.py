@@ -9,7 +9,8 @@
 - another program's SQLite database (its own application id or user version, or tables
   but none of attuned's): refused, named, never changed;
 - for a caller that only reads (`read_only`), a file or directory you may not write is
-  read through a connection that never writes, with no migration.
+  read through a connection that never writes, with no migration (none yet, in a
+  directory you may not write: an empty history, in memory).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ class Opened:
 
 
 def unwritable(db: Path) -> str | None:
-    """Why a write to the existing `db` is not possible here (the file or its directory
-    read-only), or None."""
+    """Why a write to `db` is not possible here (the file or its directory read-only),
+    or None."""
     if not db.exists():
+        if db.parent.is_dir() and not os.access(db.parent, os.W_OK):
+            return f"its directory {db.parent} is read-only"
         return None
     if not os.access(db, os.W_OK):
         return f"{db} is read-only"
@@ -58,7 +61,12 @@ def unwritable(db: Path) -> str | None:
 
 
 def open_read_only(db: Path, busy_timeout: float, why: str) -> Opened:
-    """Read a history that cannot be written (`why`): never migrated, never changed."""
+    """Read a history that cannot be written (`why`): never migrated, never changed.
+    None there yet (and none can be made): an empty one, in memory."""
+    if not db.exists():
+        conn = connect(Path(":memory:"), busy_timeout)
+        migrate(conn, db)
+        return Opened(conn)
     problem = permission_problem(db, write=False)
     if problem is not None:
         raise StoreError(problem)
