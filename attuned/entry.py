@@ -2,7 +2,8 @@
 
 Two things, both for resident memory (bench/daemon_bench.py; the target is 30 MiB):
 
-- OpenSSL stays out. attuned never speaks TLS, and the only hash it takes
+- OpenSSL stays out, unless a phone is configured (the [phone] table: ntfy and Apprise
+  may speak TLS). Otherwise attuned never speaks TLS, and the only hash it takes
   (SHA-256, for the random times) CPython also implements itself. Yet asyncio
   imports `ssl`, and `hashlib` and `secrets` import `_hashlib`, whenever they
   can, and loading libssl and libcrypto costs about 4.5 MiB. Marking those modules
@@ -55,9 +56,34 @@ def daemon_args(argv: Sequence[str]) -> tuple[str | None, int] | None:
     return config, verbose
 
 
+def phone_configured(config: str | None) -> bool:
+    """Does the schedule have a [phone] table? A plain look at the file's lines (no TOML
+    read here: this runs before anything else is imported); a wrong guess costs only
+    memory or a clear TLS error, never a nudge."""
+    from attuned import paths
+
+    try:
+        text = paths.config_path(config).read_bytes()
+    except OSError:
+        return False
+    return any(line.strip().startswith(b"[phone]") for line in text.splitlines())
+
+
+def config_arg(argv: Sequence[str]) -> str | None:
+    """The --config FILE given before the command, if any."""
+    if argv and argv[0].startswith("--config="):
+        return argv[0].partition("=")[2] or None
+    if len(argv) >= 2 and argv[0] == "--config":
+        return argv[1]
+    return None
+
+
 def main() -> None:
-    without_openssl()
-    args = daemon_args(sys.argv[1:])
+    argv = sys.argv[1:]
+    # `attuned phone setup` may write the table: it is a phone command all the same.
+    if "phone" not in argv and not phone_configured(config_arg(argv)):
+        without_openssl()
+    args = daemon_args(argv)
     if args is not None:
         from attuned import paths
         from attuned.daemon import lifecycle as daemon

@@ -80,3 +80,35 @@ def test_the_daemon_runs_without_openssl_or_click(daemons: Daemons,
     # above are the proof that OpenSSL never loaded.)
     assert imported & {"click", "attuned.cli", "attuned.cli.practising"} == set()
     assert d.stop() == 0
+
+
+def test_with_a_phone_configured_openssl_may_load(daemons: Daemons) -> None:
+    # ntfy.sh and Apprise's services speak TLS: the daemon keeps ssl importable then.
+    d = daemons(config_text=settings() + '[phone]\nntfy = "https://ntfy.invalid/attuned-x"\n'
+                + practice("soon", once=due_in(2.0))).start()
+    d.wait_for_log(r"nudged soon ", 15)
+    d.call("status")
+    r = subprocess.run([sys.executable, "-c", "import sys; from attuned import entry; "
+                        f"print(entry.phone_configured({str(d.config)!r}))"],
+                       capture_output=True, text=True, cwd=str(SRC), timeout=20)
+    assert r.stdout.strip() == "True"
+    assert entry_masks(["--config", str(d.config), "run"], d.config) is False
+    assert d.stop() == 0
+
+
+def entry_masks(argv: list[str], config: Path) -> bool:
+    """Would `attuned ARGV` keep OpenSSL out? (ssl is absent after main's first step.)"""
+    code = ("import sys; from attuned import entry; entry.without_openssl = lambda: "
+            "print('masked'); sys.argv = ['attuned', *sys.argv[1:]]; "
+            "entry.daemon_args = lambda a: None; "
+            "import attuned.cli.root as r; r.main = lambda: None; entry.main()")
+    r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
+                       text=True, cwd=str(SRC), timeout=20)
+    return "masked" in r.stdout
+
+
+def test_without_a_phone_openssl_is_kept_out(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(settings())
+    assert entry_masks(["--config", str(config), "next"], config) is True
+    assert entry_masks(["--config", str(config), "phone", "setup"], config) is False

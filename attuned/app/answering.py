@@ -124,6 +124,8 @@ def record_answer(core: Core, rec: NudgeRecord, action: Action, *, source: str,
     # remove() ignores a key with no entry.
     core.planner.remove(keys.repeat(new.id))
     core.planner.remove(keys.expiry(new.id))
+    if core.phone is not None:  # answered: the phone's buttons answer nothing now
+        core.phone.forget(new.id)
     if action == Action.DISMISS:
         log.info("dismissed %s (%s) without an answer", new.id, new.practice_id)
     else:

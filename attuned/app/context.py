@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from attuned.core.clock import Clock
 from attuned.core.keys import JobKey
 from attuned.core.model import Practice, Schedule
-from attuned.notify.base import Notification, Notifier
+from attuned.notify.base import Notification, Notifier, PhoneChannel
 from attuned.state.store import Store
 from attuned.tasks import TaskSet
 
@@ -106,6 +106,9 @@ class Core:
     # Nudges shown before the history could record them: id -> notification id.
     unrecorded: dict[str, int | None] = field(default_factory=dict)
     _backlog: WriteBacklog | None = None
+    phone: PhoneChannel | None = None  # [phone]: where nudges reach the person away
+    # Is nobody at the screen? None where it cannot be told (then "away" is not).
+    is_away: Callable[[], bool | None] | None = None
 
     @property
     def schedule(self) -> Schedule:

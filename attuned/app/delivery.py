@@ -4,7 +4,7 @@ that came before that id was known are handled then, in the order they came."""
 
 from __future__ import annotations
 
-from attuned.app import presenting, recording
+from attuned.app import phone, presenting, recording
 from attuned.app.context import Core
 from attuned.notify.base import EXPIRES_NEVER, Notification
 from attuned.state.store import NudgeRecord
@@ -19,7 +19,11 @@ async def send_nudge(core: Core, title: str, body: str, rec: NudgeRecord, *,
     # it ourselves once the answer is recorded; xfce4-notifyd and MATE take it down at
     # the press anyway).
     n = Notification(title=title, body=body, actions=presenting.actions(core, rec.practice_id),
-                     replaces_id=replaces, timeout_ms=EXPIRES_NEVER, resident=True)
+                     replaces_id=replaces, timeout_ms=EXPIRES_NEVER, resident=True,
+                     nudge_id=rec.id)
+    if phone.wanted(core, rec.practice_id):
+        # Beside the desktop, not before it: a slow server never delays the bubble.
+        core.spawn(phone.publish(core, n))
     return await deliver(core, n, rec)
 
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from attuned.app import answering, firing, holding, reflecting
+from attuned.app import answering, firing, holding, phone, reflecting
 from attuned.app.answering import ACTION_KEYS, AnswerResult
 from attuned.app.context import Core, ScheduleState
 from attuned.core.keys import JobKey, JobKind
@@ -152,6 +152,9 @@ class Service(Core):
         """A reply typed into the notification (servers with "inline-reply"): the nudge is
         done, with the text as its note."""
         self._on_signal(notification_id, "reply", text)
+
+    def on_phone_answer(self, nudge_id: str, key: str) -> None:
+        phone.answer_from_phone(self, nudge_id, key)
 
     def on_dnd_change(self, paused: bool) -> None:
         holding.on_dnd_change(self, paused)

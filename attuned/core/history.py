@@ -61,7 +61,7 @@ class NudgeRecord:
     returned_at: datetime | None  # set when this snoozed nudge's return was claimed
     returned_as: str | None  # the nudge it came back as
     answered_at: datetime | None  # time of the answer, miss or expiry
-    source: str | None  # "button" | "cli" for answers, "daemon" for miss/expiry
+    source: str | None  # "button" | "cli" | "phone" for answers, "daemon" for miss/expiry
     note: str | None
     how: str | None  # None | "noticed" | "partly" | "missed"
     origin_id: str  # first nudge of a snooze chain (itself if not a return)
@@ -88,7 +88,7 @@ class HistoryEvent:
     kind: EventKind
     nudge_id: str
     practice_id: str
-    source: str | None  # "button" | "cli" | "daemon"
+    source: str | None  # "button" | "cli" | "phone" | "daemon"
     note: str | None
     how: str | None
     snoozed_until: datetime | None  # for kind snoozed

@@ -143,6 +143,7 @@ class Daemon:
         chain.on_dnd_change = service.on_dnd_change
         store.forget_notification_ids()  # a new server run may reuse old ids
         await self._connect(chain)
+        await self._start_phone(stack, sched)
         planner.start()
         with planner.batch(), gc_paused():
             service.restore_pending()
@@ -212,6 +213,31 @@ class Daemon:
             else:
                 log.warning("no notification server on the bus yet; nudges go to the log "
                             "until one appears")
+
+    async def _start_phone(self, stack: contextlib.AsyncExitStack, sched: Schedule) -> None:
+        """[phone]'s channels, as the schedule at start-up names them (a change to
+        [phone] takes a restart). One that cannot be used is told; nudges still come."""
+        if not sched.settings.phone.configured:
+            return
+        from attuned.notify import phone
+
+        assert self.service is not None
+        service = self.service
+        try:
+            channel = phone.build(sched.settings.phone)
+        except AttunedError as e:
+            await self._tell("attuned cannot use your phone", str(e))
+            return
+        if channel is None:
+            return
+        channel.on_answer = service.on_phone_answer
+        def tell(title: str, body: str) -> None:
+            self.tasks.spawn(self._tell(title, body))
+
+        channel.tell = tell
+        await channel.start()
+        stack.push_async_callback(channel.aclose)
+        service.phone = channel
 
     def _on_due(self, key: JobKey, due: datetime) -> None:
         assert self.service is not None

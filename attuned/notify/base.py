@@ -34,6 +34,7 @@ ActionCallback = Callable[[int, str], None]  # (notification id, action key)
 ClosedCallback = Callable[[int, int], None]  # (notification id, reason)
 ReplyCallback = Callable[[int, str], None]  # (notification id, the text typed)
 PausedCallback = Callable[[bool], None]  # the desktop's do-not-disturb switched
+PhoneAnswerCallback = Callable[[str, str], None]  # (nudge id, action key)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Notification:
     resident: bool = False
     app_name: str = "attuned"
     icon: str = "attuned"
+    # The nudge's id in the history, for channels that answer by it (the phone).
+    nudge_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,22 @@ class Notifier(Protocol):
         ...
 
     async def close_notification(self, notification_id: int) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class PhoneChannel(Protocol):
+    """Where nudges reach the person away from the screen (attuned.notify.phone). An
+    answer given there comes to `on_answer`, once; `forget` a nudge answered elsewhere
+    so that the phone cannot answer it again."""
+
+    on_answer: PhoneAnswerCallback | None
+
+    async def start(self) -> None: ...
+
+    async def send(self, n: Notification) -> Delivery: ...
+
+    def forget(self, nudge_id: str) -> None: ...
 
     async def aclose(self) -> None: ...
 

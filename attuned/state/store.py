@@ -94,7 +94,7 @@ def empty_words(db: Path) -> str:
     return (f"the history database at {db} was empty (0 bytes: nothing was in it), so it "
             "was started fresh")
 
-SOURCES: Final = ("button", "cli")  # who answered; system events use "daemon"
+SOURCES: Final = ("button", "cli", "phone")  # who answered; system events use "daemon"
 HOWS: Final = ("noticed", "partly", "missed")  # how a done went (issue 6)
 VERDICTS: Final = ("landed", "partly", "not-yet")  # a reflection's verdict (issue 6)
 
