@@ -8,6 +8,7 @@ SQLite database (refused, named, never changed). A damaged file is moved aside
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ import select
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import readers, resources  # noqa: F401  (see below)
 from pathlib import Path
@@ -34,6 +35,7 @@ import attuned.core.moments  # noqa: F401
 from attuned.cli.root import cli
 from attuned.core.model import Action
 from attuned.state.store import LATEST_VERSION, Store
+from attuned.system import doctor
 
 T0 = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
 NOBODY = 65534
@@ -71,8 +73,21 @@ def a_history(home: Path) -> str:
 
 
 def as_owner(home: Path, *args: str) -> tuple[int, str, str]:
-    """`attuned ARGS` as the owner of `home` (nobody, when the test runs as root, with
-    every file under `home` given to it): (exit code, stdout, stderr)."""
+    """`attuned ARGS` as the owner of `home`: (exit code, stdout, stderr)."""
+    def command() -> list[object]:
+        r = CliRunner().invoke(cli, list(args))
+        err = r.stderr
+        if r.exception is not None and not isinstance(r.exception, SystemExit):
+            err += f"{type(r.exception).__name__}: {r.exception}"
+        return [r.exit_code, r.stdout, err]
+
+    code, stdout, stderr = in_owners_child(home, command)
+    return int(code), str(stdout), str(stderr)  # type: ignore[call-overload]
+
+
+def in_owners_child(home: Path, action: Callable[[], list[object]]) -> list[object]:
+    """What `action` returns (JSON's types), run as the owner of `home` (nobody, when the
+    test runs as root, with every file under `home` given to it) in `home`'s environment."""
     if os.geteuid() == 0:
         for p in (home, *home.rglob("*")):
             os.lchown(p, NOBODY, NOBODY)
@@ -89,11 +104,7 @@ def as_owner(home: Path, *args: str) -> tuple[int, str, str]:
                                "ATTUNED_STATE_DIR": str(home / "state"), "TZ": "UTC",
                                "XDG_RUNTIME_DIR": str(home / "runtime"),
                                "ATTUNED_RUNTIME_DIR": str(home / "runtime")})
-            r = CliRunner().invoke(cli, list(args))
-            err = r.stderr
-            if r.exception is not None and not isinstance(r.exception, SystemExit):
-                err += f"{type(r.exception).__name__}: {r.exception}"
-            said = json.dumps([r.exit_code, r.stdout, err])
+            said = json.dumps(action())
         except BaseException as e:
             said = json.dumps([-1, "", f"child failed: {type(e).__name__}: {e}"])
         os.write(write_end, said.encode())
@@ -108,8 +119,8 @@ def as_owner(home: Path, *args: str) -> tuple[int, str, str]:
     finally:
         os.close(read_end)
         os.waitpid(pid, 0)
-    code, stdout, stderr = json.loads(out)
-    return int(code), str(stdout), str(stderr)
+    got: list[object] = json.loads(out)
+    return got
 
 
 def listing(home: Path) -> dict[str, tuple[int, str]]:
@@ -267,3 +278,18 @@ def test_the_daemon_says_once_that_it_started_an_empty_history_fresh(
     d.start()
     assert d.log_matches(r"fresh history", since=mark) == []
     assert not list(d.state_dir.glob("*.corrupt-*"))
+
+
+def test_doctor_tells_a_read_only_history_from_a_damaged_one(home: Path) -> None:
+    a_history(home)
+    db = db_of(home)
+    db.chmod(0o444)
+    # doctor's history check, as `attuned doctor` runs it (the whole doctor imports more
+    # than a child that may not read the interpreter's library can).
+    said = in_owners_child(home, lambda: list(dataclasses.astuple(
+        doctor.check_history(doctor.Inputs(history_db=db)))))
+    assert said == [
+        "history", False, f"{db} is read-only for you: attuned can show it but not record "
+        "anything (mode 0444); it is not damaged",
+        f"give it back to your user: `chmod u+rw {db}`", True]
+    assert not list(db.parent.glob("*.corrupt-*"))

@@ -498,7 +498,10 @@ def check_history(inp: Inputs) -> CheckResult:
     if not db.exists():
         return _ok(name, f"none yet; the daemon creates {db}")
     if not os.access(db, os.R_OK | os.W_OK):
-        return _fail(name, f"{db} cannot be read or written by you",
+        mode = f"{db.stat().st_mode & 0o777:04o}"
+        what = ("is read-only for you: attuned can show it but not record anything"
+                if os.access(db, os.R_OK) else "cannot be read by you")
+        return _fail(name, f"{db} {what} (mode {mode}); it is not damaged",
                      f"give it back to your user: `chmod u+rw {db}`")
     restart = "restart the daemon (`systemctl --user restart attuned`): it moves the " \
               "damaged file aside (nothing is deleted) and starts a fresh history"
