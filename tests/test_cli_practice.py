@@ -115,9 +115,6 @@ def test_try_adds_a_period_starting_today_and_keeps_comments(config: Path) -> No
 
 def test_try_with_own_times_and_another_id(config: Path) -> None:
     config.write_text(COMMENTED)
-    r = run("try", "look-up", "--for", "3d", "--random", "2", "--between", "18:00-21:00")
-    assert r.exit_code == 1
-    assert "you already have a practice" in r.output
     r = run("try", "look-up", "--as", "look-up-2", "--for", "3d", "--random", "2",
             "--between", "18:00-21:00")
     assert r.exit_code == 0, r.output
@@ -129,14 +126,47 @@ def test_try_with_own_times_and_another_id(config: Path) -> None:
         "Tue 01 Dec to Thu 03 Dec 2026.")
 
 
-def test_try_refuses_a_duplicate_kindly(config: Path) -> None:
-    config.write_text(COMMENTED.replace('at = "18:00"', 'at = "18:00"\nenabled = false'))
+def test_try_of_a_practice_you_have_starts_a_new_period_on_it(config: Path) -> None:
+    config.write_text(COMMENTED.replace('at = "18:00"        # after work',
+                                        'at = "18:00"        # after work\nenabled = false'))
     r = CliRunner().invoke(cli, ["try", "look-up"])
-    assert r.exit_code == 1
-    assert r.stderr == (
-        f'attuned: you already have a practice "look-up" in {config} (paused; `attuned enable '
-        "look-up` switches it on). To try it again as a new period, give it another id: "
-        "attuned try look-up --as look-up-2\n")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == (
+        "look-up is already in your schedule: a new period on it (switched on again), "
+        "every day at 18:00, Tue 01 Dec to Mon 07 Dec 2026.")
+    # Its own times and comments are kept; only the period and the switch changed.
+    assert config.read_text() == COMMENTED.replace(
+        'at = "18:00"        # after work',
+        'at = "18:00"        # after work\nenabled = true\nfrom = 2026-12-01\n'
+        "until = 2026-12-07")
+    assert [p.id for p in read.load(config).practices] == ["look-up"]
+
+
+def test_try_again_with_options_changes_its_times_and_period(config: Path) -> None:
+    config.write_text(COMMENTED)
+    assert run("try", "look-up", "--for", "1w").exit_code == 0
+    r = run("try", "look-up", "--for", "3d", "--random", "2", "--between", "18:00-21:00")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == (
+        "look-up is already in your schedule: a new period on it, 2 times between 18:00 "
+        "and 21:00, Tue 01 Dec to Thu 03 Dec 2026.")
+    text = config.read_text()
+    assert text.startswith(COMMENTED.split('at = "18:00"')[0])
+    assert text.endswith('message = "Set it down, look up."\nfrom = 2026-12-01\n'
+                         "until = 2026-12-03\nrandom = 2\nbetween = \"18:00-21:00\"\n")
+    p = read.load(config).get("look-up")
+    assert p is not None and p.until == datetime(2026, 12, 3).date()
+
+
+def test_try_of_a_once_practice_takes_the_suggested_times(config: Path) -> None:
+    config.write_text('[[practice]]\nid = "plan-a-date"\ntitle = "Plan a date"\n'
+                      'message = "Plan one."\nonce = 2026-11-05T10:00:00\n')
+    r = run("try", "plan-a-date")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == (
+        "plan-a-date is already in your schedule: a new period on it, Saturdays at 10:00, "
+        "Mon 30 Nov to Sun 13 Dec 2026.")
+    assert "once" not in config.read_text()
 
 
 def test_try_on_a_new_machine_starts_the_schedule(config: Path) -> None:

@@ -83,6 +83,16 @@ def test_init_writes_the_example_and_refuses_to_overwrite(tmp_path: Path) -> Non
     assert f"Kept your old schedule as {backups[0]}" in r.output
 
 
+def test_init_writes_dates_from_the_day_it_runs(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module, "_now", lambda: datetime(2028, 3, 2, 9, 0, tzinfo=UTC))
+    path = tmp_path / "config.toml"
+    assert run(path, "init").exit_code == 0
+    text = path.read_text()
+    assert "once = 2028-03-06T10:00:00" in text
+    assert "from = 2028-03-02              # a one-week practice\nuntil = 2028-03-08" in text
+
+
 def test_check_reports_every_problem_with_line_practice_and_fix(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(COMMENTED.replace('days = "weekdays"', 'days = "mnday"')

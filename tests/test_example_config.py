@@ -46,6 +46,30 @@ def test_its_dates_are_ahead() -> None:
             assert p.rule.moment.date() > WRITTEN_ON, p.id
 
 
+def test_init_writes_its_dates_from_the_day_it_runs() -> None:
+    text = read.starter_text(date(2027, 6, 10))
+    assert "from = 2027-06-10" in text and "until = 2027-06-16" in text
+    assert "once = 2027-06-14T10:00:00" in text
+    assert "2026-" not in text
+    sched = read.parse_text(text, "<starter>")
+    starts = [p.start for p in sched.practices if p.start is not None]
+    assert min(starts) == date(2027, 6, 10)
+
+
+def test_the_starter_and_the_library_use_one_id_per_practice() -> None:
+    from attuned.config import library
+
+    by_title = {t.title: t.name for t in library.load(ROOT / "no-such-dir").templates}
+    by_message = {m: t.name for t in library.load(ROOT / "no-such-dir").templates
+                  for m in t.messages}
+    for p in read.example_schedule().practices:
+        assert by_title.get(p.title, p.id) == p.id, p.id
+        for m in p.messages:
+            assert by_message.get(m, p.id) == p.id, (p.id, m)
+    # Each of the library's practices is in the starter file under its own id.
+    assert {p.id for p in read.example_schedule().practices} >= set(by_title.values())
+
+
 def test_every_key_is_explained_in_its_comments() -> None:
     comments = "\n".join(line for line in read.example_text().splitlines()
                          if line.lstrip().startswith("#") or "#" in line)

@@ -8,7 +8,7 @@ format. Heavy imports stay inside the commands.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -17,11 +17,6 @@ from attuned.cli.common import DAEMON, SummaryGroup, clock_times, display_zone, 
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import library_names, practice_ids
-from attuned.errors import AttunedError
-
-
-class PracticeAlreadyThere(AttunedError):
-    pass
 
 
 def _warn_problems(problems: Any) -> None:
@@ -110,7 +105,8 @@ _NEW_FILE = """\
 @click.option("--random", "random_", type=int, help="N unpredictable moments a day instead.")
 @click.option("--between", help='The window for --random (or the suggestion\'s), "17:00-22:00".')
 @click.option("--days", help='Which days, "weekdays", "mon,wed".')
-@click.option("--as", "as_id", metavar="ID", help="Add it under another id.")
+@click.option("--as", "as_id", metavar="ID", help="Add it under another id (or give that "
+              "practice of yours a new period).")
 @click.pass_context
 def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
          random_: int | None, between: str | None, days: str | None,
@@ -118,7 +114,8 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     """Try a practice from the library for a while, starting today.
 
     It is added to your schedule (comments kept) with a period from today; on its last
-    day attuned asks how it went.
+    day attuned asks how it went. A practice you already have gets a new period: it is
+    switched on and keeps its times unless --at, --random, --between or --days change them.
 
     \b
     Example:
@@ -145,12 +142,6 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
         except edit.ConfigExists:
             pass  # another command started it meanwhile: add to that one
     sched = load(path)
-    old = sched.get(pid)
-    if old is not None:
-        state = "" if old.enabled else " (paused; `attuned enable " + pid + "` switches it on)"
-        raise PracticeAlreadyThere(
-            f'you already have a practice "{pid}" in {path}{state}. To try it again as a '
-            f"new period, give it another id: attuned try {name} --as {pid}-2")
     overrides: dict[str, Any] = {}
     if at:
         overrides["at"] = clock_times(at)
@@ -162,16 +153,22 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
         overrides["days"] = days
     zone = zones.schedule_zone(sched.settings)
     today = _now().astimezone(zone).date()
-    fields = t.fields(pid, today, length, overrides)
-    new = edit.add_practice(path, fields)
-    p = new.get(pid)
-    assert p is not None
-    if created:
-        click.echo(f"Started your schedule at {path}")
-    until = fields["until"]
-    assert isinstance(until, date)
-    click.echo(f'Trying "{t.title}" as {pid}: {timing.describe_rule(p)}, '
-               f"{today:%a %d %b} to {until:%a %d %b %Y}.")
+    old = sched.get(pid)
+    if old is not None:
+        keys = t.renewal(old, today, length, overrides)
+        p = edit.set_keys(path, pid, keys).get(pid)
+        assert p is not None
+        again = " (switched on again)" if not old.enabled else ""
+        click.echo(f"{pid} is already in your schedule: a new period on it{again}, "
+                   f"{timing.describe_rule(p)}, {p.start:%a %d %b} to {p.until:%a %d %b %Y}.")
+    else:
+        fields = t.fields(pid, today, length, overrides)
+        p = edit.add_practice(path, fields).get(pid)
+        assert p is not None
+        if created:
+            click.echo(f"Started your schedule at {path}")
+        click.echo(f'Trying "{t.title}" as {pid}: {timing.describe_rule(p)}, '
+                   f"{p.start:%a %d %b} to {p.until:%a %d %b %Y}.")
     click.echo("On the last day attuned asks how it went; `attuned review` helps you choose "
                "what next.")
     click.echo("A running daemon picks the change up by itself; `attuned next` shows what "

@@ -58,11 +58,13 @@ def init(ctx: click.Context, force: bool) -> None:
     Example:
         attuned init            # then: attuned edit
     """
+    from attuned.config import zones
     from attuned.config.edit import write_new
-    from attuned.config.read import example_text
+    from attuned.config.read import example_schedule, starter_text
 
     path = _config(ctx)
-    moved = write_new(path, example_text(), force=force)
+    today = _now().astimezone(zones.schedule_zone(example_schedule().settings)).date()
+    moved = write_new(path, starter_text(today), force=force)
     if moved is not None:
         click.echo(f"Kept your old schedule as {moved}")
     click.echo(f"Wrote a starter schedule to {path}")

@@ -48,6 +48,7 @@ __all__ = [
     "lock_path",
     "remove_practice",
     "set_enabled",
+    "set_keys",
     "update",
     "write_new",
 ]
@@ -240,6 +241,52 @@ def set_enabled(path: Path, practice_id: str, enabled: bool) -> Schedule:
             indent = anchor[: len(anchor) - len(anchor.lstrip())]
             cr = "\r" if anchor.endswith("\r") else ""
             lines.insert(after, f"{indent}enabled = false{cr}")
+        return "\n".join(lines)
+
+    return edit_text(path, transform)
+
+
+def set_keys(path: Path, practice_id: str, values: Mapping[str, object | None]) -> Schedule:
+    """Set keys of one practice in place (None removes a key), keeping the other lines.
+
+    A key on one line keeps its trailing comment where its old value was a plain scalar;
+    a new key goes after the table's last key."""
+    typed = _typed({k: v for k, v in values.items() if v is not None})
+    gone = [k for k, v in values.items() if v is None]
+
+    def transform(text: str) -> str:
+        import tomlkit
+
+        table = _practice_table(text, path, practice_id)
+        lines = text.split("\n")
+        cr = "\r" if "\r\n" in text else ""
+        # (first line, last line, replacement lines), applied bottom up so numbers hold.
+        ops: list[tuple[int, int, list[str]]] = []
+        added: list[str] = []
+        for key, value in typed.items():
+            rendered = _render_practice({key: value}, "\n").split("\n")[1:-1]
+            if key in table.keys:
+                first, last = table.keys[key]
+                old = lines[first - 1].rstrip("\r")
+                m = re.match(rf"(\s*[\"']?{re.escape(key)}[\"']?\s*=\s*)"
+                             r"(\"[^\"]*\"|[^\s#\"\[]+)(\s+#.*)?$", old)
+                if first == last and m is not None:
+                    one = m.group(1) + tomlkit.item(value).as_string() + (m.group(3) or "")
+                    ops.append((first, last, [one + cr]))
+                else:
+                    ops.append((first, last, [r + cr for r in rendered]))
+            else:
+                added.extend(r + cr for r in rendered)
+        for key in gone:
+            if key in table.keys:
+                first, last = table.keys[key]
+                ops.append((first, last, []))
+        if added:
+            end = table.last_content
+            assert end is not None
+            ops.append((end + 1, end, added))  # an insertion after line `end`
+        for first, last, repl in sorted(ops, key=lambda o: o[0], reverse=True):
+            lines[first - 1:last] = repl
         return "\n".join(lines)
 
     return edit_text(path, transform)

@@ -30,7 +30,7 @@ from attuned import paths
 from attuned.config.read import parse_text, split_position
 from attuned.config.validate import PRACTICE_KEYS, RULE_KEYS
 from attuned.core.durations import format_duration, parse_duration
-from attuned.core.model import Practice
+from attuned.core.model import OnceRule, Practice
 from attuned.errors import AttunedError, Problem, ScheduleError
 
 # Keys a template may hold besides the practice's schedule keys.
@@ -80,6 +80,30 @@ class Template:
         out: dict[str, Any] = {"id": practice_id, "title": self.title,
                                "message": list(self.messages)}
         out.update(keys)
+        out["from"] = start
+        out["until"] = start + timedelta(days=days - 1)
+        return out
+
+
+    def renewal(self, old: Practice, start: date, period: timedelta | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The keys that start a new period on a practice already in the schedule: switched
+        on, `from`/`until` set, its times kept unless `overrides` change them (None: remove
+        that key). A single moment (`once`) cannot be tried again: it takes the
+        suggestion's times instead."""
+        days = whole_days(period or self.period)
+        over = {k: v for k, v in (overrides or {}).items() if v is not None}
+        out: dict[str, Any] = {}
+        if not any(k in over for k in RULE_KEYS) and isinstance(old.rule, OnceRule):
+            over = {**self.schedule_keys, **over}
+        if any(k in over for k in RULE_KEYS):
+            for k in RULE_SHAPE_KEYS:
+                out[k] = None
+            if "cron" in over or "once" in over:
+                out["days"] = None
+        out.update(over)
+        if not old.enabled:
+            out["enabled"] = True
         out["from"] = start
         out["until"] = start + timedelta(days=days - 1)
         return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "parse_toml",
     "read_bytes",
     "split_position",
+    "starter_text",
 ]
 
 
@@ -66,6 +68,24 @@ def parse_text(text: str, source: str = "config.toml") -> Schedule:
 def example_text() -> str:
     """The commented starter schedule shipped with attuned."""
     return resources.files("attuned").joinpath("config.example.toml").read_text("utf-8")
+
+
+# The day the shipped example's dates are written from (its first practice period starts
+# then): `starter_text` moves them all by the same number of days.
+EXAMPLE_DAY = date(2026, 12, 1)
+_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def starter_text(today: date) -> str:
+    """The starter schedule as `attuned init` writes it: the example, with every date in it
+    (values and the comments' examples) moved so that its days start on `today`."""
+    shift = today - EXAMPLE_DAY
+
+    def moved(m: re.Match[str]) -> str:
+        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3))) + shift
+        return day.isoformat()
+
+    return _DATE.sub(moved, example_text())
 
 
 def example_schedule() -> Schedule:
