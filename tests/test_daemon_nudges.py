@@ -11,7 +11,6 @@ import re
 import select
 import signal
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,6 +27,7 @@ from attuned.core.model import Action
 from attuned.state.store import Store
 
 NUDGE_WAIT = 10.0  # a nudge due in ~2 s arrives well within this, even under load
+DUE = 3.0  # FAKE seconds after which `practice(...)`'s default moment (2 s ahead) is due
 NOTIFICATIONS = "org.freedesktop.Notifications"
 
 
@@ -63,7 +63,23 @@ def end_started(pidfd: int, timeout: float = 5.0) -> None:
 
 
 def start(daemons: Daemons, bus: DBusDaemon, text: str, **kw: object) -> DaemonProcess:
+    """A daemon on a FAKE clock started at the real now: `practice(...)`'s moments a few
+    seconds ahead come when the test advances the clock, not after real seconds."""
+    kw.setdefault("fake_clock", True)
     return daemons(bus=bus.address, config_text=text, **kw).start()
+
+
+def ahead(d: DaemonProcess, seconds: float) -> datetime:
+    """A whole second at least `seconds` after the daemon's (FAKE) now."""
+    return (d.now() + timedelta(seconds=seconds)).replace(microsecond=0) + timedelta(seconds=1)
+
+
+def rewrite(d: DaemonProcess, text: str) -> None:
+    """Save the schedule as `text` and wait for the daemon to have reloaded it (its file
+    watcher runs on real time)."""
+    mark = d.mark()
+    d.config.write_text(text)
+    d.wait_for_log(r"INFO attuned: reloaded ", NUDGE_WAIT, since=mark)
 
 
 def nudged(d: DaemonProcess, pid: str, *, since: int = 0, count: int = 1) -> list[str]:
@@ -79,6 +95,7 @@ def first_nudge(daemons: Daemons, bus: DBusDaemon, server: NotificationServer,
     """Start a daemon on `text` and wait for its one look-up nudge: the daemon, the
     notification and the nudge id."""
     d = start(daemons, bus, text)
+    d.advance(DUE)
     [rec] = server.wait_for_notify(1, NUDGE_WAIT)
     [nid] = nudged(d, "look-up")
     return d, rec, nid
@@ -106,6 +123,7 @@ def test_nudge_arrives_with_title_body_actions_and_hints(
         notification_server: NotificationServer) -> None:
     d = start(daemons, session_bus, settings(snooze="10m", snooze_long="1h") + practice(
         "look-up", title="Look up", message="When your partner comes in: look up."))
+    d.advance(DUE)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert rec["summary"] == "Look up"
     assert rec["body"] == "When your partner comes in: look up."
@@ -171,18 +189,20 @@ def test_snooze_button_brings_the_nudge_back_once_after_its_length(
     d, rec, nid = first_nudge(daemons, session_bus, notification_server, text)
     notification_server.invoke_action(rec["id"], key)
     d.wait_for_log(rf"INFO attuned: snoozed {nid} \(look-up\) from the button", 5)
-    snoozed_at = time.monotonic()
+    # FAKE clock: not back half a second before its length, back half a second after.
+    d.advance(length - 0.5)
+    assert len(notification_server.notifies) == 1
+    d.advance(1.0)
     back = notification_server.wait_for_notify(2, NUDGE_WAIT)[1]
-    waited = time.monotonic() - snoozed_at
     assert back["summary"] == "Look-Up (snoozed)"
     assert back["body"] == "Back from a snooze. Time for look-up"
     assert back["actions"][::2] == ["done", "snooze", "snooze-long", "skip"]
-    assert length - 0.5 <= waited <= length + 2.5, f"came back after {waited:.1f} s"
     assert closes(notification_server) == [rec["id"]]
     # A sentinel practice added now, due a while after the return: when it arrives, a
     # second (wrong) return would have had its chance to show up, without a blind sleep.
-    d.config.write_text(text + practice("sentinel", once=due_in(length + 1)))
-    notification_server.wait_for_notify(3, NUDGE_WAIT + length)
+    rewrite(d, text + practice("sentinel", once=ahead(d, length + 1)))
+    d.advance(length + 3)
+    notification_server.wait_for_notify(3, NUDGE_WAIT)
     assert [r["summary"] for r in notification_server.notifies] == [
         "Look-Up", "Look-Up (snoozed)", "Sentinel"]
     kinds = d.kinds("look-up")
@@ -203,6 +223,7 @@ def test_cli_done_skip_snooze_while_the_daemon_runs(
         notification_server: NotificationServer) -> None:
     d = start(daemons, session_bus, settings(snooze="1h")
               + practice("look-up", title="Look up") + practice("tea", title="Make tea"))
+    d.advance(DUE)
     notification_server.wait_for_notify(2, NUDGE_WAIT)
     [look] = nudged(d, "look-up")
     [tea] = nudged(d, "tea")
@@ -212,11 +233,11 @@ def test_cli_done_skip_snooze_while_the_daemon_runs(
     snooze = d.cli("snooze", "look-up", "--for", "2s")
     assert snooze.returncode == 0, snooze.stderr
     d.wait_for_log(rf"INFO attuned: snoozed {look} \(look-up\) from the cli", 5, since=mark)
-    # From the history: under load the 2 s snooze may be over before `status` could ask.
     [until] = [e.snoozed_until for e in d.history() if str(e.kind) == "snoozed"]
     assert until is not None
     assert snooze.stdout == (f'Snoozed "Look up" ({look}); it comes back at '
                              f"{until:%H:%M}.\n")
+    d.advance(2.5)
     back = notification_server.wait_for_notify(3, NUDGE_WAIT)[2]
     assert back["summary"] == "Look up (snoozed)"
     again = returned(d, since=mark)
@@ -245,6 +266,7 @@ def test_cli_without_the_daemon_done_works_snooze_says_why_not(
         notification_server: NotificationServer) -> None:
     d = start(daemons, session_bus, settings() + practice("look-up", title="Look up")
               + practice("tea", title="Make tea"))
+    d.advance(DUE)
     notification_server.wait_for_notify(2, NUDGE_WAIT)
     [look] = nudged(d, "look-up")
     nudged(d, "tea")
@@ -283,6 +305,7 @@ def test_server_without_actions_gets_nudges_and_the_log_says_so_once(
     try:
         d = start(daemons, session_bus, settings() + practice("look-up", once=due_in(2))
                   + practice("tea", once=due_in(3)))
+        d.advance(DUE + 1)
         notes = server.wait_for_notify(2, NUDGE_WAIT)
         assert [r["summary"] for r in notes] == ["Look-Up", "Tea"]
         nudged(d, "tea")
@@ -298,6 +321,7 @@ def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon)
     look_up = settings() + practice("look-up", once=due_in(2))
     d = start(daemons, session_bus, look_up)
     assert d.log_matches(r"WARNING attuned: no notification server on the bus yet")
+    d.advance(DUE)
     d.wait_for_log(r"^attuned nudge: Look-Up: Time for look-up "
                    r"\(answer with: attuned done\|snooze\|skip\)$", NUDGE_WAIT)
     nudged(d, "look-up")
@@ -305,7 +329,8 @@ def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon)
     try:
         d.wait_for_log(r"a notification server appeared on the session bus", 5)
         # The next nudge, planned only now so that it cannot come before the server.
-        d.config.write_text(look_up + practice("tea", once=due_in(1)))
+        rewrite(d, look_up + practice("tea", once=ahead(d, 1)))
+        d.advance(DUE)
         [rec] = server.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Tea"
         [tea] = nudged(d, "tea")
@@ -331,6 +356,7 @@ def test_a_server_the_bus_starts_on_demand_is_no_warning_and_gets_the_nudge(
                              r"starts one at the first nudge")
         assert not d.log_matches(r"no notification server on the bus yet")
         assert not calls.exists()  # asking what the bus can start started nothing
+        d.advance(DUE)
         d.wait_for_log(r'nudge "Look-Up" delivered via dbus to attuned-test-server',
                        NUDGE_WAIT)
         started.append(os.pidfd_open(owner_pid(bus.address, NOTIFICATIONS)))
@@ -346,6 +372,7 @@ def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> 
     first = NotificationServer(session_bus.address, name="first").start()
     look_up = settings() + practice("look-up", once=due_in(2))
     d = start(daemons, session_bus, look_up)
+    d.advance(DUE)
     try:
         [rec] = first.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Look-Up"
@@ -356,7 +383,8 @@ def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> 
     second = NotificationServer(session_bus.address, name="second").start()
     try:
         d.wait_for_log(r"a notification server appeared on the session bus", 5)
-        d.config.write_text(look_up + practice("tea", once=due_in(1)))
+        rewrite(d, look_up + practice("tea", once=ahead(d, 1)))
+        d.advance(DUE)
         [rec] = second.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Tea"
         [tea] = nudged(d, "tea")
@@ -375,6 +403,7 @@ def test_snooze_reply_says_the_return_time_in_the_schedules_zone(
     zone = "Asia/Kolkata"
     d = start(daemons, session_bus, settings(zone=zone) + practice("look-up", zone=zone),
               env={"TZ": zone})
+    d.advance(DUE)
     notification_server.wait_for_notify(1, NUDGE_WAIT)
     [look] = nudged(d, "look-up")
     snooze = d.cli("snooze", "--for", "1h")
@@ -456,12 +485,13 @@ def test_a_start_15_minutes_after_the_last_nudge_brings_one_not_a_burst(
     text = (settings(grace="15m") + '[[practice]]\nid = "tick"\ntitle = "Tick"\n'
             f'message = "Look up."\nevery = "1m"\nbetween = "{window}"\n\n'
             + practice("sentinel", once=due_in(3)))
-    d = daemons(bus=session_bus.address, config_text=text)
+    d = daemons(bus=session_bus.address, config_text=text, fake_clock=True)
     with Store.open(d.state_dir / "history.db") as store:
         rec = store.record_shown("tick", last, last, "Tick", "Look up.")
         store.answer(rec.id, Action.DONE, at=last + timedelta(seconds=30), source="cli")
     d.start()
     # The sentinel comes seconds after the start: by then a burst would have come too.
+    d.advance(DUE + 1)
     nudged(d, "sentinel")
     assert [r["summary"] for r in notification_server.notifies] == ["Tick", "Sentinel"]
     assert d.kinds("tick") == [("tick", "shown", "daemon"), ("tick", "done", "cli"),
