@@ -313,6 +313,25 @@ class DaemonProcess:
     def now(self) -> datetime:
         return self._clock("now")
 
+    def down_until(self, moment: datetime) -> None:
+        """FAKE: the daemon is not running and the time is now `moment`; the next start
+        begins there."""
+        assert not self.running(), "down_until is for a daemon that is not running"
+        self.fake_start = moment
+
+    def ahead(self, seconds: float) -> datetime:
+        """A whole second at least `seconds` after the daemon's (FAKE) now: a `once`
+        moment for `practice(...)` that comes after `advance(seconds + 1)`."""
+        return (self.now() + timedelta(seconds=seconds)).replace(microsecond=0) \
+            + timedelta(seconds=1)
+
+    def rewrite(self, text: str, timeout: float = 10.0) -> None:
+        """Save the schedule as `text` and wait until the daemon has reloaded it (its file
+        watcher runs on real time, whatever the clock)."""
+        mark = self.mark()
+        self.config.write_text(text)
+        self.wait_for_log(r"INFO attuned: reloaded ", timeout, since=mark)
+
     def history(self) -> list[HistoryEvent]:
         store = Store.open(self.state_dir / "history.db")
         try:

@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from attuned.errors import AttunedError
 from attuned.state.store import EventKind
 
 NUDGE_WAIT = 10.0
+DUE = 3.0  # FAKE seconds after which `practice(...)`'s default moment (2 s ahead) is due
 
 
 def nudged(d: DaemonProcess, pid: str, *, since: int = 0) -> str:
@@ -43,7 +43,8 @@ def test_a_snooze_survives_kill_9_and_comes_back_once(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
     text = settings(snooze="3s") + practice("look-up", once=due_in(2))
-    d = daemons(bus=session_bus.address, config_text=text).start()
+    d = daemons(bus=session_bus.address, config_text=text, fake_clock=True).start()
+    d.advance(DUE)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     nid = nudged(d, "look-up")
     notification_server.invoke_action(rec["id"], "snooze")
@@ -51,10 +52,12 @@ def test_a_snooze_survives_kill_9_and_comes_back_once(
     d.kill()
     mark = d.mark()
     d.start()
+    d.advance(3.5)
     d.wait_for_log(rf"INFO attuned: brought back snoozed {nid} as \w+", NUDGE_WAIT,
                    since=mark)
     # A sentinel due a while after the return: until it comes, nothing else may.
-    d.config.write_text(text + practice("sentinel", once=due_in(3)))
+    d.rewrite(text + practice("sentinel", once=d.ahead(3)))
+    d.advance(5)
     notification_server.wait_for_notify(3, NUDGE_WAIT)
     assert [r["summary"] for r in notification_server.notifies] == [
         "Look-Up", "Look-Up (snoozed)", "Sentinel"]
@@ -64,17 +67,22 @@ def test_a_snooze_survives_kill_9_and_comes_back_once(
 def test_repeats_survive_kill_9_and_stop_at_their_count(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    text = settings() + practice("look-up", once=due_in(2),
-                                 extra='repeat = "1s"\nrepeat_max = 3')
-    d = daemons(bus=session_bus.address, config_text=text).start()
+    due = due_in(2)
+    text = settings() + practice("look-up", once=due, extra='repeat = "1s"\nrepeat_max = 3')
+    d = daemons(bus=session_bus.address, config_text=text, fake_clock=True).start()
+    d.advance_to(due)
     nid = nudged(d, "look-up")
+    d.advance(1.2)  # the first repeat is due 1 s after the nudge, the second 2 s after
     d.wait_for_log(rf"INFO attuned: repeated {nid} \(1 of 3\)", NUDGE_WAIT)
+    assert not d.log_matches(r"\(2 of 3\)")
     d.kill()
     mark = d.mark()
     d.start()
+    d.advance(2.5)
     d.wait_for_log(rf"INFO attuned: repeated {nid} \(3 of 3\)", NUDGE_WAIT, since=mark)
     # A fourth repeat would come 1 s later; a sentinel due in 2 s gives it the chance.
-    d.config.write_text(text + practice("sentinel", once=due_in(2)))
+    d.rewrite(text + practice("sentinel", once=d.ahead(1)))
+    d.advance(3)
     notification_server.wait_for_notify(5, NUDGE_WAIT)
     assert [r["summary"] for r in notification_server.notifies] == ["Look-Up"] * 4 + [
         "Sentinel"]
@@ -86,10 +94,11 @@ def test_repeats_survive_kill_9_and_stop_at_their_count(
 def test_a_snooze_that_ended_beyond_grace_while_down_is_recorded_missed(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    # A 1 s grace: the nudge is due far enough ahead that a slow start-up does not
-    # already put it beyond its grace.
+    # A 1 s grace (FAKE clock: a slow start-up cannot put the nudge beyond it).
     d = daemons(bus=session_bus.address, config_text=settings(
-        snooze="1s", grace="1s") + practice("look-up", once=due_in(5))).start()
+        snooze="1s", grace="1s") + practice("look-up", once=due_in(2)),
+        fake_clock=True).start()
+    d.advance(DUE)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     nid = nudged(d, "look-up")
     notification_server.invoke_action(rec["id"], "snooze")
@@ -97,9 +106,8 @@ def test_a_snooze_that_ended_beyond_grace_while_down_is_recorded_missed(
     d.kill()
     [snoozed] = [e for e in d.history() if e.kind == EventKind.SNOOZED]
     assert snoozed.snoozed_until is not None
-    # Down for longer than the snooze and its grace: time has to pass, nothing to await.
-    left = (snoozed.snoozed_until + timedelta(seconds=1.5) - utc_now()).total_seconds()
-    time.sleep(max(0.0, left))
+    # Down for longer than the snooze and its grace.
+    d.down_until(snoozed.snoozed_until + timedelta(seconds=1.5))
     mark = d.mark()
     d.start()
     d.wait_for_log(rf"INFO attuned: missed the snoozed nudge {nid} \(look-up\): more than "
@@ -206,7 +214,8 @@ def test_every_answer_pressed_and_closed_at_once_is_kept(
     text = settings(snooze="10m", snooze_long="1h") + "".join(
         practice(k, once=at) for k in [*keys, "reply"])
     with NotificationServer(session_bus.address, inline_reply=True) as server:
-        d = daemons(bus=session_bus.address, config_text=text).start()
+        d = daemons(bus=session_bus.address, config_text=text, fake_clock=True).start()
+        d.advance(DUE)
         shown = {r["summary"].lower(): r for r in server.wait_for_notify(5, NUDGE_WAIT)}
         d.wait_for_log(r"INFO attuned: nudged ", NUDGE_WAIT, count=5)
         for k in keys:
@@ -233,7 +242,8 @@ def test_nine_clicks_in_a_row_keep_nine_of_nine(
         notification_server: NotificationServer) -> None:
     at = due_in(2)
     d = daemons(bus=session_bus.address, config_text=settings() + "".join(
-        practice(f"p{i}", once=at) for i in range(9))).start()
+        practice(f"p{i}", once=at) for i in range(9)), fake_clock=True).start()
+    d.advance(DUE)
     shown = notification_server.wait_for_notify(9, NUDGE_WAIT)
     d.wait_for_log(r"INFO attuned: nudged ", NUDGE_WAIT, count=9)
     for rec in shown:
@@ -247,7 +257,9 @@ def test_a_press_before_the_daemon_knows_the_id_is_kept(
         notification_server: NotificationServer) -> None:
     notification_server.click_on_arrival("skip")  # signals, then Notify's reply: one write
     d = daemons(bus=session_bus.address,
-                config_text=settings() + practice("look-up", once=due_in(2))).start()
+                config_text=settings() + practice("look-up", once=due_in(2)),
+                fake_clock=True).start()
+    d.advance(DUE)
     assert answer_lines(d, 1) == {"look-up": "skipped"}
     assert [str(e.kind) for e in d.history()] == ["shown", "skipped"]
 
@@ -256,12 +268,14 @@ def test_an_expired_bubble_leaves_the_nudge_open_for_the_cli(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
     text = settings() + practice("look-up", once=due_in(2))
-    d = daemons(bus=session_bus.address, config_text=text).start()
+    d = daemons(bus=session_bus.address, config_text=text, fake_clock=True).start()
+    d.advance(DUE)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     nid = nudged(d, "look-up")
     notification_server.close(rec["id"], 1)  # its timeout; MATE's close button says the same
     # A sentinel nudge, shown after the close was read: the close changed nothing.
-    d.config.write_text(text + practice("sentinel", once=due_in(1)))
+    d.rewrite(text + practice("sentinel", once=d.ahead(1)))
+    d.advance(DUE)
     notification_server.wait_for_notify(2, NUDGE_WAIT)
     assert [o["nudge"] for o in d.call("status")["open"]] == [nid, nudged(d, "sentinel")]
     done = d.cli("done", "look-up")

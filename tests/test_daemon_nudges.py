@@ -69,19 +69,6 @@ def start(daemons: Daemons, bus: DBusDaemon, text: str, **kw: object) -> DaemonP
     return daemons(bus=bus.address, config_text=text, **kw).start()
 
 
-def ahead(d: DaemonProcess, seconds: float) -> datetime:
-    """A whole second at least `seconds` after the daemon's (FAKE) now."""
-    return (d.now() + timedelta(seconds=seconds)).replace(microsecond=0) + timedelta(seconds=1)
-
-
-def rewrite(d: DaemonProcess, text: str) -> None:
-    """Save the schedule as `text` and wait for the daemon to have reloaded it (its file
-    watcher runs on real time)."""
-    mark = d.mark()
-    d.config.write_text(text)
-    d.wait_for_log(r"INFO attuned: reloaded ", NUDGE_WAIT, since=mark)
-
-
 def nudged(d: DaemonProcess, pid: str, *, since: int = 0, count: int = 1) -> list[str]:
     """Wait for the daemon's "nudged PID (ID)" lines; return the nudge ids. The line comes
     after the notification id is stored, i.e. once the nudge can be answered."""
@@ -200,7 +187,7 @@ def test_snooze_button_brings_the_nudge_back_once_after_its_length(
     assert closes(notification_server) == [rec["id"]]
     # A sentinel practice added now, due a while after the return: when it arrives, a
     # second (wrong) return would have had its chance to show up, without a blind sleep.
-    rewrite(d, text + practice("sentinel", once=ahead(d, length + 1)))
+    d.rewrite(text + practice("sentinel", once=d.ahead(length + 1)))
     d.advance(length + 3)
     notification_server.wait_for_notify(3, NUDGE_WAIT)
     assert [r["summary"] for r in notification_server.notifies] == [
@@ -329,7 +316,7 @@ def test_no_server_then_one_appearing(daemons: Daemons, session_bus: DBusDaemon)
     try:
         d.wait_for_log(r"a notification server appeared on the session bus", 5)
         # The next nudge, planned only now so that it cannot come before the server.
-        rewrite(d, look_up + practice("tea", once=ahead(d, 1)))
+        d.rewrite(look_up + practice("tea", once=d.ahead(1)))
         d.advance(DUE)
         [rec] = server.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Tea"
@@ -383,7 +370,7 @@ def test_server_restarted_mid_run(daemons: Daemons, session_bus: DBusDaemon) -> 
     second = NotificationServer(session_bus.address, name="second").start()
     try:
         d.wait_for_log(r"a notification server appeared on the session bus", 5)
-        rewrite(d, look_up + practice("tea", once=ahead(d, 1)))
+        d.rewrite(look_up + practice("tea", once=d.ahead(1)))
         d.advance(DUE)
         [rec] = second.wait_for_notify(1, NUDGE_WAIT)
         assert rec["summary"] == "Tea"
