@@ -62,6 +62,9 @@ The daemon:
   reload       Ask the running daemon to re-read the schedule now.
   notify-test  Send one test nudge now and say which way it went.
 
+The phone:
+  phone        Nudges on your phone, with answers, through the ntfy app.
+
 Running as a service:
   service      Run attuned as a user service that starts at every login.
   doctor       Check everything attuned needs; say how to fix what is wrong.

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from attuned import __version__, paths
-from attuned.cli import answers, daemon, history, manual, practising, schedule, service
+from attuned.cli import answers, daemon, history, manual, phone, practising, schedule, service
 from attuned.cli.common import SummaryGroup
 from attuned.errors import AttunedError, ScheduleError
 
@@ -50,7 +50,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
 
 # In this order in `attuned --help`, each module's commands under its heading.
-_MODULES = (schedule, answers, history, practising, daemon, service, manual)
+_MODULES = (schedule, answers, history, practising, daemon, phone, service, manual)
 for _module in _MODULES:
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -384,3 +384,28 @@ def _render_practice(values: Mapping[str, object], nl: str) -> str:
         else:
             lines.append(f"{name} = {tomlkit.item(value).as_string()}")
     return nl.join(lines) + nl
+
+
+def set_phone_topic(path: Path, url: str) -> Schedule:
+    """Write `ntfy = "URL"` into [phone]: over the key where it is, else at the top of
+    the table, else in a new [phone] table at the end; every other line as it was."""
+
+    def transform(text: str) -> str:
+        nl = "\r\n" if "\r\n" in text else "\n"
+        lines = text.split(nl)
+        line = f"ntfy = {json.dumps(url)}"
+        table = scan(text).tables.get("phone")
+        if table is None:
+            tail = "" if not text or text.endswith(nl) else nl
+            block = ["", "[phone]", f"{line}   # the topic your phone subscribes to", ""]
+            return text + tail + nl.join(block)
+        if "ntfy" in table.keys:
+            first, last = table.keys["ntfy"]
+            comment = re.search(r"\s+#.*$", lines[last - 1])
+            lines[first - 1:last] = [line + (comment.group(0) if comment else "")]
+        else:
+            assert table.header is not None
+            lines.insert(table.header, line)
+        return nl.join(lines)
+
+    return edit_text(path, transform)
