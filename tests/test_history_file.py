@@ -192,6 +192,23 @@ def test_reading_needs_no_write_in_a_read_only_state_directory(home: Path) -> No
     assert listing(home) == before
 
 
+def test_a_write_in_a_read_only_state_directory_says_so_and_changes_nothing(
+        home: Path) -> None:
+    a_history(home)
+    state = home / "state"
+    with Store.open(db_of(home)):  # the lock file beside it is there already
+        pass
+    before = listing(home)
+    state.chmod(0o555)
+    code, out, err = as_owner(home, "done")
+    assert (code, out) == (1, "")
+    assert err == (f"attuned: the directory of the history database, {state}, is read-only "
+                   f"(mode 0555), and attuned needs to write there; `chmod u+rwx {state}` "
+                   "(nothing was moved or changed)\n")
+    state.chmod(0o700)
+    assert listing(home) == before
+
+
 def test_no_history_yet_in_a_read_only_state_directory_reads_as_empty(home: Path) -> None:
     state = home / "state"
     state.chmod(0o555)

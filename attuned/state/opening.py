@@ -103,6 +103,13 @@ def open_read_only(db: Path, busy_timeout: float, why: str) -> Opened:
 
 def open_read_write(db: Path, busy_timeout: float, clock: Callable[[], datetime]) -> Opened:
     paths.make_dir(db.parent, mode=0o700)  # UnusableDirectory names the fix
+    if not os.access(db.parent, os.W_OK | os.X_OK):
+        # SQLite writes beside the database (its -wal and -shm), so a read-only directory
+        # refuses every write, even to a file you may write.
+        mode = f"{db.parent.stat().st_mode & 0o777:04o}"
+        raise StoreError(f"the directory of the history database, {db.parent}, is read-only "
+                         f"(mode {mode}), and attuned needs to write there; "
+                         f"`chmod u+rwx {db.parent}` (nothing was moved or changed)")
     # Serialise check / move-aside / migrate between processes opening at once, so
     # one cannot move aside the fresh database another has just created.
     lock_path = db.with_name(db.name + ".lock")
