@@ -14,6 +14,7 @@ from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings, u
 from notification_server import NotificationServer
 
 NUDGE_WAIT = 10.0
+DUE = 3.0  # FAKE seconds after which `practice(...)`'s default moment (2 s ahead) is due
 
 
 def quiet_around(now: datetime) -> tuple[str, datetime]:
@@ -25,10 +26,13 @@ def quiet_around(now: datetime) -> tuple[str, datetime]:
 
 
 def start_held_for_together(daemons: Daemons, bus: DBusDaemon) -> DaemonProcess:
-    """A daemon whose "eyes" practice, due in 2 s, is held until together time starts."""
-    return daemons(bus=bus.address, config_text=settings() + practice(
+    """A daemon (FAKE clock) whose "eyes" practice, due in 2 s, has been held until
+    together time starts."""
+    d = daemons(bus=bus.address, fake_clock=True, config_text=settings() + practice(
         "eyes", title="Eye contact", once=due_in(2),
         extra='when = "together"\noutside = "defer"')).start()
+    d.advance(DUE)
+    return d
 
 
 def test_a_deferred_nudge_inside_quiet_hours_comes_when_they_end(
@@ -129,7 +133,8 @@ def test_discreet_shows_the_neutral_title(
         notification_server: NotificationServer) -> None:
     d = daemons(bus=session_bus.address, config_text=settings() + practice(
         "understand", title="Understand first", once=due_in(2),
-        extra="discreet = true")).start()
+        extra="discreet = true"), fake_clock=True).start()
+    d.advance(DUE)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     [shown] = d.history()
     assert (rec["summary"], rec["body"]) == ("A moment for you", f"◦  {shown.nudge_id}")
@@ -143,7 +148,9 @@ def test_paused_notifications_hold_a_deferred_nudge_until_resumed(
     with NotificationServer(session_bus.address, dunst=True) as server:
         server.set_paused(True)
         d = daemons(bus=session_bus.address, config_text=settings() + practice(
-            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"')).start()
+            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"'),
+            fake_clock=True).start()
+        d.advance(DUE)
         d.wait_for_log(r"INFO attuned: held look-up \(due .*\) until notifications are "
                        r"resumed", NUDGE_WAIT)
         assert server.notifies == []
@@ -164,10 +171,12 @@ def test_a_resume_nothing_announced_is_noticed_at_the_next_nudge(
         server.set_paused(True)
         d = daemons(bus=session_bus.address, config_text=settings() + practice(
             "look-up", title="Look up", once=due_in(1), extra='blocked = "defer"')
-            + practice("tea", title="Tea", once=due_in(4))).start()
+            + practice("tea", title="Tea", once=due_in(4)), fake_clock=True).start()
+        d.advance(2)
         d.wait_for_log(r"INFO attuned: held look-up \(due .*\) until notifications are "
                        r"resumed", NUDGE_WAIT)
         server.set_paused(False, announce=False)
+        d.advance(DUE)
         recs = server.wait_for_notify(2, NUDGE_WAIT)
         assert sorted(r["summary"] for r in recs) == ["Look up", "Tea"]
         assert d.log_matches(r"INFO attuned: notifications resumed on the desktop")
@@ -178,7 +187,8 @@ def test_an_inline_reply_answers_done_with_its_text(
         daemons: Daemons, session_bus: DBusDaemon) -> None:
     with NotificationServer(session_bus.address, inline_reply=True) as server:
         d = daemons(bus=session_bus.address, config_text=settings() + practice(
-            "look-up", title="Look up", once=due_in(2))).start()
+            "look-up", title="Look up", once=due_in(2)), fake_clock=True).start()
+        d.advance(DUE)
         [rec] = server.wait_for_notify(1, NUDGE_WAIT)
         assert rec["actions"][-2:] == ["inline-reply", "How did it go? (a note)"]
         # Logged once its notification id is kept: a person cannot type sooner.
@@ -196,7 +206,9 @@ def test_while_notifications_are_paused_status_says_what_waits(
     with NotificationServer(session_bus.address, dunst=True) as server:
         server.set_paused(True)
         d = daemons(bus=session_bus.address, config_text=settings() + practice(
-            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"')).start()
+            "look-up", title="Look up", once=due_in(2), extra='blocked = "defer"'),
+            fake_clock=True).start()
+        d.advance(DUE)
         d.wait_for_log(r"INFO attuned: held look-up", NUDGE_WAIT)
         [held] = d.history()
         r = d.cli("status")
