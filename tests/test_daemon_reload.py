@@ -59,17 +59,19 @@ def test_a_valid_edit_takes_effect_within_a_second(
         save: object) -> None:
     later = due_in(3600)
     keep = practice("keep", once=later)
-    d = daemons(bus=session_bus.address,
+    d = daemons(bus=session_bus.address, fake_clock=True,
                 config_text=settings() + keep + practice("edited", once=later)).start()
+    soon = d.ahead(2)
     mark = d.mark()
     saved = time.monotonic()
     assert callable(save)
-    save(d.config, settings() + keep + practice("edited", title="Edited", once=due_in(2)))
+    save(d.config, settings() + keep + practice("edited", title="Edited", once=soon))
     d.wait_for_log(r"INFO attuned: reloaded ", RELOAD_WITHIN, since=mark)
     took = time.monotonic() - saved
     assert took <= RELOAD_WITHIN
     # Only the job that changed was touched.
     assert wait_reloaded(d, mark) == "2 practices, 1 jobs changed"
+    d.advance_to(soon)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert rec["summary"] == "Edited"
     # A second save keeps working: the watch survives the rename.
@@ -82,8 +84,9 @@ def test_a_valid_edit_takes_effect_within_a_second(
 def test_an_invalid_edit_keeps_the_old_schedule_and_says_so_once(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    good = settings() + practice("look-up", title="Look up", once=due_in(6))
-    d = daemons(bus=session_bus.address, config_text=good).start()
+    due = due_in(6)
+    good = settings() + practice("look-up", title="Look up", once=due)
+    d = daemons(bus=session_bus.address, config_text=good, fake_clock=True).start()
     broken = good.replace('grace = "15m"', 'grace = "soon"').replace(
         'title = "Look up"', 'title = ""')
     mark = d.mark()
@@ -112,6 +115,7 @@ def test_an_invalid_edit_keeps_the_old_schedule_and_says_so_once(
     d.wait_for_log(BROKEN, 5, since=mark)
 
     # The old schedule keeps firing.
+    d.advance_to(due)
     notes = notification_server.wait_for_notify(2, NUDGE_WAIT)
     assert sorted(r["summary"] for r in notes) == sorted([PROBLEM_TITLE, "Look up"])
 
@@ -225,11 +229,10 @@ def test_no_config_file_runs_the_built_in_example_and_says_so_once(
 def test_started_on_a_broken_file_it_runs_nothing_says_why_and_recovers(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:
-    def good() -> str:
-        return settings() + practice("look-up", title="Look up", once=due_in(2))
-
-    d = daemons(bus=session_bus.address,
-                config_text=good().replace('title = "Look up"', 'title = ""'))
+    due = due_in(2)
+    good = settings() + practice("look-up", title="Look up", once=due)
+    d = daemons(bus=session_bus.address, fake_clock=True,
+                config_text=good.replace('title = "Look up"', 'title = ""'))
     check = d.cli("check")
     assert check.returncode == 1
     d.start()
@@ -240,7 +243,8 @@ def test_started_on_a_broken_file_it_runs_nothing_says_why_and_recovers(
     assert status["schedule_error"] == check.stderr.rstrip("\n")
     assert status["next"] == []
     mark = d.mark()
-    write_in_place(d.config, good())  # due 2 s after the fix, however long start-up took
+    write_in_place(d.config, good)
     d.wait_for_log(r"INFO attuned: the schedule is valid again", 5, since=mark)
+    d.advance_to(due)
     rec = notification_server.wait_for_notify(2, NUDGE_WAIT)[1]
     assert rec["summary"] == "Look up"
