@@ -211,3 +211,14 @@ def test_answers_parsed() -> None:
     assert parse_answer("dismiss abc") is None
     assert parse_answer("done") is None
     assert parse_answer("done a b") is None
+
+
+def test_discreet_applies_on_the_phone(daemons: Daemons, ntfy: FakeNtfy) -> None:
+    # A lock screen is seen by others: the phone gets the neutral face, not the words.
+    d = daemons(config_text=settings() + phone(ntfy.url)
+                + practice("look-up", once=due_in(2), extra="discreet = true"))
+    d.start()
+    [msg] = ntfy.wait_for(TOPIC, 1, WAIT)
+    nid = nudged(d, "look-up")
+    assert (msg["title"], msg["message"]) == ("A moment for you", f"◦  {nid}")
+    assert "look-up" not in str(msg["actions"])
