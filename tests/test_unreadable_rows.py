@@ -152,6 +152,18 @@ def test_a_due_that_is_not_a_time_does_not_hide_the_practices_latest(config: Pat
     with Store.open(paths.history_db()) as s:
         assert s.last_fired_all() == {"breakfast": T0 + timedelta(days=1)}
         assert s.last_fired("breakfast") == T0 + timedelta(days=1)
+    # In the store's shape but not a time: the one before it is the latest.
+    with Store.open(paths.history_db()) as s:
+        thu = s.record_shown("breakfast", T0 + timedelta(days=2), T0 + timedelta(days=2),
+                             "Breakfast presence", "Paper down.")
+    spoil("UPDATE nudges SET due = '2026-13-01T07:30:00.000000+00:00' WHERE id = ?", thu.id)
+    with Store.open(paths.history_db()) as s:
+        told: list[str] = []
+        s.on_unreadable = told.append
+        assert s.last_fired_all() == {"breakfast": T0 + timedelta(days=1)}
+        assert told == ["the history has a row that cannot be read, left out: nudge "
+                        f"\"{thu.id}\" (due is not a time: "
+                        f"'2026-13-01T07:30:00.000000+00:00'){DOCTOR}"]
 
 
 def test_the_daemon_starts_past_rows_it_cannot_read_and_says_which(

@@ -185,8 +185,8 @@ def together(row: sqlite3.Row) -> TogetherState:
 
 
 def latest(row: sqlite3.Row, col: str) -> datetime:
-    """A MAX(...) of times, as read; the practice's nudges are named if it is wrong."""
-    return _named(f'a nudge of practice "{row["practice_id"]}"', lambda: _time(row, col))
+    """A practice's latest due (MAX(...) with the id of its nudge), as read."""
+    return _named(f'nudge "{row["id"]}"', lambda: _time(row, col))
 
 
 # ---- for doctor: every row, read as the store reads it ---------------------------------

@@ -134,10 +134,6 @@ _ACTION_STATE: Final = {
 # `NudgeRecord.is_open` in SQL, one definition for the store and shell completion.
 _OPEN = OPEN_WHERE
 
-# The shape of every time the store writes (attuned.state.database.ts), as a GLOB.
-_TS_GLOB: Final = ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
-                   ".[0-9][0-9][0-9][0-9][0-9][0-9]+00:00")
-
 _NUDGE_COLUMNS = (
     "id, practice_id, title, message, due, shown_at, state, snoozed_until, notification_id,"
     " repeat_count, next_repeat_at, snoozed_from, returned_at, returned_as, answered_at,"
@@ -513,20 +509,32 @@ class Store(Holding):
         return self._last_fired(None)
 
     def _last_fired(self, practice_id: str | None) -> dict[str, datetime]:
-        # Only dues in the store's own shape count: a row with another text there (which
-        # sorts after every time) would hide the practice's real latest one.
-        sql = ("SELECT practice_id, MAX(due) AS m FROM nudges WHERE snoozed_from IS NULL"
-               " AND due GLOB ?")
-        args: list[Any] = [_TS_GLOB]
+        # Only dues that start with a digit (< ":") count: another text there sorts after
+        # every time and would hide the practice's real latest one. One that starts
+        # with a digit and is still no time: the older ones are looked at in turn.
+        # (SQLite gives the bare column `id` from the row holding the MAX.)
+        sql = ("SELECT practice_id, id, MAX(due) AS due FROM nudges"
+               " WHERE snoozed_from IS NULL AND due < ':'")
+        args: list[Any] = []
         if practice_id is not None:
             sql += " AND practice_id = ?"
             args.append(practice_id)
         out: dict[str, datetime] = {}
         for r in self._read(sql + " GROUP BY practice_id", args):
             try:
-                out[r["practice_id"]] = rows.latest(r, "m")
+                out[r["practice_id"]] = rows.latest(r, "due")
+                continue
             except rows.Unreadable as e:  # in shape but no time (a 13th month)
                 self.left_out(e)
+            for older in self._read(  # rare: one by one, newest first, to a readable one
+                    "SELECT practice_id, id, due FROM nudges WHERE practice_id = ?"
+                    " AND snoozed_from IS NULL AND due < ? ORDER BY due DESC",
+                    (r["practice_id"], r["due"])):
+                try:
+                    out[r["practice_id"]] = rows.latest(older, "due")
+                    break
+                except rows.Unreadable as e:
+                    self.left_out(e)
         return out
 
     def history(self, practice_id: str | None = None, since: datetime | None = None,
