@@ -235,7 +235,7 @@ def test_next_over_the_spring_dst_night(tmp_path: Path, frozen_now: datetime) ->
     path = tmp_path / "config.toml"
     path.write_text('[settings]\ntimezone = "Europe/Berlin"\n\n[[practice]]\nid = "night"\n'
                     'title = "Night"\nmessage = "m"\nat = "02:30"\n')
-    r = run(path, "next", "--from", "2026-03-28", "--until", "2026-03-31", "--json")
+    r = run(path, "next", "--from", "2026-03-28", "--until", "2026-03-30", "--json")
     assert [n["at"] for n in json.loads(r.output)] == [
         "2026-03-28T02:30:00+01:00",
         "2026-03-29T03:00:00+02:00",  # 02:30 does not exist that night: the first moment after

@@ -155,6 +155,12 @@ def test_new_keys_parse_with_settings_as_defaults() -> None:
 @pytest.mark.parametrize(("extra", "message"), [
     ('when = "sometimes"',
      'config.toml:6: practice "p": when: expected one of "any", "together", got "sometimes"'),
+    ('when = "togther"',
+     'config.toml:6: practice "p": when: "togther" is not one of "any", "together"; did you '
+     'mean "together"?'),
+    ('blocked = "deffer"',
+     'config.toml:6: practice "p": blocked: "deffer" is not one of "drop", "defer", "digest"; '
+     'did you mean "defer"?'),
     ('outside = "defer"',
      'config.toml:6: practice "p": outside: goes with when = "together"; it says what happens '
      "to this practice's nudges while you are not together"),

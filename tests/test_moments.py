@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned.core.moments import parse_moment
+from attuned.core.moments import parse_moment, parse_until
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # 21:00 in Berlin
@@ -28,3 +28,23 @@ def test_moments_people_type(text: str, expected: datetime) -> None:
 def test_bad_moments_are_refused_with_a_hint(text: str) -> None:
     with pytest.raises(ValueError, match=f'"{text}"'):
         parse_moment(text, now=NOW, zone=BERLIN)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-12-03", datetime(2026, 12, 4, 0, 0, tzinfo=BERLIN)),  # the whole day
+    ("today", datetime(2026, 11, 26, 0, 0, tzinfo=BERLIN)),
+    ("tomorrow", datetime(2026, 11, 27, 0, 0, tzinfo=BERLIN)),
+    ("2026-12-03 10:00", datetime(2026, 12, 3, 10, 0, tzinfo=BERLIN)),  # a moment: itself
+    ("+2h", datetime(2026, 11, 25, 23, 0, tzinfo=BERLIN)),
+])
+def test_the_end_of_a_range_includes_a_day_given_alone(text: str, expected: datetime) -> None:
+    assert parse_until(text, now=NOW, zone=BERLIN) == expected
+
+
+def test_a_time_in_the_spring_gap_is_the_first_moment_after_it() -> None:
+    # 02:30 does not exist in Berlin on 28 March 2027: the schedule's rule, 03:00 CEST.
+    got = parse_moment("2027-03-28 02:30", now=NOW, zone=BERLIN)
+    assert got.isoformat() == "2027-03-28T03:00:00+02:00"
+    # A doubled time (the autumn night) is the first of the two.
+    got = parse_moment("2027-10-31 02:30", now=NOW, zone=BERLIN)
+    assert got.isoformat() == "2027-10-31T02:30:00+02:00"

@@ -97,12 +97,10 @@ def test_enabling_an_enabled_practice_writes_nothing(config: Path) -> None:
 def test_unknown_practice_names_the_ones_there(config: Path) -> None:
     with pytest.raises(PracticeNotFound) as info:
         edit.set_enabled(config, "lookup", True)
-    assert str(info.value) == (f'no practice "lookup" in {config}. Did you mean "look-up"? '
-                               "The practices there are: breakfast, look-up, sunday")
+    assert str(info.value) == 'no practice "lookup"; did you mean "look-up"?'
     with pytest.raises(PracticeNotFound) as info:
         edit.remove_practice(config, "zzz")
-    assert str(info.value) == (f'no practice "zzz" in {config}. The practices there are: '
-                               "breakfast, look-up, sunday")
+    assert str(info.value) == 'no practice "zzz"; the practices are: breakfast, look-up, sunday'
     assert config.read_text() == COMMENTED
 
 

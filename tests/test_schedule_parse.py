@@ -171,6 +171,12 @@ def test_defaults_without_settings() -> None:
          'config.toml:6: practice "p": days: "mnday" is not a day; did you mean "mon"?'),
         ('at = "07:30"\ndays = ["mon", "wendsday"]',
          'config.toml:6: practice "p": days: "wendsday" is not a day; did you mean "wed"?'),
+        ('at = "07:30"\ndays = "wekdays"',
+         'config.toml:6: practice "p": days: "wekdays" is not a day; did you mean "weekdays"?'),
+        ('at = "07:30"\ndays = "wekends"',
+         'config.toml:6: practice "p": days: "wekends" is not a day; did you mean "weekends"?'),
+        ('at = "07:30"\ndays = "dayly"',
+         'config.toml:6: practice "p": days: "dayly" is not a day; did you mean "daily"?'),
         ('at = "07:30"\ndays = "soon"',
          'config.toml:6: practice "p": days: "soon" is not a day; write mon, tue, wed, thu, '
          'fri, sat or sun, a range like "mon-fri", or "daily", "weekdays", "weekends"'),

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from attuned.app.context import Core
-from attuned.core import keys
+from attuned.core import keys, names
 from attuned.core.model import Action, NudgeState, Schedule
 from attuned.errors import AttunedError
-from attuned.state.store import NudgeNotFound, NudgeRecord, Store, StoreUnavailable
+from attuned.state.store import ID_ALPHABET, NudgeNotFound, NudgeRecord, Store, StoreUnavailable
 
 log = logging.getLogger("attuned")
 
@@ -77,9 +77,21 @@ def resolve_target(store: Store, target: str | None, schedule: Schedule | None) 
     except NudgeNotFound:
         # Perhaps a practice no longer in the schedule that still has an open nudge.
         rec = store.newest_open(target)
-        if rec is None:
-            raise
-        return rec
+        if rec is not None:
+            return rec
+        known = store.practice_ids() | {p.id for p in schedule.practices} if schedule \
+            else store.practice_ids()
+        if target in known:
+            raise NoNudgeToAnswer(f'practice "{target}" has no open nudge to answer') from None
+        # What looks like no nudge id, or is near a practice's, was meant as a practice.
+        if not _looks_like_nudge_id(target) or names.closest(target, known) is not None:
+            raise names.unknown_practice(target, known) from None
+        raise
+
+
+def _looks_like_nudge_id(text: str) -> bool:
+    # Every nudge id holds a digit, so that it never reads as a practice's name.
+    return all(c in ID_ALPHABET for c in text.lower()) and any(c.isdigit() for c in text)
 
 
 def answer(store: Store, target: str | None, action: Action, *, at: datetime, source: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from attuned.cli.common import DAEMON, display_zone, load_schedule, open_store
+from attuned.cli.common import DAEMON, display_zone, load_schedule, one_of, open_store
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import nudge_ids, targets
@@ -67,11 +67,12 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
 @click.command()
 @click.argument("target", required=False, metavar="[ID|PRACTICE]", shell_complete=targets)
 @click.option("--note", help="A line about how it went.")
-@click.option("--noticed", "how", flag_value="noticed", help="You noticed the moment.")
-@click.option("--partly", "how", flag_value="partly", help="It went partly.")
-@click.option("--missed-it", "how", flag_value="missed", help="You did it, but missed the moment.")
+@click.option("--noticed", is_flag=True, help="You noticed the moment.")
+@click.option("--partly", is_flag=True, help="It went partly.")
+@click.option("--missed-it", is_flag=True, help="You did it, but missed the moment.")
 @click.pass_context
-def done(ctx: click.Context, target: str | None, note: str | None, how: str | None) -> None:
+def done(ctx: click.Context, target: str | None, note: str | None, noticed: bool,
+         partly: bool, missed_it: bool) -> None:
     """Mark a nudge done (default: the newest open one).
 
     Say how it went too, if you like: --noticed, --partly or --missed-it, and a --note.
@@ -80,6 +81,8 @@ def done(ctx: click.Context, target: str | None, note: str | None, how: str | No
     Example:
         attuned done breakfast --partly --note "she was tired; I made tea"
     """
+    one_of(noticed=noticed, partly=partly, missed_it=missed_it)
+    how = "noticed" if noticed else "partly" if partly else "missed" if missed_it else None
     _answer(ctx, "done", target, note=note, how=how)
 
 

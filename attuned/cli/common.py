@@ -140,3 +140,38 @@ def open_store(*, read_only: bool = False) -> Store:
     with contextlib.suppress(AttunedError):  # not marked told: said again next time
         store.notes_told()
     return store
+
+
+def known_practice(ctx: click.Context, practice_id: str) -> str:
+    """`practice_id` when the schedule or the history knows it; else the one error every
+    command gives for an unknown practice ("did you mean ...?")."""
+    from attuned.core.names import resolve_practice
+
+    known: set[str] = set()
+    path = config_path(ctx)
+    if path.exists():
+        # A schedule being edited may not load: the history's ids still count.
+        with contextlib.suppress(AttunedError):
+            known |= {p.id for p in load_schedule(path).practices}
+    if practice_id in known:
+        return practice_id
+    store = open_store(read_only=True)
+    try:
+        known |= store.practice_ids()
+    finally:
+        store.close()
+    return resolve_practice(practice_id, known)
+
+
+def one_of(**given: bool) -> None:
+    """Refuse flags that exclude each other given together: "choose one of ..."."""
+    chosen = [name for name, on in given.items() if on]
+    if len(chosen) > 1:
+        flags = [f"--{n.replace('_', '-')}" for n in given]
+        gave = " and ".join(f"--{n.replace('_', '-')}" for n in chosen)
+        raise ExclusiveFlags(f"choose one of {', '.join(flags[:-1])} or {flags[-1]} "
+                             f"(you gave {gave})")
+
+
+class ExclusiveFlags(AttunedError):
+    pass

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import click
 
-from attuned.cli.common import display_zone, open_store
+from attuned.cli.common import display_zone, known_practice, one_of, open_store
 from attuned.cli.common import now as _now
 from attuned.cli.completion import practice_ids
 
@@ -39,8 +39,9 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
     from attuned.core.history import EventReason, reason_words
     from attuned.core.moments import parse_moment
 
-    if as_json and as_csv:
-        raise click.UsageError("give --json or --csv, not both")
+    one_of(json=as_json, csv=as_csv)
+    if practice_id is not None:
+        practice_id = known_practice(ctx, practice_id)
     zone = display_zone(ctx)
     start = parse_moment(since, now=_now(), zone=zone) if since else None
     store = open_store(read_only=True)
@@ -95,11 +96,11 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
 
 
 @click.command()
-@click.option("--week", "period", flag_value=7, default=True, help="The last 7 days (default).")
-@click.option("--month", "period", flag_value=30, help="The last 30 days.")
+@click.option("--week", is_flag=True, help="The last 7 days (default).")
+@click.option("--month", is_flag=True, help="The last 30 days.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def stats(ctx: click.Context, period: int, as_json: bool) -> None:
+def stats(ctx: click.Context, week: bool, month: bool, as_json: bool) -> None:
     """How each practice is going: answers, done-rate, streaks.
 
     A streak is a run of days with a nudge done (days with no nudge do not break
@@ -111,6 +112,8 @@ def stats(ctx: click.Context, period: int, as_json: bool) -> None:
     """
     from attuned.app import service
 
+    one_of(week=week, month=month)
+    period = 30 if month else 7
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
     store = open_store(read_only=True)

@@ -13,7 +13,15 @@ from typing import Any
 
 import click
 
-from attuned.cli.common import DAEMON, SummaryGroup, clock_times, display_zone, open_store
+from attuned.cli.common import (
+    DAEMON,
+    SummaryGroup,
+    clock_times,
+    display_zone,
+    known_practice,
+    one_of,
+    open_store,
+)
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import library_names, practice_ids
@@ -126,8 +134,7 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     from attuned.core import timing
     from attuned.core.durations import parse_duration
 
-    if at and random_ is not None:
-        raise click.UsageError("give --at or --random, not both")
+    one_of(at=bool(at), random=random_ is not None)
     lib = library.load()
     t = lib.get(name)
     length = parse_duration(period) if period else t.period
@@ -220,11 +227,13 @@ def needs() -> None:
 @click.command()
 @click.argument("practice_id", required=False, metavar="[PRACTICE]",
                 shell_complete=practice_ids)
-@click.option("--landed", "verdict", flag_value="landed", help="It landed.")
-@click.option("--partly", "verdict", flag_value="partly", help="Partly.")
-@click.option("--not-yet", "verdict", flag_value="not-yet", help="Not yet.")
+@click.option("--landed", is_flag=True, help="It landed.")
+@click.option("--partly", is_flag=True, help="Partly.")
+@click.option("--not-yet", is_flag=True, help="Not yet.")
 @click.option("--text", default="", help="Anything you noticed, in a line or two.")
-def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
+@click.pass_context
+def reflect(ctx: click.Context, practice_id: str | None, landed: bool, partly: bool,
+            not_yet: bool, text: str) -> None:
     """Say how a practice's period went (default: the one just asked).
 
     \b
@@ -233,8 +242,12 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
     """
     from attuned.app import frontdoor
 
+    one_of(landed=landed, partly=partly, not_yet=not_yet)
+    verdict = "landed" if landed else "partly" if partly else "not-yet" if not_yet else None
     if verdict is None:
         raise click.UsageError("say how it went: --landed, --partly or --not-yet")
+    if practice_id is not None:
+        practice_id = known_practice(ctx, practice_id)
     pid = frontdoor.reflect(DAEMON, open_store, practice_id, verdict, text,
                             now=_now()).practice_id
     words = {"landed": "it landed", "partly": "partly", "not-yet": "not yet"}[verdict]
@@ -244,11 +257,11 @@ def reflect(practice_id: str | None, verdict: str | None, text: str) -> None:
 
 
 @click.command(name="review")
-@click.option("--week", "days", flag_value=7, default=True, help="The last 7 days (default).")
-@click.option("--month", "days", flag_value=30, help="The last 30 days.")
+@click.option("--week", is_flag=True, help="The last 7 days (default).")
+@click.option("--month", is_flag=True, help="The last 30 days.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def review_(ctx: click.Context, days: int, as_json: bool) -> None:
+def review_(ctx: click.Context, week: bool, month: bool, as_json: bool) -> None:
     """Your week of practice, and what to keep, extend or try next.
 
     For each practice: its answers, done-rate and reflections, and a suggestion that
@@ -262,6 +275,8 @@ def review_(ctx: click.Context, days: int, as_json: bool) -> None:
     from attuned.config import library
     from attuned.config.read import load
 
+    one_of(week=week, month=month)
+    days = 30 if month else 7
     path = _config(ctx)
     practices_ = load(path).practices if path.exists() else ()
     zone = display_zone(ctx)

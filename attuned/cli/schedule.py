@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from attuned import paths
-from attuned.cli.common import clock_times, load_schedule
+from attuned.cli.common import clock_times, load_schedule, one_of
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import practice_ids
@@ -145,8 +145,9 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 @click.command(name="next")
 @click.option("--count", "-n", type=click.IntRange(1, 10000), default=None,
-              help="How many nudges to show (default 10).")
-@click.option("--until", "until", metavar="WHEN", help="Show nudges up to this moment.")
+              help="How many nudges to show (default 10; --until shows all up to it instead).")
+@click.option("--until", "until", metavar="WHEN",
+              help="Show every nudge up to this moment (a day: to its end, that day included).")
 @click.option("--from", "from_", metavar="WHEN", help="Start here instead of now.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -161,16 +162,15 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
         attuned next --from 2026-03-28 --until 2026-03-30   # the spring DST night
     """
     from attuned.core import timing
-    from attuned.core.moments import parse_moment
+    from attuned.core.moments import parse_moment, parse_until
 
-    if count is not None and until is not None:
-        raise click.UsageError("give --count or --until, not both")
+    one_of(count=count is not None, until=until is not None)
     sched = load_schedule(_config(ctx), example_if_missing=True)
     zone, seed = _zone_and_seed(sched)
     now = _now()
     start = parse_moment(from_, now=now, zone=zone) if from_ else now.astimezone(zone)
     if until is not None:
-        end = parse_moment(until, now=now, zone=zone)
+        end = parse_until(until, now=now, zone=zone)
         if end <= start:
             raise click.UsageError(f"--until ({until}) is not after the start")
         occ = timing.upcoming(sched, start, end, zone, seed)

@@ -7,7 +7,6 @@ so that two made at once both land. Also the new file of `attuned init` (write_n
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import os
 import re
@@ -33,7 +32,6 @@ from attuned.errors import (
     AttunedError,
     ConfigNotFound,
     EditConflict,
-    PracticeNotFound,
     Problem,
     ScheduleError,
 )
@@ -341,14 +339,9 @@ def _practice_table(text: str, path: Path, practice_id: str) -> Table:
                 raise AttunedError(f"{path} writes its practices in a form attuned cannot "
                                    "edit safely; edit it by hand with: attuned edit")
             return layout.practices[i]
-    names = [str(i) for i in ids if isinstance(i, str)]
-    if not names:
-        raise PracticeNotFound(f'no practice "{practice_id}" in {path}; it has no practices '
-                               "yet (add one with: attuned add)")
-    guess = difflib.get_close_matches(practice_id, names, n=1, cutoff=0.6)
-    hint = f' Did you mean "{guess[0]}"?' if guess else ""
-    raise PracticeNotFound(f'no practice "{practice_id}" in {path}.{hint} The practices '
-                           f"there are: {', '.join(names)}")
+    from attuned.core.names import unknown_practice
+
+    raise unknown_practice(practice_id, [str(i) for i in ids if isinstance(i, str)])
 
 
 def _typed(fields: Mapping[str, object]) -> dict[str, object]:

@@ -417,6 +417,9 @@ def _placeholders(message: str) -> None:
 def _choice(value: object, choices: tuple[str, ...]) -> str:
     words = ", ".join(f'"{c}"' for c in choices)
     if not isinstance(value, str) or value.strip().lower() not in choices:
+        guess = _suggest(value.strip().lower(), choices) if isinstance(value, str) else None
+        if guess is not None:
+            raise _Invalid(f'{_show(value)} is not one of {words}; did you mean "{guess}"?')
         raise _Invalid(f"expected one of {words}, got {_show(value)}")
     return value.strip().lower()
 

@@ -78,7 +78,10 @@ def _day(text: str) -> int:
         for i, full in enumerate(_FULL):
             if full.startswith(word):
                 return i
-    guess = difflib.get_close_matches(word, [*_FULL, *DAY_NAMES], n=1, cutoff=0.6)
+    # The words too, so that "wekdays" points at "weekdays" rather than at "wed".
+    words = ("daily", "weekdays", "weekends")
+    guess = difflib.get_close_matches(word, [*words, *_FULL, *DAY_NAMES], n=1, cutoff=0.6)
     if guess:
-        raise BadValue(f'"{text}" is not a day; did you mean "{guess[0][:3]}"?')
+        said = guess[0] if guess[0] in words else guess[0][:3]
+        raise BadValue(f'"{text}" is not a day; did you mean "{said}"?')
     raise BadValue(f'"{text}" is not a day; {_HOW}')

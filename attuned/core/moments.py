@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from attuned.core.durations import parse_clock, parse_duration
+from attuned.core.timing import resolve_wall
 from attuned.errors import BadValue
 
 
@@ -51,5 +52,17 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     )
 
 
+def parse_until(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+    """The end of a range given as `text`: a day alone ("2026-03-30", "today", "tomorrow")
+    includes that whole day, as a practice's `until` does; any other moment is itself."""
+    s = text.strip().lower()
+    if s in ("today", "tomorrow") or re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+        start = parse_moment(text, now=now, zone=zone)
+        return _at(start.date() + timedelta(days=1), time(0), zone)
+    return parse_moment(text, now=now, zone=zone)
+
+
 def _at(d: date, t: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(d, t, tzinfo=zone)
+    # The schedule's rule for a wall time skipped by a spring-forward gap: the first
+    # moment after it; a doubled one is the first of the two.
+    return resolve_wall(d, t, zone)

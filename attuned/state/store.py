@@ -544,6 +544,12 @@ class Store(Holding):
         found = self._read(rows.EVENTS_SQL + where + " ORDER BY e.at, e.seq", args)
         return self.readable(found, rows.event)
 
+    def practice_ids(self) -> set[str]:
+        """Every practice the history knows: with a nudge or a reflection."""
+        found = self._read("SELECT practice_id FROM nudges UNION "
+                           "SELECT practice_id FROM reflections", ())
+        return {str(r["practice_id"]) for r in found}
+
     def reflections(self, practice_id: str | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> list[Reflection]:
         """Reflections with `since <= at < until`, oldest first."""
