@@ -4,7 +4,6 @@ whose answer is waited for (recorded nowhere)."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 import urllib.parse
@@ -99,6 +98,8 @@ def test(ctx: click.Context, wait: float) -> None:
     settings = load_schedule(_config(ctx)).settings.phone
     if settings.ntfy is None:
         raise PhoneNotSet("no ntfy topic in [phone]; `attuned phone setup` makes one")
+    import asyncio  # here: the quick commands never load asyncio
+
     heard = asyncio.run(_round_trip(settings.ntfy, settings.token_file, wait))
     if heard is None:
         raise AttunedError(f"sent, but no answer came from the phone in {wait:g} s; is the "
@@ -107,6 +108,8 @@ def test(ctx: click.Context, wait: float) -> None:
 
 
 async def _round_trip(url: str, token_file: str | None, wait: float) -> str | None:
+    import asyncio
+
     from attuned.errors import NotifyError
     from attuned.notify.base import NUDGE_ACTIONS, Notification
     from attuned.notify.ntfy import LABELS, NtfyNotifier, read_token
