@@ -37,7 +37,8 @@ CASES = [
     ("snooze", {"for": "1e9"}, 'parameter "for" of "snooze": "1e9" is not a duration; write '
                                'it like "10m", "1h30m" or "2h"'),
     ("snooze", {"for": "999999999d"},
-     'parameter "for" of "snooze": "999999999d" is longer than 1w'),
+     'parameter "for" of "snooze": "999999999d" is longer than attuned takes; a duration '
+     'is at most 366d (a year)'),
     ("reflect", {"verdict": "landed", "text": 5},
      'parameter "text" of "reflect" must be text, not a number'),
     ("reflect", {}, '"reflect" needs the parameter "verdict"'),

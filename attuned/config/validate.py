@@ -35,6 +35,7 @@ from attuned.core.model import (
     When,
     Window,
 )
+from attuned.core.timing import LAST_DAY
 from attuned.errors import Problem
 
 __all__ = [
@@ -447,12 +448,7 @@ def _bool(value: object) -> bool:
 
 
 def _duration(value: object, what: str = 'a duration like "10m" or "1h30m"') -> timedelta:
-    text = _text(value, what)
-    try:
-        return parse_duration(text)
-    except OverflowError:
-        raise _Invalid(f"{_show(text)} is far longer than attuned can count; "
-                       'write something like "1h" or "2d"') from None
+    return parse_duration(_text(value, what))
 
 
 def _every(value: object) -> timedelta:
@@ -526,9 +522,15 @@ def _count(value: object) -> int:
     return value
 
 
+_MOST_REPEATS = 100
+
+
 def _repeat_max(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _Invalid(f"expected a whole number, 0 or more, got {_show(value)}")
+    if value > _MOST_REPEATS:
+        raise _Invalid(f"{value} is more reminders than attuned sends; "
+                       f"at most {_MOST_REPEATS}")
     return value
 
 
@@ -557,7 +559,7 @@ def _once(value: object) -> datetime:
         moment = value
     elif isinstance(value, str):
         text = value.strip()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{1,2}:\d{2}(:\d{2})?", text):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{1,2}:\d{2}(:\d{2})?", text, re.ASCII):
             try:
                 moment = datetime.fromisoformat(text.replace("t", "T"))
             except ValueError:
@@ -566,6 +568,9 @@ def _once(value: object) -> datetime:
             raise _Invalid(f"{_show(value)} is not a date and time; write it {example}")
     else:
         raise _Invalid(f"expected a date and time, {example}, got {_show(value)}")
+    if moment.date() > LAST_DAY:
+        raise _Invalid(f"{_show(value)} is after the last day attuned plans for, "
+                       f"{LAST_DAY.isoformat()}")
     if moment.tzinfo is not None:
         raise _Invalid(f"{_show(value)} has a time zone offset; write the local time without "
                        "one, like 2026-12-12T18:00:00 (the schedule's timezone applies)")

@@ -53,7 +53,7 @@ _FIELDS = (
 )
 
 _HELP = "minute hour day-of-month month day-of-week"
-_NUMBER = re.compile(r"\d+")
+_NUMBER = re.compile(r"[0-9]+", re.ASCII)
 
 
 def parse(expr: str) -> CronRule:
@@ -110,11 +110,15 @@ def _parse_item(expr: str, spec: _Field, item: str) -> range:
     base, slash, step_text = item.partition("/")
     step = 1
     if slash:
-        if not step_text.isdigit():
+        if not _NUMBER.fullmatch(step_text):
             raise BadValue(f'"{expr}": {spec.name} step "{step_text}" is not a number')
         step = int(step_text)
         if step < 1:
             raise BadValue(f'"{expr}": {spec.name} step {step} must be at least 1')
+        span = spec.high - spec.low + 1
+        if step > span:
+            raise BadValue(f'"{expr}": {spec.name} step {step} is longer than the field; '
+                           f"at most {span}")
     if base == "*":
         low, high = spec.low, spec.high
         if spec.name == "day-of-week":

@@ -28,7 +28,7 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         return _at(d, time(0), zone)
     if s.startswith("+"):
         return local_now + parse_duration(s[1:])
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ t](\d{1,2}:\d{2})(?::(\d{2}))?)?", s)
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ t](\d{1,2}:\d{2})(?::(\d{2}))?)?", s, re.ASCII)
     if m:
         try:
             d = date.fromisoformat(m.group(1))
@@ -40,7 +40,7 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
                 raise BadValue(f'"{text}" has seconds past 59')
             t = t.replace(second=int(m.group(3)))
         return _at(d, t, zone)
-    if re.fullmatch(r"\d{1,2}:\d{2}", s):
+    if re.fullmatch(r"\d{1,2}:\d{2}", s, re.ASCII):
         t = parse_clock(s)
         candidate = _at(local_now.date(), t, zone)
         if candidate <= local_now:

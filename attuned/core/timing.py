@@ -53,6 +53,17 @@ ONE_DAY = timedelta(days=1)
 # How far next_occurrence looks ahead: four years and a day, so a cron for 29 February is
 # always found.
 HORIZON = timedelta(days=4 * 365 + 2)
+# The last day a `once` may name (validation refuses later ones). A nudge's own arithmetic
+# runs past its moment by at most a year per duration (grace, snooze, answer_within) and
+# up to 100 repeats of at most a year, so a century of room keeps every sum a date.
+LAST_DAY = date(9899, 12, 31)
+_LAST_MOMENT = datetime.combine(date.max - ONE_DAY, time(0), UTC)
+
+
+def _horizon_end(a: datetime, horizon: timedelta) -> datetime:
+    """`a + horizon`, or a day before the last date when that would run past it (the
+    day loops step one past their last day)."""
+    return a + horizon if _LAST_MOMENT - a > horizon else _LAST_MOMENT
 _MINUTE = timedelta(minutes=1)
 _ALL_MONTHS = frozenset(range(1, 13))
 _ALL_DOM = frozenset(range(1, 32))
@@ -377,7 +388,8 @@ def iter_after(practice: Practice, after: datetime, zone: ZoneInfo, seed: str,
         # that order (a gap moves a time only up to the first instant of a later wall
         # time), so the day before `after`'s own has nothing strictly after it.
         day -= ONE_DAY
-    day, last_day = _clamp_days(practice, day, (a + horizon).astimezone(zone).date())
+    day, last_day = _clamp_days(practice, day,
+                                 _horizon_end(a, horizon).astimezone(zone).date())
     if isinstance(rule, AtRule | EveryRule | RandomRule) and not rule.days:
         return
     last: datetime | None = None
