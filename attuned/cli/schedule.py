@@ -81,10 +81,23 @@ def check(ctx: click.Context, file: str | None) -> None:
     Example:
         attuned check ~/.config/attuned/config.toml
     """
+    from attuned.core.silence import why_silent
+
     path = Path(file) if file else _config(ctx)
     sched = load_schedule(path)
     enabled = sum(1 for p in sched.practices if p.enabled)
     click.echo(f"{path}: ok, {len(sched.practices)} practices ({enabled} enabled)")
+    zone, seed = _zone_and_seed(sched)
+    now = _now()
+    for p in sched.practices:
+        why = why_silent(p, now, zone, seed) if p.enabled else None
+        if why is not None:
+            line = f":{p.line}" if p.line else ""
+            click.echo(f'{path}{line}: warning: practice "{p.id}" will never nudge: {why}')
+    paused = [p.id for p in sched.practices if not p.enabled]
+    if paused:
+        click.echo(f"paused, so they do not nudge: {', '.join(paused)} "
+                   "(`attuned enable ID` switches one on)")
 
 
 def _rule_words(p: Practice) -> str:
@@ -104,6 +117,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         attuned list --json | jq '.[].id'
     """
     from attuned.core import timing
+    from attuned.core.silence import why_silent
 
     path = _config(ctx)
     sched = load_schedule(path, example_if_missing=True)
@@ -140,7 +154,8 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         if isinstance(when, datetime):
             click.echo(f"{'':<{width}}  next: {_fmt_moment(when)}")
         elif p.enabled:
-            click.echo(f"{'':<{width}}  next: none ahead")
+            why = why_silent(p, now, zone, seed)
+            click.echo(f"{'':<{width}}  next: none ahead" + (f": {why}" if why else ""))
 
 
 @click.command(name="next")
@@ -261,6 +276,7 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
     if disabled:
         fields["enabled"] = False
     path = _config(ctx)
+    _refuse_the_past(path, fields)
     sched = add_practice(path, fields)
     p = sched.get(practice_id)
     assert p is not None
@@ -268,6 +284,31 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
     note = _quiet_note(sched, p)
     if note is not None:
         click.echo(f"attuned: note: {note}", err=True)
+
+
+class InThePast(AttunedError):
+    pass
+
+
+def _refuse_the_past(path: Path, fields: dict[str, object]) -> None:
+    """A practice added with its moment or its period already past would never nudge."""
+    from attuned.config import zones
+    from attuned.core.silence import moment_is_past
+
+    once, until = fields.get("once"), fields.get("until")
+    if not isinstance(once, datetime) and not isinstance(until, date):
+        return
+    sched = load_schedule(path, example_if_missing=True)
+    zone = zones.schedule_zone(sched.settings)
+    now = _now()
+    if isinstance(once, datetime) and moment_is_past(once, now, zone):
+        ahead = (now.astimezone(zone) + timedelta(days=1)).replace(tzinfo=None)
+        raise InThePast(f"--once: {once:%a %d %b %Y %H:%M} is in the past, so it would never "
+                        f'nudge; give a moment ahead, like --once "{ahead:%Y-%m-%d %H:%M}"')
+    today = now.astimezone(zone).date()
+    if isinstance(until, date) and until < today:
+        raise InThePast(f"--until: {until:%a %d %b %Y} is in the past, so it would never "
+                        f"nudge; give a day from today ({today:%Y-%m-%d}) on")
 
 
 def _quiet_note(sched: Schedule, p: Practice) -> str | None:
