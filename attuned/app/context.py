@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from attuned.core.clock import Clock
 from attuned.core.keys import JobKey
 from attuned.core.model import Practice, Schedule
+from attuned.core.presence import PresenceSource
 from attuned.notify.base import Notification, Notifier, PhoneChannel
 from attuned.state.store import Store
 from attuned.tasks import TaskSet
@@ -109,6 +110,7 @@ class Core:
     phone: PhoneChannel | None = None  # [phone]: where nudges reach the person away
     # Is nobody at the screen? None where it cannot be told (then "away" is not).
     is_away: Callable[[], bool | None] | None = None
+    presence: PresenceSource | None = None  # where the person is (the daemon's watcher)
 
     @property
     def schedule(self) -> Schedule:

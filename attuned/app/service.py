@@ -19,6 +19,7 @@ from attuned.app.answering import ACTION_KEYS, AnswerResult
 from attuned.app.context import Core, ScheduleState
 from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import Action, Held, HoldReason, NudgeState, Schedule, TogetherState
+from attuned.core.presence import Presence, describe
 from attuned.notify.base import CLOSED_DISMISSED
 from attuned.state.store import HistoryEvent, NudgeRecord, Store
 
@@ -63,6 +64,8 @@ class StatusResult:
     held: tuple[tuple[Held, str], ...] = ()  # each held nudge and its title, oldest first
     together: TogetherState = field(default_factory=TogetherState)
     paused: bool | None = None  # the desktop's do-not-disturb; None: it cannot be told
+    presence: Presence | None = None  # where the person is; None: nothing watches
+    presence_words: str = ""  # that, as `status` says it ("locked since 14:02")
 
     @property
     def held_for_pause(self) -> int:
@@ -91,6 +94,10 @@ class StatusResult:
                      for h, title in self.held],
             "together": {**self.together.to_json(), "active": self.together.active(self.now)},
             "paused": self.paused,
+            "presence": None if self.presence is None else {
+                "state": self.presence.state.value, "away": self.presence.away,
+                "since": self.presence.since.isoformat() if self.presence.since else None,
+                "text": self.presence_words},
         }
 
 
@@ -199,6 +206,7 @@ class Service(Core):
     async def status(self) -> StatusResult:
         due = self.planner.due_times()
         upcoming = sorted((t, k.ident) for k, t in due.items() if k.kind == JobKind.NUDGE)
+        where = self.presence.current() if self.presence is not None else None
         nxt = []
         for t, pid in upcoming[:3]:
             p = self.practice(pid)
@@ -211,7 +219,9 @@ class Service(Core):
             snoozed=tuple(self.store.pending_snoozes()), next=tuple(nxt),
             held=tuple((h, p.title if (p := self.practice(h.practice_id)) else h.practice_id)
                        for h in self.store.held()),
-            together=self.store.together(), paused=await holding.paused_or_unknown(self))
+            together=self.store.together(), paused=await holding.paused_or_unknown(self),
+            presence=where, presence_words=(
+                "" if where is None else describe(where, self.now().astimezone(self.zone))))
 
     async def finish(self, timeout: float) -> None:
         """At exit: let what is under way end (up to `timeout` s), then give the writes

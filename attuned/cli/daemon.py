@@ -168,6 +168,9 @@ def status(as_json: bool) -> None:
     together = st.get("together")
     if isinstance(together, dict):
         click.echo(f"together mode: {_together(together)}")
+    presence = st.get("presence")
+    if isinstance(presence, dict):
+        click.echo(f"presence: {presence['text']}")
     if st.get("paused"):
         waiting = sum(1 for n in st.get("held", []) if n["reason"] == "dnd")
         click.echo(f"notifications are paused: {_nudges(waiting)} held")

@@ -143,6 +143,7 @@ class Daemon:
         chain.on_dnd_change = service.on_dnd_change
         store.forget_notification_ids()  # a new server run may reuse old ids
         await self._connect(chain)
+        await self._start_presence(stack)
         await self._start_phone(stack, sched)
         planner.start()
         with planner.batch(), gc_paused():
@@ -213,6 +214,20 @@ class Daemon:
             else:
                 log.warning("no notification server on the bus yet; nudges go to the log "
                             "until one appears")
+
+    async def _start_presence(self, stack: contextlib.AsyncExitStack) -> None:
+        """Where the person is (the screensaver, logind's session), kept from their
+        change signals, for the phone's `when = "away"` and `status`."""
+        from attuned.daemon.presence import PresenceWatcher
+        from attuned.notify.busaddr import session_bus_address
+
+        assert self.service is not None
+        watcher = PresenceWatcher(self.clock, session_address=session_bus_address(os.environ),
+                                  system_address=os.environ.get("ATTUNED_SYSTEM_BUS_ADDRESS"))
+        await watcher.start()
+        stack.push_async_callback(watcher.stop)
+        self.service.presence = watcher
+        self.service.is_away = lambda: watcher.current().away
 
     async def _start_phone(self, stack: contextlib.AsyncExitStack, sched: Schedule) -> None:
         """[phone]'s channels, as the schedule at start-up names them (a change to

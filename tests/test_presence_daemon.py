@@ -1,0 +1,102 @@
+"""Where the person is, as the real daemon reads it: a FAKE screensaver on a real test
+session bus and a FAKE logind session on a private bus standing in for the system bus
+(no screen locker or logind runs here); `attuned status` says the belief."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from buses import DBusDaemon
+from daemon_harness import DaemonProcess, Daemons, practice, settings
+from notification_server import NotificationServer
+from presence_fakes import FakeLogindSession, FakeScreenSaver
+
+LOG_WAIT = 5.0
+# No $DISPLAY or $WAYLAND_DISPLAY from the machine running the tests.
+HEADLESS = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+T0 = datetime(2026, 12, 1, 14, 2, 30, tzinfo=UTC)
+SCHEDULE = settings() + practice("look-up", once=T0 + timedelta(hours=6))
+
+
+@pytest.fixture
+def screensaver(session_bus: DBusDaemon) -> Iterator[FakeScreenSaver]:
+    with FakeScreenSaver(session_bus.address) as fake:
+        yield fake
+
+
+@pytest.fixture
+def login_session(system_bus: DBusDaemon) -> Iterator[FakeLogindSession]:
+    with FakeLogindSession(system_bus.address) as fake:
+        yield fake
+
+
+def presence_line(d: DaemonProcess) -> str:
+    out = d.cli("status")
+    assert out.returncode == 0, out.stderr
+    [line] = [ln for ln in out.stdout.splitlines() if ln.startswith("presence: ")]
+    return line
+
+
+def test_the_screensaver_locking_and_unlocking(
+        daemons: Daemons, session_bus: DBusDaemon, screensaver: FakeScreenSaver,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=SCHEDULE, fake_clock=T0,
+                env=HEADLESS).start()
+    assert d.log_matches(r"presence: at_screen \(from org\.freedesktop\.ScreenSaver\)")
+    assert presence_line(d) == "presence: at the screen"
+    screensaver.set_active(True)
+    d.wait_for_log(r"INFO presence: presence: locked$", LOG_WAIT)
+    assert presence_line(d) == "presence: locked since 14:02"
+    st = d.call("status")["presence"]
+    assert st == {"state": "locked", "away": True, "since": T0.isoformat(),
+                  "text": "locked since 14:02"}
+    screensaver.set_active(False)
+    d.wait_for_log(r"INFO presence: presence: at_screen$", LOG_WAIT)
+    assert presence_line(d) == "presence: at the screen"
+
+
+def test_gnomes_screensaver_is_heard_too(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    with FakeScreenSaver(session_bus.address, gnome=True) as gnome:
+        gnome.set_active(True)  # locked before the daemon starts
+        d = daemons(bus=session_bus.address, config_text=SCHEDULE, fake_clock=T0,
+                    env=HEADLESS).start()
+        assert d.log_matches(r"presence: locked \(from org\.gnome\.ScreenSaver\)")
+        assert presence_line(d) == "presence: locked since 14:02"
+
+
+def test_loginds_hints_locked_then_idle(
+        daemons: Daemons, session_bus: DBusDaemon, system_bus: DBusDaemon,
+        login_session: FakeLogindSession, notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, system_bus=system_bus.address,
+                config_text=SCHEDULE, fake_clock=T0, env=HEADLESS).start()
+    assert d.log_matches(r"presence: at_screen \(from logind session _3\)")
+    login_session.set(locked=True)
+    d.wait_for_log(r"INFO presence: presence: locked$", LOG_WAIT)
+    assert presence_line(d) == "presence: locked since 14:02"
+    login_session.set(locked=False, idle_since=T0 - timedelta(minutes=12, seconds=5))
+    d.wait_for_log(r"INFO presence: presence: idle$", LOG_WAIT)
+    assert presence_line(d) == "presence: idle 12 min"
+    login_session.set(idle_since=None)
+    d.wait_for_log(r"INFO presence: presence: at_screen$", LOG_WAIT)
+
+
+def test_no_screensaver_no_session_no_display_is_no_desktop(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=SCHEDULE, fake_clock=T0,
+                env=HEADLESS).start()
+    assert d.log_matches(r"presence: no_desktop \(from no screensaver and no logind session\)")
+    assert presence_line(d) == "presence: no desktop"
+    assert d.call("status")["presence"]["away"] is True
+
+
+def test_a_display_without_a_screensaver_is_at_the_screen(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=SCHEDULE, fake_clock=T0,
+                env={"DISPLAY": ":99", "WAYLAND_DISPLAY": ""}).start()
+    assert presence_line(d) == "presence: at the screen"
