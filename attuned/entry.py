@@ -61,9 +61,10 @@ def phone_configured(config: str | None) -> bool:
     read here: this runs before anything else is imported); a wrong guess costs only
     memory or a clear TLS error, never a nudge."""
     from attuned import paths
+    from attuned.fsutil import read_regular
 
     try:
-        text = paths.config_path(config).read_bytes()
+        text = read_regular(paths.config_path(config), 1024 * 1024)
     except OSError:
         return False
     return any(line.strip().startswith(b"[phone]") for line in text.splitlines())

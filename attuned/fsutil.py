@@ -7,7 +7,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import stat
 import time
 from collections.abc import Iterator
@@ -53,6 +52,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None,
 def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
+        import secrets  # here: entry.py reads through this module before OpenSSL may load
+
         tmp = directory / f".{name}.{secrets.token_hex(4)}.tmp"
         try:
             return os.open(tmp, flags, 0o644), tmp
@@ -161,3 +162,53 @@ def lock_holder(lock_path: Path) -> int | None:
     except PermissionError:
         pass  # exists, owned by someone else
     return pid
+
+
+class NotRegularFile(OSError):
+    """The path is a FIFO, a device or a socket; `kind` says which, in words."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"not a regular file ({kind})")
+        self.kind = kind
+
+
+class TooLarge(OSError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"larger than {limit} bytes")
+        self.limit = limit
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes. A FIFO would
+    block the reader (O_NONBLOCK keeps even the open from waiting for a writer) and a
+    device such as /dev/zero never ends, so neither is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(_kind(mode))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise TooLarge(limit)
+    return b"".join(chunks)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"

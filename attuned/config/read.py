@@ -16,6 +16,7 @@ from attuned.config.layout import Layout, scan
 from attuned.config.validate import Checker
 from attuned.core.model import Schedule
 from attuned.errors import AttunedError, ConfigNotFound, Problem, ScheduleError
+from attuned.fsutil import NotRegularFile, TooLarge, read_regular
 
 __all__ = [
     "ConfigUnreadable",
@@ -92,9 +93,21 @@ def example_schedule() -> Schedule:
     return parse_text(example_text(), source="<built-in example>")
 
 
+# A schedule is a few kilobytes; the cap keeps a link to /dev/zero or a huge file from
+# growing memory without limit.
+MAX_SCHEDULE_BYTES = 1024 * 1024
+
+
 def read_bytes(path: Path) -> bytes:
+    """The file's bytes: only a regular file, and at most MAX_SCHEDULE_BYTES of it."""
     try:
-        return path.read_bytes()
+        return read_regular(path, MAX_SCHEDULE_BYTES)
+    except NotRegularFile as e:
+        raise ConfigUnreadable(f"{path} is not a regular file ({e.kind}); a schedule is a "
+                               "plain text file: point --config at one") from None
+    except TooLarge:
+        raise ConfigUnreadable(f"{path} is larger than 1 MiB, the most a schedule file may "
+                               "be; is it the right file?") from None
     except FileNotFoundError:
         raise not_found(path) from None
     except IsADirectoryError:
@@ -172,6 +185,11 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScheduleError([_syntax_problem(source, text, e)]) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise ScheduleError([Problem(
+            source, "TOML nested too deeply (arrays or tables inside one another, thousands "
+            "of levels); a schedule needs at most two levels")]) from None
 
 
 def data_and_layout(text: str, source: str) -> tuple[dict[str, Any], Layout]:
