@@ -119,3 +119,22 @@ def test_stats_without_held_nudges_is_as_before(config: Path) -> None:
         rec = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.")
         s.answer(rec.id, Action.DONE, T0, "cli")
     assert run("stats").output.splitlines()[-1] == "· no nudge that day   ▁ none done   █ all done"
+
+
+def test_since_takes_the_past_words_and_a_snooze_keeps_its_seconds(config: Path) -> None:
+    with Store.open(paths.history_db()) as s:
+        rec = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.")
+        s.answer(rec.id, Action.SNOOZE, at=T0 + timedelta(seconds=30), source="cli",
+                 snooze_until=T0 + timedelta(minutes=10, seconds=30))
+    for since in ("yesterday", "2d", "-36h"):
+        r = run("history", "--since", since)
+        assert r.exit_code == 0, r.output
+        assert r.output.splitlines()[-1] == (
+            f"  07:30  snoozed    {rec.id:<6} breakfast          Breakfast presence  "
+            "(from the cli, until 07:40:30)")
+    r = CliRunner().invoke(cli, ["history", "--since", "today"])
+    assert r.output == "Nothing in the history for that.\n"
+    r = CliRunner().invoke(cli, ["history", "--since", "+2h"])
+    assert (r.exit_code, r.stderr) == (  # a bad value, as click's own are: exit 2
+        2, 'attuned: "+2h" is not a moment; write "today", "yesterday", "7d" or "-2h" (that '
+           'long ago), "2026-12-01", "2026-12-01 07:00" or "07:00"\n')

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from attuned.core.moments import parse_moment, parse_until
+from attuned.core.moments import clock_words, parse_moment, parse_since, parse_until
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # 21:00 in Berlin
@@ -48,3 +48,32 @@ def test_a_time_in_the_spring_gap_is_the_first_moment_after_it() -> None:
     # A doubled time (the autumn night) is the first of the two.
     got = parse_moment("2027-10-31 02:30", now=NOW, zone=BERLIN)
     assert got.isoformat() == "2027-10-31T02:30:00+02:00"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("today", datetime(2026, 11, 25, 0, 0, tzinfo=BERLIN)),
+    ("yesterday", datetime(2026, 11, 24, 0, 0, tzinfo=BERLIN)),
+    ("7d", datetime(2026, 11, 18, 21, 0, tzinfo=BERLIN)),
+    ("-2d", datetime(2026, 11, 23, 21, 0, tzinfo=BERLIN)),
+    ("-90m", datetime(2026, 11, 25, 19, 30, tzinfo=BERLIN)),
+    ("2026-11-20", datetime(2026, 11, 20, 0, 0, tzinfo=BERLIN)),
+    ("2026-11-20 07:00", datetime(2026, 11, 20, 7, 0, tzinfo=BERLIN)),
+    ("07:00", datetime(2026, 11, 25, 7, 0, tzinfo=BERLIN)),  # already past today
+    ("22:00", datetime(2026, 11, 24, 22, 0, tzinfo=BERLIN)),  # still ahead: yesterday's
+])
+def test_moments_looking_back(text: str, expected: datetime) -> None:
+    assert parse_since(text, now=NOW, zone=BERLIN) == expected
+
+
+@pytest.mark.parametrize("text", ["+2h", "tomorrow", "someday", "7x"])
+def test_a_moment_looking_back_lists_the_past_forms(text: str) -> None:
+    with pytest.raises(ValueError) as e:
+        parse_since(text, now=NOW, zone=BERLIN)
+    assert str(e.value) == (f'"{text}" is not a moment; write "today", "yesterday", "7d" or '
+                            '"-2h" (that long ago), "2026-12-01", "2026-12-01 07:00" or '
+                            '"07:00"')
+
+
+def test_clock_words_keep_the_seconds_an_event_has() -> None:
+    assert clock_words(datetime(2026, 12, 1, 17, 7, 30)) == "17:07:30"
+    assert clock_words(datetime(2026, 12, 1, 17, 7)) == "17:07"

@@ -75,7 +75,23 @@ def test_until_a_time_already_past_today_means_tomorrow() -> None:
     assert s.until == datetime(2026, 12, 2, 1, 30, tzinfo=UTCZ)
     with pytest.raises(together.TogetherError) as e:
         together.switch("until", "late", T0, UTCZ)
-    assert str(e.value) == '"late" is not a time of day; write it as HH:MM, like "07:30"'
+    assert str(e.value) == ('"late" is not a moment; write "now", "tomorrow", "2026-03-29", '
+                            '"2026-03-29 01:00", "22:00" or "+2h"')
+
+
+def test_until_takes_the_moments_of_every_option() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    at_1710 = datetime(2026, 12, 1, 16, 10, 30, tzinfo=UTC)  # 17:10:30 in Berlin
+    s = together.switch("until", "+2h", at_1710, berlin)
+    assert s.describe(at_1710, berlin) == "Together mode is on until 19:10:30."
+    s = together.switch("until", "16:00", at_1710, berlin)
+    assert s.describe(at_1710, berlin) == "Together mode is on until tomorrow 16:00."
+    s = together.switch("until", "2026-12-03 20:00", at_1710, berlin)
+    assert s.describe(at_1710, berlin) == "Together mode is on until Thu 03 Dec 20:00."
+    with pytest.raises(together.TogetherError) as e:
+        together.switch("until", "2026-12-01 10:00", at_1710, berlin)
+    assert str(e.value) == ('"2026-12-01 10:00" is already past; say a moment ahead, like: '
+                            "attuned together until +2h")
 
 
 def test_the_state_survives_a_reopen_and_is_off_until_switched(tmp_path: Path) -> None:
@@ -107,3 +123,17 @@ def test_the_cli_without_a_daemon_writes_the_state(monkeypatch: pytest.MonkeyPat
     assert "did you mean: attuned together until 22:00" in r.output
     r = CliRunner().invoke(cli, ["together", "off"])
     assert not saved_state().active(T0)
+
+
+def test_the_cli_says_until_tomorrow_for_a_time_already_past(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 17:10 (UTC, the system zone here): 16:00 is tomorrow's.
+    monkeypatch.setattr(cli_practice, "_now",
+                        lambda: datetime(2026, 12, 1, 17, 10, tzinfo=UTC))
+    monkeypatch.setenv("TZ", "UTC")
+    r = CliRunner().invoke(cli, ["together", "until", "16:00"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Together mode is on until tomorrow 16:00. (the daemon is not "
+                               "running")
+    r = CliRunner().invoke(cli, ["together", "until", "+2h"])
+    assert r.output.startswith("Together mode is on until 19:10. (the daemon")

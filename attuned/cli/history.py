@@ -21,7 +21,8 @@ from attuned.cli.completion import practice_ids
 @click.option("--practice", "practice_id", metavar="ID", help="Only this practice.",
               shell_complete=practice_ids)
 @click.option("--since", metavar="WHEN",
-              help='From this moment: "today", "2026-12-01" or "2026-12-01 07:00".')
+              help='From this moment: "today", "yesterday", "7d" (that long ago), '
+                   '"2026-12-01" or "2026-12-01 07:00".')
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 @click.pass_context
@@ -37,13 +38,13 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
 
     from attuned.app import service
     from attuned.core.history import EventReason, reason_words
-    from attuned.core.moments import parse_moment
+    from attuned.core.moments import clock_words, parse_since
 
     one_of(json=as_json, csv=as_csv)
     if practice_id is not None:
         practice_id = known_practice(ctx, practice_id)
     zone = display_zone(ctx)
-    start = parse_moment(since, now=_now(), zone=zone) if since else None
+    start = parse_since(since, now=_now(), zone=zone) if since else None
     store = open_store(read_only=True)
     try:
         events = service.history(store, practice_id=practice_id, since=start)
@@ -83,7 +84,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         if e.source and e.source != "daemon":
             extra.append(f"from the {e.source}")
         if e.snoozed_until:
-            extra.append(f"until {e.snoozed_until.astimezone(zone):%H:%M}")
+            extra.append(f"until {clock_words(e.snoozed_until.astimezone(zone))}")
         if e.how:
             extra.append(e.how)
         if e.reason is not None:  # held or dropped: why (a replaced one names the other)

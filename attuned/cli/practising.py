@@ -346,12 +346,13 @@ def _review_json(r: Any) -> dict[str, Any]:
 
 @click.command()
 @click.argument("switch", required=False, type=click.Choice(["on", "off", "until"]))
-@click.argument("until", required=False, metavar="[HH:MM]")
+@click.argument("until", required=False, metavar="[WHEN]")
 @click.pass_context
 def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     """Say that you two are together (no argument: whether you are).
 
-    Practices with when = "together" nudge only then.
+    Practices with when = "together" nudge only then. WHEN is a moment ahead: "22:00"
+    (the next time it is that o'clock), "+2h", "tomorrow" or "2026-12-01 22:00".
 
     \b
     Example:

@@ -288,7 +288,12 @@ class TogetherState:
             return "Together mode is off."
         if self.until is None:
             return "Together mode is on, until you switch it off."
-        return f"Together mode is on until {self.until.astimezone(zone):%H:%M}."
+        end, today = self.until.astimezone(zone), now.astimezone(zone).date()
+        # "until 16:00" read at 17:10 would be misread as a time already past.
+        clock = f"{end:%H:%M:%S}" if end.second else f"{end:%H:%M}"
+        days = (end.date() - today).days
+        day = "" if days == 0 else "tomorrow " if days == 1 else f"{end:%a %d %b} "
+        return f"Together mode is on until {day}{clock}."
 
     def to_json(self) -> dict[str, object]:
         return {"on": self.on, "until": self.until.isoformat() if self.until else None}

@@ -52,6 +52,41 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     )
 
 
+_SINCE_HINT = ('write "today", "yesterday", "7d" or "-2h" (that long ago), "2026-12-01", '
+               '"2026-12-01 07:00" or "07:00"')
+
+
+def parse_since(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+    """A moment in the past, for options that look back (`history --since`): "today",
+    "yesterday" (midnight), "7d" or "-7d" (that long before now), a date, a date and time,
+    or "07:00" (today, or yesterday when it is still ahead)."""
+    s = text.strip().lower()
+    local_now = now.astimezone(zone)
+    if s in ("now", "today", "yesterday"):
+        if s == "now":
+            return local_now
+        d = local_now.date() - timedelta(days=1 if s == "yesterday" else 0)
+        return _at(d, time(0), zone)
+    if re.fullmatch(r"-?\d.*[a-z]", s) and not re.fullmatch(r"\d{4}-.*", s):
+        try:
+            return local_now - parse_duration(s.removeprefix("-"))
+        except ValueError:
+            raise BadValue(f'"{text}" is not a moment; {_SINCE_HINT}') from None
+    if re.fullmatch(r"\d{1,2}:\d{2}", s):
+        candidate = _at(local_now.date(), parse_clock(s), zone)
+        if candidate > local_now:
+            candidate = _at(local_now.date() - timedelta(days=1), parse_clock(s), zone)
+        return candidate
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[ t].*)?", s):
+        return parse_moment(text, now=now, zone=zone)
+    raise BadValue(f'"{text}" is not a moment; {_SINCE_HINT}')
+
+
+def clock_words(at: datetime) -> str:
+    """A time of day as people read it: "17:07", with its seconds when it has them."""
+    return f"{at:%H:%M:%S}" if at.second or at.microsecond else f"{at:%H:%M}"
+
+
 def parse_until(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     """The end of a range given as `text`: a day alone ("2026-03-30", "today", "tomorrow")
     includes that whole day, as a practice's `until` does; any other moment is itself."""

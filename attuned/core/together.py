@@ -4,11 +4,11 @@ is kept by the store (attuned.state.store)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from attuned.core.durations import parse_clock
 from attuned.core.model import TogetherState
+from attuned.core.moments import parse_moment
 from attuned.errors import AttunedError
 
 
@@ -17,7 +17,8 @@ class TogetherError(AttunedError):
 
 
 def switch(word: str, until_text: str | None, now: datetime, zone: ZoneInfo) -> TogetherState:
-    """"on", "off", or "until" with a clock time (the next time it is that o'clock)."""
+    """"on", "off", or "until" a moment ahead (a clock time is the next time it is that
+    o'clock)."""
     if word == "on":
         return TogetherState(True, None)
     if word == "off":
@@ -25,13 +26,14 @@ def switch(word: str, until_text: str | None, now: datetime, zone: ZoneInfo) -> 
     if word == "until":
         if not until_text:
             raise TogetherError('say until when, like: attuned together until 22:00')
+        # The moments of every option ("22:00": the next time it is that o'clock, "+2h",
+        # "2026-12-01 22:00"), ahead of now.
         try:
-            t = parse_clock(until_text)
+            end = parse_moment(until_text, now=now, zone=zone)
         except ValueError as e:
             raise TogetherError(str(e)) from None
-        local = now.astimezone(zone)
-        end = local.replace(hour=t.hour, minute=t.minute, second=0, microsecond=0)
-        if end <= local:
-            end += timedelta(days=1)
+        if end <= now:
+            raise TogetherError(f'"{until_text}" is already past; say a moment ahead, like: '
+                                "attuned together until +2h")
         return TogetherState(True, end)
     raise TogetherError(f'"{word}" is not a together switch; say on, off, or until HH:MM')
