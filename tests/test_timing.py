@@ -413,7 +413,7 @@ def test_a_single_message_is_always_that_message() -> None:
      "2 times a day, at least 2h apart"),
     (EveryRule(timedelta(minutes=90), window("09:00", "21:00")),
      "every 1h30m between 09:00 and 21:00"),
-    (EveryRule(timedelta(hours=2)), "every 2h"),
+    (EveryRule(timedelta(hours=2)), "every 2h all day"),
     (EveryRule(timedelta(hours=1), window("21:00", "00:00"), frozenset({MON, WED, THU, FRI})),
      "every 1h between 21:00 and midnight on Mon, Wed-Fri"),
     (cron("0 19 * * sun", {0}, {19}, weekdays={SUN}), "cron 0 19 * * sun (Sundays at 19:00)"),

@@ -36,7 +36,7 @@ class _Group(SummaryGroup):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="attuned")
-@click.option("--config", "config", envvar="ATTUNED_CONFIG", type=click.Path(dir_okay=False),
+@click.option("--config", "config", envvar="ATTUNED_CONFIG", type=click.Path(), metavar="FILE",
               help="The schedule file (default: $XDG_CONFIG_HOME/attuned/config.toml).")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None) -> None:

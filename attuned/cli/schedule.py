@@ -72,7 +72,9 @@ def init(ctx: click.Context, force: bool) -> None:
 
 
 @click.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+# Not click.Path(dir_okay=False): its refusal is a usage error (exit 2); the reader's is
+# one line with the reason and exit 1, as for every other unreadable schedule.
+@click.argument("file", required=False, type=click.Path())
 @click.pass_context
 def check(ctx: click.Context, file: str | None) -> None:
     """Check a schedule file and print every problem in it.
@@ -86,6 +88,10 @@ def check(ctx: click.Context, file: str | None) -> None:
     path = Path(file) if file else _config(ctx)
     sched = load_schedule(path)
     enabled = sum(1 for p in sched.practices if p.enabled)
+    if not sched.practices:
+        click.echo(f"{path}: ok, but it has no practices, so nothing will nudge you; add one "
+                   "with `attuned add`")
+        return
     click.echo(f"{path}: ok, {len(sched.practices)} practices ({enabled} enabled)")
     zone, seed = _zone_and_seed(sched)
     now = _now()

@@ -127,8 +127,10 @@ def not_found(path: Path) -> ConfigNotFound:
 
 
 def decode(data: bytes, path: Path) -> str:
+    """The file's text; a UTF-8 byte order mark (some Windows editors write one) is
+    dropped, as TOML does not allow it and it says nothing."""
     try:
-        return data.decode("utf-8")
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise ScheduleError([Problem(

@@ -25,6 +25,9 @@ def why_silent(p: Practice, now: datetime, zone: ZoneInfo, seed: str) -> str | N
         if moment <= now:
             return (f"its moment, {moment:%a %d %b %Y %H:%M}, is past; give it one ahead "
                     "with once = ..., or remove it")
+        if moment > now + timing.HORIZON:
+            return (f"its moment, {moment:%a %d %b %Y %H:%M}, is more than four years "
+                    "ahead, beyond what attuned plans; give it a nearer one")
     if p.until is not None and p.until < today:
         return (f"its period ended on {p.until:%a %d %b %Y}; `attuned try {p.id}` starts a "
                 "new one, or set a later until")

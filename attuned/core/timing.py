@@ -542,6 +542,10 @@ def describe_rule(practice: Practice) -> str:
             text += " " + _between(w)
         elif w.start != time(0):
             text += f", counting from {_clock(w.start)}"
+        else:
+            # Without `between` the window is the whole day, night included: said, as
+            # someone who left it out may not expect a nudge at 03:00.
+            text += " all day"
         return text + _on_days(rule.days)
     if isinstance(rule, RandomRule):
         # "at a random moment", not "once": that word belongs to the once rule.
