@@ -93,7 +93,7 @@ def test_history_json_and_csv_carry_the_reason(config: Path) -> None:
         ("held", "eyes", "together")]
     assert table[-1]["reason"] == ""
     assert list(table[0]) == ["at", "event", "nudge", "practice", "title", "source", "note",
-                              "how", "snoozed_until", "due", "reason"]
+                              "how", "snoozed_until", "due", "reason", "snoozed_from"]
 
 
 def test_stats_counts_held_nudges_as_neither_done_nor_missed(config: Path) -> None:
@@ -138,3 +138,22 @@ def test_since_takes_the_past_words_and_a_snooze_keeps_its_seconds(config: Path)
     assert (r.exit_code, r.stderr) == (  # a bad value, as click's own are: exit 2
         2, 'attuned: "+2h" is not a moment; write "today", "yesterday", "7d" or "-2h" (that '
            'long ago), "2026-12-01", "2026-12-01 07:00" or "07:00"\n')
+
+
+def test_a_snooze_return_names_the_nudge_it_brings_back_and_counts_once(config: Path) -> None:
+    back_at = T0 + timedelta(minutes=10)
+    with Store.open(paths.history_db()) as s:
+        first = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.")
+        s.answer(first.id, Action.SNOOZE, at=T0 + timedelta(seconds=5), source="button",
+                 snooze_until=back_at)
+        back = s.record_shown("breakfast", back_at, back_at, "Breakfast presence",
+                              "Paper down.", snoozed_from=first.id)
+        s.answer(back.id, Action.DONE, at=back_at + timedelta(minutes=1), source="button")
+    r = run("history")
+    assert r.output.splitlines()[-2] == (
+        f"  07:40  shown      {back.id:<6} breakfast          Breakfast presence  "
+        f"(back from the snoozed {first.id})")
+    rows = json.loads(run("history", "--json").output)
+    assert [x["snoozed_from"] for x in rows] == ["", "", first.id, first.id]
+    st = json.loads(run("stats", "--json").output)
+    assert [(x["nudges"], x["snoozed"], x["done"]) for x in st] == [(1, 1, 1)]

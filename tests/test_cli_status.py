@@ -92,3 +92,19 @@ def test_status_lists_held_nudges_together_mode_and_paused_notifications(
     lines = status_lines(monkeypatch, asyncio.run(svc.status()).to_json())
     assert lines[3:5] == ["together mode: on, until you switch it off",
                           "next: Wed 02 Dec 07:30  breakfast  Breakfast presence"]
+
+
+def test_status_links_a_snooze_return_to_the_nudge_it_brings_back(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from attuned.core.model import Action
+
+    svc, _, _, clock = make(store, practice(), at=T0)
+    first = store.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.")
+    back_at = T0 + timedelta(minutes=10)
+    store.answer(first.id, Action.SNOOZE, at=T0, source="cli", snooze_until=back_at)
+    back = store.record_shown("breakfast", back_at, back_at, "Breakfast presence",
+                              "Paper down.", snoozed_from=first.id)
+    clock.at = back_at
+    lines = status_lines(monkeypatch, asyncio.run(svc.status()).to_json())
+    assert lines[0] == (f"open: {back.id}  Breakfast presence  (since Tue 01 Dec 19:10, "
+                        f"back from the snoozed {first.id})")

@@ -82,7 +82,8 @@ class StatusResult:
             "schedule_error": self.schedule_error,
             "practices": self.practices,
             "open": [{"nudge": r.id, "practice": r.practice_id, "title": r.title,
-                      "shown_at": r.shown_at.isoformat() if r.shown_at else None}
+                      "shown_at": r.shown_at.isoformat() if r.shown_at else None,
+                      "snoozed_from": r.snoozed_from}
                      for r in self.open],
             "snoozed": [{"nudge": r.id, "practice": r.practice_id, "title": r.title,
                          "until": r.snoozed_until.isoformat() if r.snoozed_until else None}

@@ -158,7 +158,8 @@ def status(as_json: bool) -> None:
         click.echo("the file has a problem; the last good schedule keeps running:")
         click.echo(_indent(str(st["schedule_error"])))
     for n in st["open"]:
-        click.echo(f"open: {n['nudge']}  {n['title']}  (since {_short(n['shown_at'])})")
+        back = f", back from the snoozed {n['snoozed_from']}" if n.get("snoozed_from") else ""
+        click.echo(f"open: {n['nudge']}  {n['title']}  (since {_short(n['shown_at'])}{back})")
     for n in st["snoozed"]:
         click.echo(f"snoozed: {n['nudge']}  {n['title']}  (back at {_short(n['until'])})")
     for n in st.get("held", []):

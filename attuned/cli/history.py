@@ -37,7 +37,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
     import csv
 
     from attuned.app import service
-    from attuned.core.history import EventReason, reason_words
+    from attuned.core.history import EventKind, EventReason, reason_words
     from attuned.core.moments import clock_words, parse_since
 
     one_of(json=as_json, csv=as_csv)
@@ -58,6 +58,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         else "",
         "due": e.due.astimezone(zone).isoformat(),
         "reason": str(e.reason) if e.reason else "",
+        "snoozed_from": e.snoozed_from or "",  # a snooze's return: the nudge it brings back
     } for e in events]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -66,7 +67,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         # sys.stdout, not click.get_text_stream: click 8.5.1's stub makes mypy reject it.
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else
                                 ["at", "event", "nudge", "practice", "title", "source", "note",
-                                 "how", "snoozed_until", "due", "reason"])
+                                 "how", "snoozed_until", "due", "reason", "snoozed_from"])
         writer.writeheader()
         writer.writerows(rows)
         return
@@ -85,6 +86,8 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
             extra.append(f"from the {e.source}")
         if e.snoozed_until:
             extra.append(f"until {clock_words(e.snoozed_until.astimezone(zone))}")
+        if e.snoozed_from and e.kind in (EventKind.SHOWN, EventKind.MISSED):
+            extra.append(f"back from the snoozed {e.snoozed_from}")
         if e.how:
             extra.append(e.how)
         if e.reason is not None:  # held or dropped: why (a replaced one names the other)
