@@ -235,3 +235,24 @@ def test_next_occurrence_around_a_midnight_clock_change(zone_name: str) -> None:
                 assert nxt is not None
                 assert (nxt.astimezone(UTC), nxt.utcoffset()) == (
                     first.astimezone(UTC), first.utcoffset()), (rule, after)
+
+
+@pytest.mark.parametrize(("day", "walls", "gaps"), [
+    # Spring: 01:30 CET to 03:00 CEST is 30 minutes of elapsed time.
+    (date(2026, 3, 29), "00:00+01:00 01:30+01:00 03:00+02:00 04:30+02:00", [90, 30, 90]),
+    # Autumn: 01:30 CEST to 03:00 CET is two and a half hours; 02:xx's second pass
+    # (CET) is not a step of its own.
+    (date(2026, 10, 25), "00:00+02:00 01:30+02:00 03:00+01:00 04:30+01:00", [90, 150, 90]),
+])
+def test_every_steps_by_clock_time_not_elapsed_time(day: date, walls: str,
+                                                     gaps: list[int]) -> None:
+    """The README's rule: `every` counts wall-clock steps from the window's start each
+    day, so the nudges come at the same clock times on a DST night as on any other,
+    and the elapsed time between two of them is the interval plus or minus the hour."""
+    zone = ZoneInfo("Europe/Berlin")
+    p = practice(EveryRule(timedelta(minutes=90), Window(time(0), time(6))))
+    start = datetime.combine(day, time(0), zone)
+    got = occurrences(p, start, start + timedelta(hours=7), zone, "seed")
+    assert key(got) == key(parse(day, walls))
+    assert [int((b - a).total_seconds() // 60) for a, b in itertools.pairwise(
+        [t.astimezone(UTC) for t in got])] == gaps
