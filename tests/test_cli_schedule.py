@@ -245,6 +245,15 @@ def test_next_over_the_spring_dst_night(tmp_path: Path, frozen_now: datetime) ->
     assert "03:00 CEST" in r.output
 
 
+def test_a_typed_time_in_the_spring_gap_is_the_first_moment_after_it(
+        tmp_path: Path, frozen_now: datetime) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[settings]\ntimezone = "Europe/Berlin"\n\n[[practice]]\nid = "tick"\n'
+                    'title = "Tick"\nmessage = "m"\nevery = "30m"\n')
+    r = run(path, "next", "--from", "2027-03-28 02:30", "--count", "1", "--json")
+    assert [n["at"] for n in json.loads(r.output)] == ["2027-03-28T03:00:00+02:00"]
+
+
 def test_next_without_a_file_shows_the_example(tmp_path: Path, frozen_now: datetime) -> None:
     r = run(tmp_path / "none.toml", "next", "--count", "3")
     assert r.exit_code == 0

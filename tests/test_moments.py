@@ -77,3 +77,12 @@ def test_a_moment_looking_back_lists_the_past_forms(text: str) -> None:
 def test_clock_words_keep_the_seconds_an_event_has() -> None:
     assert clock_words(datetime(2026, 12, 1, 17, 7, 30)) == "17:07:30"
     assert clock_words(datetime(2026, 12, 1, 17, 7)) == "17:07"
+
+
+def test_plus_and_minus_are_elapsed_time_across_a_dst_change() -> None:
+    at_0130 = datetime(2027, 3, 28, 0, 30, tzinfo=UTC)  # 01:30 CET, the spring night
+    assert parse_moment("+2h", now=at_0130, zone=BERLIN).isoformat() == \
+        "2027-03-28T04:30:00+02:00"
+    at_0430 = datetime(2027, 3, 28, 2, 30, tzinfo=UTC)  # 04:30 CEST
+    assert parse_since("-2h", now=at_0430, zone=BERLIN).isoformat() == \
+        "2027-03-28T01:30:00+01:00"

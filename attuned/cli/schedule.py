@@ -10,7 +10,7 @@ import json
 import os
 import shlex
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,8 +197,9 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
         occ = timing.upcoming(sched, start, end, zone, seed)
     else:
         # `upcoming` is half-open at its start; step back a microsecond so a nudge due
-        # exactly at --from is shown.
-        occ = timing.next_n(sched, start - timedelta(microseconds=1), count or 10, zone, seed)
+        # exactly at --from is shown (in UTC: a step in wall time could land in a DST gap).
+        occ = timing.next_n(sched, start.astimezone(UTC) - timedelta(microseconds=1),
+                            count or 10, zone, seed)
     by_id = {p.id: p for p in sched.practices}
     if as_json:
         click.echo(json.dumps([

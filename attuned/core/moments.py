@@ -5,7 +5,7 @@ with a message for people."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from attuned.core.durations import parse_clock, parse_duration
@@ -27,7 +27,7 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         d = local_now.date() + timedelta(days=1 if s == "tomorrow" else 0)
         return _at(d, time(0), zone)
     if s.startswith("+"):
-        return local_now + parse_duration(s[1:])
+        return _elapsed(now, parse_duration(s[1:]), zone)
     m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ t](\d{1,2}:\d{2})(?::(\d{2}))?)?", s, re.ASCII)
     if m:
         try:
@@ -69,7 +69,7 @@ def parse_since(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         return _at(d, time(0), zone)
     if re.fullmatch(r"-?\d.*[a-z]", s) and not re.fullmatch(r"\d{4}-.*", s):
         try:
-            return local_now - parse_duration(s.removeprefix("-"))
+            return _elapsed(now, -parse_duration(s.removeprefix("-")), zone)
         except ValueError:
             raise BadValue(f'"{text}" is not a moment; {_SINCE_HINT}') from None
     if re.fullmatch(r"\d{1,2}:\d{2}", s):
@@ -95,6 +95,12 @@ def parse_until(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         start = parse_moment(text, now=now, zone=zone)
         return _at(start.date() + timedelta(days=1), time(0), zone)
     return parse_moment(text, now=now, zone=zone)
+
+
+def _elapsed(now: datetime, length: timedelta, zone: ZoneInfo) -> datetime:
+    # In UTC: arithmetic on an aware datetime in a zone is wall-clock arithmetic, an hour
+    # off across a DST change ("+2h" at 01:30 on the spring night is 04:30, not 03:30).
+    return (now.astimezone(UTC) + length).astimezone(zone)
 
 
 def _at(d: date, t: time, zone: ZoneInfo) -> datetime:
