@@ -52,6 +52,9 @@ def test_the_screensaver_locking_and_unlocking(
     st = d.call("status")["presence"]
     assert st == {"state": "locked", "away": True, "since": T0.isoformat(),
                   "text": "locked since 14:02"}
+    doctor = d.cli("doctor")
+    assert "✓ presence        locked since 14:02, as the daemon believes\n" in doctor.stdout, \
+        doctor.stdout
     screensaver.set_active(False)
     d.wait_for_log(r"INFO presence: presence: at_screen$", LOG_WAIT)
     assert presence_line(d) == "presence: at the screen"

@@ -223,7 +223,8 @@ class Daemon:
 
         assert self.service is not None
         watcher = PresenceWatcher(self.clock, session_address=session_bus_address(os.environ),
-                                  system_address=os.environ.get("ATTUNED_SYSTEM_BUS_ADDRESS"))
+                                  system_address=os.environ.get("ATTUNED_SYSTEM_BUS_ADDRESS"),
+                                  idle_after=self.service.schedule.settings.phone.idle)
         await watcher.start()
         stack.push_async_callback(watcher.stop)
         self.service.presence = watcher

@@ -15,13 +15,17 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from attuned.core.clock import Clock
 from attuned.core.presence import Presence, PresenceState, Unsubscribe
+
+if TYPE_CHECKING:
+    from attuned.daemon.x11idle import X11Idle
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +54,20 @@ class PresenceWatcher:
 
     def __init__(self, clock: Clock, *, session_address: str | None,
                  system_address: str | None, environ: Mapping[str, str] | None = None,
-                 uid: int | None = None) -> None:
+                 uid: int | None = None, idle_after: timedelta | None = None) -> None:
         self._clock = clock
         self._session_address = session_address
         self._system_address = system_address
         env = os.environ if environ is None else environ
         self._display = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+        # X11's own idle time, read when asked; logind's IdleHint is set by the desktop
+        # with its own threshold, this one uses ours (e.g. [phone] idle).
+        self._idle_after = idle_after
+        self._x11: X11Idle | None = None
+        if env.get("DISPLAY") and idle_after is not None:
+            from attuned.daemon.x11idle import X11Idle
+
+            self._x11 = X11Idle(env["DISPLAY"])
         self._uid = os.getuid() if uid is None else uid
         self._session_bus: MessageBus | None = None
         self._system_bus: MessageBus | None = None
@@ -74,6 +86,14 @@ class PresenceWatcher:
     # ------------------------------------------------------------------ PresenceSource
 
     def current(self) -> Presence:
+        """The belief kept from the signals; at the screen by them, X11's idle time
+        (read now, when there is a display) can still say idle."""
+        if self._presence.state is PresenceState.AT_SCREEN and self._x11 is not None:
+            idle = self._x11.seconds()
+            assert self._idle_after is not None
+            if idle is not None and idle >= self._idle_after.total_seconds():
+                return Presence(PresenceState.IDLE,
+                                self._clock.now() - timedelta(seconds=idle))
         return self._presence
 
     def subscribe(self, callback: Callable[[Presence], None]) -> Unsubscribe:
@@ -93,6 +113,8 @@ class PresenceWatcher:
             found.append(self._saver[0])
         if self._login_path is not None:
             found.append(f"logind session {self._login_path.rsplit('/', 1)[-1]}")
+        if self._x11 is not None and self._x11.usable:
+            found.append(f"X11 idle time on {self._x11.display}")
         return tuple(found)
 
     # ------------------------------------------------------------------ lifecycle
@@ -117,6 +139,8 @@ class PresenceWatcher:
                 bus.remove_message_handler(self._handle)
                 bus.disconnect()
         self._session_bus = self._system_bus = None
+        if self._x11 is not None:
+            self._x11.close()
 
     async def _connect(self, address: str | None, which: str) -> MessageBus | None:
         try:
@@ -233,6 +257,7 @@ class PresenceWatcher:
         if self._idle_hint:
             return Presence(PresenceState.IDLE, self._idle_since)
         if self._saver is not None or self._login_graphical or self._display:
+            # At the screen as the signals tell; `current()` asks X11 for idle time.
             return Presence(PresenceState.AT_SCREEN)
         return Presence(PresenceState.NO_DESKTOP)
 

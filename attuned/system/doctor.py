@@ -432,8 +432,9 @@ def _service_bus(inp: Inputs) -> CheckResult:
 
 
 def check_daemon(inp: Inputs) -> list[CheckResult]:
-    """The running daemon answers on its control socket; and, as it tells, whether the
-    desktop's notifications are paused (nudges held or dropped meanwhile)."""
+    """The running daemon answers on its control socket; and, as it tells, where it
+    believes the person is and whether the desktop's notifications are paused (nudges
+    held or dropped meanwhile)."""
     from attuned.daemon import control
 
     name = "daemon"
@@ -446,6 +447,10 @@ def check_daemon(inp: Inputs) -> list[CheckResult]:
     except AttunedError as e:
         return [_warn(name, str(e))]
     results = [_daemon_result(inp, st)]
+    presence = st.get("presence")
+    if isinstance(presence, dict):
+        # What the daemon believes, so a nudge held or sent to the phone can be understood.
+        results.append(_ok("presence", f"{presence.get('text')}, as the daemon believes"))
     if st.get("paused") is True:
         results.append(_paused_result(st))
     return results
