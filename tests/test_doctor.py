@@ -534,8 +534,11 @@ def test_everything_in_place_with_a_running_daemon_exits_0(
         "✓", "daemon", f"answering at {d.control_socket}; next: evening at "))
     assert line(result, "history") == [
         head("✓", "history", f"{d.state_dir / 'history.db'}: healthy, 0 nudges")]
+    [presence] = line(result, "presence")  # its words: tests/test_presence_daemon.py
+    assert presence.startswith(head("✓", "presence", ""))
+    assert presence.endswith(", as the daemon believes")
     marks = [text[0] for text in result.stdout.splitlines()[:-2] if not text.startswith(" ")]
-    assert marks == ["✓"] * 9, result.stdout
+    assert marks == ["✓"] * 10, result.stdout
     assert result.stdout.endswith("\nEverything attuned needs works.\n")
     assert result.exit_code == 0
 
