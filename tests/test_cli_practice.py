@@ -202,7 +202,7 @@ def test_try_refuses_hours_and_unknown_names(config: Path) -> None:
                         "...`\n")
     r = CliRunner().invoke(cli, ["try", "brekfast"])
     assert r.exit_code == 1
-    assert 'Did you mean "breakfast"?' in r.stderr
+    assert r.stderr == 'attuned: no practice "brekfast" in the library; did you mean "breakfast"?\n'
     assert not config.exists()
 
 

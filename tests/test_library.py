@@ -81,8 +81,11 @@ def test_a_template_without_why_or_with_an_hour_period_is_refused() -> None:
 def test_an_unknown_template_name_gets_a_suggestion() -> None:
     with pytest.raises(library.TemplateNotFound) as e:
         library.load().get("brekfast")
-    assert str(e.value).startswith('there is no practice "brekfast" in the library. '
-                                   'Did you mean "breakfast"?')
+    assert str(e.value) == 'no practice "brekfast" in the library; did you mean "breakfast"?'
+    with pytest.raises(library.TemplateNotFound) as e:
+        library.load().get("zzz")
+    assert str(e.value).startswith('no practice "zzz" in the library; `attuned practices` '
+                                   "lists them: look-up, breakfast, ")
 
 
 def test_fields_override_the_suggested_rule() -> None:

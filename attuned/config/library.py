@@ -118,13 +118,15 @@ class Library:
         for t in self.templates:
             if t.name == name:
                 return t
-        import difflib
+        from attuned.core.names import closest
 
         names = [t.name for t in self.templates]
-        guess = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        hint = f' Did you mean "{guess[0]}"?' if guess else ""
-        raise TemplateNotFound(f'there is no practice "{name}" in the library.{hint} '
-                               f"`attuned practices` lists them: {', '.join(names)}")
+        guess = closest(name, names)
+        if guess is not None:  # the wording of every unknown practice, "in the library"
+            raise TemplateNotFound(f'no practice "{name}" in the library; did you mean '
+                                   f'"{guess}"?')
+        raise TemplateNotFound(f'no practice "{name}" in the library; `attuned practices` '
+                               f"lists them: {', '.join(names)}")
 
     def after(self, name: str, skip: Iterable[str] = ()) -> Template | None:
         """The next template in the library's order after `name`, not in `skip`."""
