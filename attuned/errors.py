@@ -87,6 +87,11 @@ class ControlError(AttunedError):
     """The daemon answered a control request with an error."""
 
 
+class DaemonBusy(ControlError):
+    """The daemon refused the connection before reading a request (all its connections
+    are being answered): nothing was done, so the CLI may write to the history itself."""
+
+
 class StoreError(AttunedError):
     pass
 

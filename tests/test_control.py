@@ -400,24 +400,45 @@ def test_an_idle_client_is_disconnected(sock_path: Path) -> None:
         assert control.call("echo", path=sock_path) == {"method": "echo", "params": {}}
 
 
-def test_too_many_connections_are_refused_politely(sock_path: Path) -> None:
-    with Running(sock_path, Handler(), methods=METHODS, max_connections=2):
-        with contextlib.ExitStack() as stack:
-            held = []
-            for _ in range(2):
-                s = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
-                s.settimeout(10)
-                s.connect(str(sock_path))
-                s.sendall(_line({"method": "echo"}))
-                s.recv(4096)  # answered: this connection is registered on the server
-                held.append(s)
-            with pytest.raises(ControlReplyError) as excinfo:
-                control.call("echo", path=sock_path)
-            assert str(excinfo.value) == "the attuned daemon has too many open connections"
-        assert control.call("echo", path=sock_path, timeout=5) == {
-            "method": "echo",
-            "params": {},
-        }
+def test_at_the_limit_the_longest_idle_connection_makes_room(sock_path: Path) -> None:
+    with (Running(sock_path, Handler(), methods=METHODS, max_connections=2),
+          contextlib.ExitStack() as stack):
+        held = []
+        for _ in range(2):
+            s = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+            s.settimeout(10)
+            s.connect(str(sock_path))
+            s.sendall(_line({"method": "echo"}))
+            s.recv(4096)  # answered: this connection is registered on the server
+            held.append(s)
+        assert control.call("echo", path=sock_path) == {"method": "echo", "params": {}}
+        assert held[0].recv(4096) == b""  # the oldest was closed for it
+        held[1].sendall(_line({"method": "echo"}))
+        assert json.loads(held[1].recv(4096))["ok"]
+
+
+def test_hundreds_of_silent_connections_do_not_keep_a_client_out(sock_path: Path) -> None:
+    with (Running(sock_path, Handler(), methods=METHODS, first_request_timeout=30),
+          contextlib.ExitStack() as stack):
+        for _ in range(200):
+            s = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+            s.connect(str(sock_path))
+        for _ in range(5):
+            assert control.call("echo", path=sock_path, timeout=5) == {
+                "method": "echo", "params": {}}
+
+
+def test_a_connection_that_sends_nothing_is_closed_sooner_than_an_idle_one(
+        sock_path: Path) -> None:
+    with Running(sock_path, Handler(), methods=METHODS, first_request_timeout=0.3):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(sock_path))
+            start = time.monotonic()
+            data = s.recv(4096)
+            assert time.monotonic() - start < 5
+        assert json.loads(data) == _err(
+            None, "idle_timeout", "no request for 0.3 s; closing the connection")
 
 
 # --- daemon absent or silent ------------------------------------------------------------

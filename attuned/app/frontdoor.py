@@ -20,7 +20,7 @@ from attuned.app.holding import TogetherResult
 from attuned.app.reflecting import ReflectResult
 from attuned.core import together as tg
 from attuned.core.model import Action, Schedule, TogetherState
-from attuned.errors import DaemonNotRunning
+from attuned.errors import DaemonBusy, DaemonNotRunning
 from attuned.state.store import Store
 
 
@@ -52,6 +52,12 @@ def answer(link: DaemonLink, open_store: Callable[[], Store], target: str | None
         res = link.call(action.value, _params(target=target, note=note, how=how,
                                               **{"for": length}))
         return Outcome(str(res["text"]), True)
+    except DaemonBusy as e:
+        # Refused before reading: nothing was answered, so the history takes it (a snooze
+        # still needs the daemon to bring the nudge back).
+        if action == Action.SNOOZE:
+            raise DaemonBusy(f"{e}; try the snooze again in a moment, or answer with "
+                             "`attuned done` / `attuned skip`") from None
     except DaemonNotRunning:
         if action == Action.SNOOZE:
             raise DaemonNotRunning(
@@ -100,7 +106,7 @@ def together(link: DaemonLink, open_store: Callable[[], Store], word: str,
         return TogetherResult(state, str(res["text"]),
                               tuple(str(r) for r in released)
                               if isinstance(released, list) else ()), True
-    except DaemonNotRunning:
+    except (DaemonNotRunning, DaemonBusy):
         pass
     store = open_store()
     try:

@@ -14,6 +14,11 @@ The socket lives in a 0700 directory, is itself 0600, and a peer with another ui
 refused (SO_PEERCRED). Blank lines are ignored; a final line without a newline is still
 answered (so `printf '{"method":"status"}' | nc -U ...` works).
 
+A connection gets FIRST_REQUEST_TIMEOUT for its first request and IDLE_TIMEOUT between
+later ones. At MAX_CONNECTIONS a new client closes the one that has waited longest for
+a request; only when every connection is being answered is it refused as busy (before
+reading anything, so the CLI may fall back to the history).
+
 The client is synchronous and imports nothing from asyncio: the CLI's quick commands must
 stay quick (importing asyncio costs about 70 ms).
 """
@@ -36,7 +41,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attuned import paths
-from attuned.errors import AlreadyRunning, AttunedError, ControlError, DaemonNotRunning
+from attuned.errors import (
+    AlreadyRunning,
+    AttunedError,
+    ControlError,
+    DaemonBusy,
+    DaemonNotRunning,
+)
 
 if TYPE_CHECKING:
     import asyncio
@@ -46,6 +57,9 @@ log = logging.getLogger(__name__)
 MAX_LINE = 64 * 1024  # request line limit, excluding the newline
 MAX_REPLY = 16 * 1024 * 1024  # what the client accepts; replies can list many nudges
 IDLE_TIMEOUT = 60.0
+# A connection that has sent nothing yet gets this long: clients send their request at
+# once, and idle connections held open must not keep the owner's commands out.
+FIRST_REQUEST_TIMEOUT = 5.0
 MAX_CONNECTIONS = 64
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -207,13 +221,18 @@ class ControlServer:
         *,
         methods: Collection[str] | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
+        first_request_timeout: float = FIRST_REQUEST_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.path = paths.control_socket() if path is None else path
         self._handler = handler
         self._methods = None if methods is None else frozenset(methods)
         self._idle_timeout = idle_timeout
+        self._first_timeout = min(first_request_timeout, idle_timeout)
         self._max_connections = max_connections
+        # Each connection's writer, and since when it has waited for a request (None while
+        # one is being answered): at the limit, the longest waiting one makes room.
+        self._waiting: dict[asyncio.Task[Any], tuple[asyncio.StreamWriter, float | None]] = {}
         self._server: asyncio.AbstractServer | None = None
         self._inode: tuple[int, int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -304,6 +323,7 @@ class ControlServer:
             log.exception("control connection failed unexpectedly")
         finally:
             self._tasks.discard(task)
+            self._waiting.pop(task, None)
             writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
@@ -320,20 +340,39 @@ class ControlServer:
                 f"this attuned daemon belongs to uid {os.getuid()}; "
                 f"connections from uid {uid} are refused",
             )
-        if len(self._tasks) > self._max_connections:
+        if len(self._tasks) > self._max_connections and not self._make_room():
             log.warning("refused a control connection: %d already open", len(self._tasks) - 1)
             return _error(None, "busy", "the attuned daemon has too many open connections")
         return None
+
+    def _make_room(self) -> bool:
+        """Close the connection that has waited longest for a request; False when every
+        open connection is being answered."""
+        idle = [(since, task, writer) for task, (writer, since) in self._waiting.items()
+                if since is not None]
+        if not idle:
+            return False
+        _since, task, writer = min(idle, key=lambda x: x[0])
+        log.info("closed an idle control connection to make room for a new one")
+        self._waiting.pop(task, None)
+        self._tasks.discard(task)
+        writer.close()
+        task.cancel()
+        return True
 
     async def _conversation(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         import asyncio
 
+        task = asyncio.current_task()
+        assert task is not None
         at_eof = False
+        timeout = self._first_timeout
         while not at_eof:
+            self._waiting[task] = (writer, time.monotonic())
             try:
-                line = await asyncio.wait_for(reader.readuntil(b"\n"), self._idle_timeout)
+                line = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
             except asyncio.IncompleteReadError as eof:
                 line, at_eof = eof.partial, True
             except asyncio.LimitOverrunError:
@@ -348,11 +387,13 @@ class ControlServer:
                     _error(
                         None,
                         "idle_timeout",
-                        f"no request for {self._idle_timeout:g} s; closing the connection",
+                        f"no request for {timeout:g} s; closing the connection",
                     ),
                 )
                 return
+            self._waiting[task] = (writer, None)
             if line.strip():
+                timeout = self._idle_timeout
                 await self._send(writer, await self._answer(line))
 
     async def _send(self, writer: asyncio.StreamWriter, reply: dict[str, Any]) -> None:
@@ -520,6 +561,8 @@ def _read_reply(line: bytes, request_id: str) -> dict[str, Any]:
         raise ControlError("the attuned daemon sent a reply attuned cannot read")
     message = error.get("message")
     code = error.get("code")
+    if code == "busy" and isinstance(message, str):
+        raise DaemonBusy(message)
     raise ControlReplyError(
         message if isinstance(message, str) else "the attuned daemon reported an error",
         code if isinstance(code, str) else "error",
