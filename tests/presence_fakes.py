@@ -156,15 +156,27 @@ class FakeLogindSession(_Threaded):
     def __init__(self, address: str) -> None:
         super().__init__(address)
         self._session = _Session()
+        self._user = _User()
 
     def _export(self, bus: MessageBus) -> None:
         bus.export("/org/freedesktop/login1", _Manager())
-        bus.export(f"/org/freedesktop/login1/user/_{os.getuid()}", _User())
+        bus.export(f"/org/freedesktop/login1/user/_{os.getuid()}", self._user)
         bus.export(SESSION_PATH, self._session)
 
     def __enter__(self) -> "FakeLogindSession":
         self.start()
         return self
+
+    def new_login(self, path: str = "/org/freedesktop/login1/session/_7") -> None:
+        """A new graphical login: the user's display session is now `path`, not locked."""
+        async def change() -> None:
+            fresh = _Session()
+            self._bus.export(path, fresh)
+            self._session = fresh
+            self._user.display = (path.rsplit("_", 1)[-1], path)
+            self._user.emit_properties_changed({"Display": list(self._user.display)})
+
+        self._run(change())
 
     def set(self, *, locked: bool | None = None, idle_since: datetime | bool | None = False
             ) -> None:

@@ -87,6 +87,22 @@ def test_loginds_hints_locked_then_idle(
     d.wait_for_log(r"INFO presence: presence: at_screen$", LOG_WAIT)
 
 
+def test_a_new_login_is_followed_to_its_session(
+        daemons: Daemons, session_bus: DBusDaemon, system_bus: DBusDaemon,
+        login_session: FakeLogindSession, notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, system_bus=system_bus.address,
+                config_text=SCHEDULE, fake_clock=T0, env=HEADLESS).start()
+    login_session.set(locked=True)
+    d.wait_for_log(r"INFO presence: presence: locked$", LOG_WAIT)
+    login_session.new_login()
+    d.wait_for_log(r"INFO presence: presence: now watching logind session _7$", LOG_WAIT)
+    d.wait_for_log(r"INFO presence: presence: at_screen$", LOG_WAIT)
+    mark = len(d.lines)
+    login_session.set(locked=True)  # the new session's hints are the ones heard
+    d.wait_for_log(r"INFO presence: presence: locked$", LOG_WAIT, since=mark)
+    assert presence_line(d) == "presence: locked since 14:02"
+
+
 def test_no_screensaver_no_session_no_display_is_no_desktop(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:

@@ -74,7 +74,9 @@ class PresenceWatcher:
         self._saver: tuple[str, str, str] | None = None  # the screensaver answering
         self._saver_active = False
         self._saver_since: datetime | None = None
+        self._user_path: str | None = None  # logind's object of this user
         self._login_path: str | None = None  # the logind session watched
+        self._tasks: set[asyncio.Task[None]] = set()
         self._login_graphical = False
         self._locked_hint = False
         self._locked_since: datetime | None = None
@@ -134,6 +136,8 @@ class PresenceWatcher:
                  ", ".join(self.sources) or "no screensaver and no logind session")
 
     async def stop(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=CALL_TIMEOUT)
         for bus in (self._session_bus, self._system_bus):
             if bus is not None:
                 bus.remove_message_handler(self._handle)
@@ -174,7 +178,18 @@ class PresenceWatcher:
     async def _start_logind(self, bus: MessageBus) -> None:
         try:
             user = await _call(bus, LOGIND, LOGIND_PATH, MANAGER, "GetUser", "u", [self._uid])
-            display = await _call(bus, LOGIND, str(user.body[0]), PROPERTIES, "Get", "ss",
+            self._user_path = str(user.body[0])
+            # A new login makes another session the display one: followed (`_handle`).
+            await _add_match(bus, LOGIND, self._user_path, PROPERTIES, "PropertiesChanged")
+        except _NoAnswer as e:
+            log.info("presence: logind does not say which session is the desktop (%s)", e)
+            return
+        await self._watch_display(bus)
+
+    async def _watch_display(self, bus: MessageBus) -> None:
+        assert self._user_path is not None
+        try:
+            display = await _call(bus, LOGIND, self._user_path, PROPERTIES, "Get", "ss",
                                   [USER, "Display"])
         except _NoAnswer as e:
             log.info("presence: logind does not say which session is the desktop (%s)", e)
@@ -183,17 +198,23 @@ class PresenceWatcher:
         if not path or path == "/":
             log.info("presence: logind knows no display session of this user")
             return
-        rule = (f"type='signal',sender='{LOGIND}',path='{path}',interface='{PROPERTIES}',"
-                "member='PropertiesChanged'")
         try:
-            await _call(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus", "AddMatch", "s", [rule])
+            await _add_match(bus, LOGIND, path, PROPERTIES, "PropertiesChanged")
             props = await _call(bus, LOGIND, path, PROPERTIES, "GetAll", "s", [SESSION])
         except _NoAnswer as e:
             log.info("presence: cannot read logind's session %s (%s)", path, e)
             return
         self._login_path = path
         self._take_session(props.body[0], first=True)
+
+    async def _follow_display(self, bus: MessageBus) -> None:
+        """The user's display session changed (a new login): watch that one instead."""
+        self._login_path = None
+        self._login_graphical = self._locked_hint = self._idle_hint = False
+        self._locked_since = self._idle_since = None
+        await self._watch_display(bus)
+        log.info("presence: now watching %s", ", ".join(self.sources) or "nothing")
+        self._update()
 
     # ------------------------------------------------------------------ signals
 
@@ -212,6 +233,13 @@ class PresenceWatcher:
                   and msg.body and msg.body[0] == SESSION):
                 self._take_session(msg.body[1], first=False)
                 self._update()
+            elif (msg.member == "PropertiesChanged" and msg.path == self._user_path
+                  and msg.body and msg.body[0] == USER and self._system_bus is not None
+                  and ("Display" in msg.body[1] or "Display" in msg.body[2])):
+                task = asyncio.get_running_loop().create_task(
+                    self._follow_display(self._system_bus))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         except Exception:  # a malformed signal is a bug elsewhere: logged, not fatal
             log.exception("presence: could not read the signal %s", msg.member)
 
@@ -264,6 +292,14 @@ class PresenceWatcher:
 
 class _NoAnswer(Exception):
     pass
+
+
+async def _add_match(bus: MessageBus, sender: str, path: str, iface: str,
+                     member: str) -> None:
+    rule = (f"type='signal',sender='{sender}',path='{path}',interface='{iface}',"
+            f"member='{member}'")
+    await _call(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "AddMatch", "s", [rule])
 
 
 async def _call(bus: MessageBus, dest: str, path: str, iface: str, member: str,
