@@ -13,7 +13,7 @@ import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from attuned.core.model import (
@@ -259,14 +259,31 @@ def test_next_n_is_the_start_of_upcoming(
             (o.at.astimezone(UTC), o.practice_id) for o in ahead]
 
 
+_NEW_YORK = ZoneInfo("America/New_York")
+# A range from 01:50 in New York's repeated hour (its second pass, fold=1): arithmetic on
+# two datetimes of one zone is wall-clock arithmetic, so a cut taken that way lands in the
+# first 01:50-02:00, before the range starts, where 01:55 comes (a mistake this test once
+# made, not timing's).
+_REPEATED_HOUR = (
+    Schedule(practices=(Practice(
+        id="p0", title="p0", messages=("m",), enabled=True, start=None, until=None,
+        quiet_hours=None, rule=AtRule((time(1, 55),), frozenset(range(7)))),)),
+    _NEW_YORK, datetime(2026, 11, 1, 6, 50, tzinfo=UTC).astimezone(_NEW_YORK),
+    datetime(2026, 11, 1, 9, 50, tzinfo=UTC).astimezone(_NEW_YORK), "a")
+
+
 @FAST
 @given(cases(), st.floats(0, 1))
+@example(_REPEATED_HOUR, 0.01)
 def test_splitting_a_range_changes_nothing(
         case: tuple[Schedule, ZoneInfo, datetime, datetime, str], cut: float) -> None:
     # The daemon and `attuned next --from` ask different ranges; a day's random draw, a
     # window crossing midnight or a DST night must not depend on where a range begins.
     schedule, zone, start, end, seed = case
-    middle = start + (end - start) * cut
+    # The cut between the two instants (in UTC), handed over in the range's own zone.
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    middle = (first + (last - first) * cut).astimezone(start.tzinfo)
+    assert start <= middle <= end
     for p in schedule.practices:
         whole = occurrences(p, start, end, zone, seed)
         parts = (occurrences(p, start, middle, zone, seed)
