@@ -60,6 +60,22 @@ def test_the_screensaver_locking_and_unlocking(
     assert presence_line(d) == "presence: at the screen"
 
 
+def test_a_screensaver_that_comes_later_and_goes_is_followed(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, config_text=SCHEDULE, fake_clock=T0,
+                env=HEADLESS).start()
+    assert presence_line(d) == "presence: no desktop"
+    with FakeScreenSaver(session_bus.address) as later:
+        d.wait_for_log(r"INFO presence: presence: now watching org\.freedesktop\.ScreenSaver$",
+                       LOG_WAIT)
+        assert presence_line(d) == "presence: at the screen"
+        later.set_active(True)
+        d.wait_for_log(r"INFO presence: presence: locked$", LOG_WAIT)
+    d.wait_for_log(r"INFO presence: presence: now watching nothing$", LOG_WAIT)
+    assert presence_line(d) == "presence: no desktop"
+
+
 def test_gnomes_screensaver_is_heard_too(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:

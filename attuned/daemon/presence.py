@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
@@ -35,6 +35,7 @@ SCREENSAVERS = (
      "org.freedesktop.ScreenSaver"),
     ("org.gnome.ScreenSaver", "/org/gnome/ScreenSaver", "org.gnome.ScreenSaver"),
 )
+SAVER_NAMES = frozenset(name for name, _, _ in SCREENSAVERS)
 LOGIND = "org.freedesktop.login1"
 LOGIND_PATH = "/org/freedesktop/login1"
 MANAGER = "org.freedesktop.login1.Manager"
@@ -160,12 +161,21 @@ class PresenceWatcher:
         return bus
 
     async def _start_screensaver(self, bus: MessageBus) -> None:
+        try:
+            for name, path, iface in SCREENSAVERS:
+                await _add_match(bus, name, path, iface, "ActiveChanged")
+                # A locker that starts after the daemon (or ends) is heard of.
+                await _add_match(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "NameOwnerChanged", arg0=name)
+        except _NoAnswer as e:
+            log.info("presence: the session bus took no subscription (%s)", e)
+            return
+        await self._read_screensaver(bus)
+
+    async def _read_screensaver(self, bus: MessageBus) -> None:
+        self._saver, self._saver_active, self._saver_since = None, False, None
         for name, path, iface in SCREENSAVERS:
-            rule = (f"type='signal',sender='{name}',path='{path}',interface='{iface}',"
-                    "member='ActiveChanged'")
             try:
-                await _call(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                            "org.freedesktop.DBus", "AddMatch", "s", [rule])
                 reply = await _call(bus, name, path, iface, "GetActive")
             except _NoAnswer as e:
                 log.debug("presence: %s does not answer (%s)", name, e)
@@ -174,6 +184,12 @@ class PresenceWatcher:
             self._saver_active = bool(reply.body and reply.body[0])
             self._saver_since = self._clock.now() if self._saver_active else None
             return
+
+    async def _follow_screensaver(self, bus: MessageBus) -> None:
+        """A screensaver came onto the session bus or left it: read which answers now."""
+        await self._read_screensaver(bus)
+        log.info("presence: now watching %s", ", ".join(self.sources) or "nothing")
+        self._update()
 
     async def _start_logind(self, bus: MessageBus) -> None:
         try:
@@ -233,15 +249,21 @@ class PresenceWatcher:
                   and msg.body and msg.body[0] == SESSION):
                 self._take_session(msg.body[1], first=False)
                 self._update()
+            elif (msg.member == "NameOwnerChanged" and msg.interface == "org.freedesktop.DBus"
+                  and msg.body and msg.body[0] in SAVER_NAMES
+                  and self._session_bus is not None):
+                self._spawn(self._follow_screensaver(self._session_bus))
             elif (msg.member == "PropertiesChanged" and msg.path == self._user_path
                   and msg.body and msg.body[0] == USER and self._system_bus is not None
                   and ("Display" in msg.body[1] or "Display" in msg.body[2])):
-                task = asyncio.get_running_loop().create_task(
-                    self._follow_display(self._system_bus))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self._follow_display(self._system_bus))
         except Exception:  # a malformed signal is a bug elsewhere: logged, not fatal
             log.exception("presence: could not read the signal %s", msg.member)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _take_session(self, props: dict[str, Variant], *, first: bool) -> None:
         now = self._clock.now()
@@ -295,9 +317,9 @@ class _NoAnswer(Exception):
 
 
 async def _add_match(bus: MessageBus, sender: str, path: str, iface: str,
-                     member: str) -> None:
+                     member: str, *, arg0: str | None = None) -> None:
     rule = (f"type='signal',sender='{sender}',path='{path}',interface='{iface}',"
-            f"member='{member}'")
+            f"member='{member}'" + ("" if arg0 is None else f",arg0='{arg0}'"))
     await _call(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                 "AddMatch", "s", [rule])
 
