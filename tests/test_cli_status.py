@@ -108,3 +108,11 @@ def test_status_links_a_snooze_return_to_the_nudge_it_brings_back(
     lines = status_lines(monkeypatch, asyncio.run(svc.status()).to_json())
     assert lines[0] == (f"open: {back.id}  Breakfast presence  (since Tue 01 Dec 19:10, "
                         f"back from the snoozed {first.id})")
+
+
+def test_a_snooze_ending_on_a_second_says_its_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    st = {"schedule": "x", "last_reload": T0.isoformat(), "open": [], "held": [], "next": [],
+          "snoozed": [{"nudge": "tqm2", "practice": "p", "title": "Hug",
+                       "until": (T0 + timedelta(minutes=7, seconds=30)).isoformat()}]}
+    assert status_lines(monkeypatch, st) == [
+        "snoozed: tqm2  Hug  (back at Tue 01 Dec 19:07:30)", "next: nothing planned"]

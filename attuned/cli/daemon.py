@@ -200,7 +200,10 @@ def _nudges(n: int) -> str:
 def _short(iso: str | None) -> str:
     if not iso:
         return "-"
-    return datetime.fromisoformat(iso).astimezone().strftime("%a %d %b %H:%M")
+    from attuned.core.moments import clock_words
+
+    at = datetime.fromisoformat(iso).astimezone()
+    return f"{at:%a %d %b} {clock_words(at)}"  # with its seconds when it has them
 
 
 def _indent(text: str) -> str:
