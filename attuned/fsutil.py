@@ -188,7 +188,7 @@ def read_regular(path: Path, limit: int) -> bytes:
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(_kind(mode))
+            raise NotRegularFile(file_kind(mode))
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
@@ -204,7 +204,8 @@ def read_regular(path: Path, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words."""
     if stat.S_ISFIFO(mode):
         return "a named pipe"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -212,3 +213,14 @@ def _kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a plain file"
+
+
+def refuse_irregular(path: Path) -> None:
+    """NotRegularFile when `path` (followed through links) exists and is no regular file
+    or directory: opening a FIFO waits for a writer, so it is refused before any open."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # absent or unreachable: the open that follows says so
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise NotRegularFile(file_kind(mode))

@@ -68,6 +68,7 @@ from attuned.core.history import (
 )
 from attuned.core.model import Action, NudgeState
 from attuned.errors import StoreError
+from attuned.fsutil import NotRegularFile, refuse_irregular
 from attuned.state import legacy, opening, rows
 from attuned.state.database import (
     BUSY_TIMEOUT_MS,
@@ -187,6 +188,12 @@ class Store(Holding):
         Raises DatabaseTooNew if a newer attuned wrote it, StoreError if it cannot be used.
         """
         db = Path(path) if path is not None else paths.history_db()
+        try:
+            refuse_irregular(db)
+        except NotRegularFile as e:
+            raise StoreError(f"{db} is not a regular file ({e.kind}); the history is a plain "
+                             "SQLite file: move this one away and attuned starts a new one"
+                             ) from None
         why = opening.unwritable(db) if read_only else None
         if why is not None:
             opened = opening.open_read_only(db, busy_timeout, why)
