@@ -51,6 +51,17 @@ class ScheduleError(AttunedError):
         return "\n".join(lines)
 
 
+class RefusedOptions(AttunedError):
+    """A change asked for on the command line that the schedule would not take: each line
+    names the option it came from, since the text was never written to the file."""
+
+    exit_code = 2  # a usage error, as click's own are
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = tuple(lines)
+        super().__init__("\n".join(f"attuned: {line}" for line in self.lines))
+
+
 class BadValue(AttunedError, ValueError):
     """A value a person wrote that cannot be read: a duration, clock time, window, days,
     cron expression or moment. Also a ValueError, so that code which catches ValueError

@@ -229,3 +229,47 @@ def test_the_daemon_says_the_same_in_its_log_and_exits_1(config: Path, tmp_path:
     assert proc.stderr.splitlines()[-1].split(" ", 2)[2] == (
         f"ERROR attuned: cannot make the folder {folder}: {blocker} is a file, not a folder; "
         f"move that file away, or set {variable} to another folder")
+
+
+# --------------------------------------------------------------------------- refused options
+
+
+def test_a_refused_add_names_the_option_not_a_line_never_written(config: Path) -> None:
+    before = config.read_bytes()
+    r = invoke(["--config", str(config), "add", "x1", "--title", "X", "--message", "m",
+                "--at", "25:00"])
+    assert_one_line(r, 2, 'attuned: add x1: --at: "25:00" is not a time of day; hours go '
+                          "00-23 and minutes 00-59")
+    assert config.read_bytes() == before
+
+
+def test_a_refused_add_names_each_option_it_refuses(config: Path) -> None:
+    r = invoke(["--config", str(config), "add", "x1", "--title", "X", "--message", "m",
+                "--at", "10:00", "--days", "wekdays"])
+    assert_one_line(r, 2, 'attuned: add x1: --days: "wekdays" is not a day; did you mean '
+                          '"weekdays"?')
+    r = invoke(["--config", str(config), "add", "x1", "--title", "X", "--message", "m"])
+    assert_one_line(r, 2, "attuned: add x1: no rule saying when to nudge; give exactly one "
+                          "of at, every, random, cron, once")
+
+
+def test_an_add_under_an_id_in_the_file_points_at_that_line(config: Path) -> None:
+    # The old practice is in the file: its line is the right place to look.
+    r = invoke(["--config", str(config), "add", "breakfast", "--title", "X", "--message",
+                "m", "--at", "10:00"])
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f'{config}:')
+    assert 'practice "breakfast": id: a practice with this id is already in the file' \
+        in r.stderr
+
+
+@pytest.mark.parametrize("args, pid", [
+    (["breakfast"], "breakfast"),  # one already in the file: a new period on it
+    (["breakfast", "--as", "b2"], "b2"),  # a new one
+])
+def test_a_refused_try_names_the_option(config: Path, args: list[str], pid: str) -> None:
+    before = config.read_bytes()
+    r = invoke(["--config", str(config), "try", *args, "--at", "25:00"])
+    assert_one_line(r, 2, f'attuned: try {pid}: --at: "25:00" is not a time of day; '
+                          "hours go 00-23 and minutes 00-59")
+    assert config.read_bytes() == before

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from attuned.errors import AttunedError
+from attuned.errors import AttunedError, RefusedOptions, ScheduleError
 
 if TYPE_CHECKING:
     # Only named in annotations: importing them would slow every Tab of shell completion.
@@ -175,3 +175,22 @@ def one_of(**given: bool) -> None:
 
 class ExclusiveFlags(AttunedError):
     pass
+
+
+def refused_by_option(error: ScheduleError, command: str, practice_id: str,
+                      options: Mapping[str, str]) -> AttunedError:
+    """The schedule's refusal of a change made with options, told by option: the new text
+    was never written, so a line of the file would point at nothing. `options` maps the
+    file's keys to the options that set them ("at" -> "--at"). Problems elsewhere in the
+    file (or with a key no option set, like a duplicate id) keep their file and line."""
+    mine = [p for p in error.problems
+            if p.practice == practice_id and (p.key is None or p.key in options)]
+    if not mine or len(mine) != len(error.problems):
+        return error
+    lines = []
+    for p in mine:
+        where = f"{command} {practice_id}"
+        if p.key is not None:
+            where += f": {options[p.key]}"
+        lines.append(f"{where}: {p.message}")
+    return RefusedOptions(lines)

@@ -21,10 +21,12 @@ from attuned.cli.common import (
     known_practice,
     one_of,
     open_store,
+    refused_by_option,
 )
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import library_names, practice_ids
+from attuned.errors import ScheduleError
 
 
 def _warn_problems(problems: Any) -> None:
@@ -161,16 +163,24 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     zone = zones.schedule_zone(sched.settings)
     today = _now().astimezone(zone).date()
     old = sched.get(pid)
+    # Only the options given: a problem in a key the practice already had is the file's.
+    given = {k: f"--{k}" for k in overrides}
     if old is not None:
         keys = t.renewal(old, today, length, overrides)
-        p = edit.set_keys(path, pid, keys).get(pid)
+        try:
+            p = edit.set_keys(path, pid, keys).get(pid)
+        except ScheduleError as e:
+            raise refused_by_option(e, "try", pid, given) from None
         assert p is not None
         again = " (switched on again)" if not old.enabled else ""
         click.echo(f"{pid} is already in your schedule: a new period on it{again}, "
                    f"{timing.describe_rule(p)}, {p.start:%a %d %b} to {p.until:%a %d %b %Y}.")
     else:
         fields = t.fields(pid, today, length, overrides)
-        p = edit.add_practice(path, fields).get(pid)
+        try:
+            p = edit.add_practice(path, fields).get(pid)
+        except ScheduleError as e:
+            raise refused_by_option(e, "try", pid, given) from None
         assert p is not None
         if created:
             click.echo(f"Started your schedule at {path}")

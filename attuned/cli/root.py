@@ -15,7 +15,7 @@ import click
 from attuned import __version__, paths
 from attuned.cli import answers, daemon, history, manual, phone, practising, schedule, service
 from attuned.cli.common import SummaryGroup
-from attuned.errors import AttunedError, ScheduleError
+from attuned.errors import AttunedError, RefusedOptions, ScheduleError
 
 
 class _Group(SummaryGroup):
@@ -29,8 +29,10 @@ class _Group(SummaryGroup):
         try:
             return super().invoke(ctx)
         except AttunedError as e:
-            # Schedule problems start with the file and line, like a compiler's.
-            click.echo(str(e) if isinstance(e, ScheduleError) else f"attuned: {e}", err=True)
+            # Schedule problems start with the file and line, like a compiler's; refused
+            # options already say "attuned:" on each of their lines.
+            whole = isinstance(e, (ScheduleError, RefusedOptions))
+            click.echo(str(e) if whole else f"attuned: {e}", err=True)
             ctx.exit(e.exit_code)
 
 

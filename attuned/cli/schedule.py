@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from attuned import paths
-from attuned.cli.common import clock_times, load_schedule, one_of
+from attuned.cli.common import clock_times, load_schedule, one_of, refused_by_option
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import practice_ids
@@ -284,7 +284,10 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
         fields["enabled"] = False
     path = _config(ctx)
     _refuse_the_past(path, fields)
-    sched = add_practice(path, fields)
+    try:
+        sched = add_practice(path, fields)
+    except ScheduleError as e:
+        raise refused_by_option(e, "add", practice_id, _ADD_OPTIONS) from None
     p = sched.get(practice_id)
     assert p is not None
     click.echo(f"Added {practice_id}: {_rule_words(p)} ({path})")
@@ -316,6 +319,13 @@ def _refuse_the_past(path: Path, fields: dict[str, object]) -> None:
     if isinstance(until, date) and until < today:
         raise InThePast(f"--until: {until:%a %d %b %Y} is in the past, so it would never "
                         f"nudge; give a day from today ({today:%Y-%m-%d}) on")
+
+
+# The file's keys `add` writes, and the options they come from.
+_ADD_OPTIONS = {"title": "--title", "message": "--message", "at": "--at", "every": "--every",
+                "random": "--random", "between": "--between", "min_gap": "--min-gap",
+                "cron": "--cron", "once": "--once", "days": "--days", "from": "--from",
+                "until": "--until", "quiet_hours": "--quiet-hours", "enabled": "--disabled"}
 
 
 def _quiet_note(sched: Schedule, p: Practice) -> str | None:
