@@ -161,8 +161,8 @@ def test_add_every_rule_form_through_the_cli(config: Path) -> None:
 def test_an_invalid_add_is_refused_and_the_file_is_unchanged(config: Path) -> None:
     before = config.read_bytes()
     r = run(config, "add", "bad", "--title", "x", "--message", "y", "--at", "25:00")
-    assert r.exit_code == 1
-    assert r.output.strip() == (f'{config}:27: practice "bad": at: "25:00" is not a time of '
+    assert r.exit_code == 2
+    assert r.output.strip() == ('attuned: add bad: --at: "25:00" is not a time of '
                                 "day; hours go 00-23 and minutes 00-59")
     assert config.read_bytes() == before
     r = run(config, "add", "breakfast", "--title", "x", "--message", "y", "--at", "08:00")
