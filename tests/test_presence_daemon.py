@@ -119,6 +119,20 @@ def test_a_new_login_is_followed_to_its_session(
     assert presence_line(d) == "presence: locked since 14:02"
 
 
+def test_a_lost_system_bus_is_no_longer_believed(
+        daemons: Daemons, session_bus: DBusDaemon, system_bus: DBusDaemon,
+        login_session: FakeLogindSession, notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, system_bus=system_bus.address,
+                config_text=SCHEDULE, fake_clock=T0, env=HEADLESS).start()
+    login_session.set(locked=True)
+    d.wait_for_log(r"INFO presence: presence: locked$", LOG_WAIT)
+    system_bus.kill()
+    d.wait_for_log(r"INFO presence: presence: lost a bus connection; now watching nothing$",
+                   LOG_WAIT)
+    d.wait_for_log(r"INFO presence: presence: no_desktop$", LOG_WAIT)
+    assert presence_line(d) == "presence: no desktop"
+
+
 def test_no_screensaver_no_session_no_display_is_no_desktop(
         daemons: Daemons, session_bus: DBusDaemon,
         notification_server: NotificationServer) -> None:

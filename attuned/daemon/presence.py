@@ -12,6 +12,7 @@ no graphical logind session and neither $DISPLAY nor $WAYLAND_DISPLAY: no deskto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Coroutine, Mapping
@@ -132,18 +133,24 @@ class PresenceWatcher:
         self._system_bus = await self._connect(self._system_address, "system")
         if self._system_bus is not None:
             await self._start_logind(self._system_bus)
+        for bus in (self._session_bus, self._system_bus):
+            if bus is not None:
+                self._spawn(self._watch_disconnect(bus))
         self._update(announce=False)
         log.info("presence: %s (from %s)", self._presence.state.value,
                  ", ".join(self.sources) or "no screensaver and no logind session")
 
     async def stop(self) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=CALL_TIMEOUT)
-        for bus in (self._session_bus, self._system_bus):
+        buses = (self._session_bus, self._system_bus)
+        self._session_bus = self._system_bus = None
+        for bus in buses:
             if bus is not None:
                 bus.remove_message_handler(self._handle)
                 bus.disconnect()
-        self._session_bus = self._system_bus = None
+        # The disconnect watchers end with the buses: waited for, never cancelled
+        # (cancelling one cancels dbus-fast's shared disconnect future).
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=CALL_TIMEOUT)
         if self._x11 is not None:
             self._x11.close()
 
@@ -259,6 +266,24 @@ class PresenceWatcher:
                 self._spawn(self._follow_display(self._system_bus))
         except Exception:  # a malformed signal is a bug elsewhere: logged, not fatal
             log.exception("presence: could not read the signal %s", msg.member)
+
+    async def _watch_disconnect(self, bus: MessageBus) -> None:
+        """A bus lost (its daemon gone): what it told is no longer believed."""
+        with contextlib.suppress(Exception):
+            await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
+        if bus is self._session_bus:
+            self._session_bus = None
+            self._saver, self._saver_active, self._saver_since = None, False, None
+        elif bus is self._system_bus:
+            self._system_bus = None
+            self._user_path = self._login_path = None
+            self._login_graphical = self._locked_hint = self._idle_hint = False
+            self._locked_since = self._idle_since = None
+        else:
+            return  # our own stop()
+        log.info("presence: lost a bus connection; now watching %s",
+                 ", ".join(self.sources) or "nothing")
+        self._update()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
