@@ -4,14 +4,19 @@ session bus and a FAKE logind session on a private bus standing in for the syste
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, practice, settings
+from fakeclock import FakeClock
 from notification_server import NotificationServer
 from presence_fakes import FakeLogindSession, FakeScreenSaver
+
+from attuned.core.presence import Presence, PresenceState
+from attuned.daemon.presence import PresenceWatcher
 
 LOG_WAIT = 5.0
 # No $DISPLAY or $WAYLAND_DISPLAY from the machine running the tests.
@@ -149,3 +154,41 @@ def test_a_display_without_a_screensaver_is_at_the_screen(
     d = daemons(bus=session_bus.address, config_text=SCHEDULE, fake_clock=T0,
                 env={"DISPLAY": ":99", "WAYLAND_DISPLAY": ""}).start()
     assert presence_line(d) == "presence: at the screen"
+
+
+def test_locked_outweighs_idle_and_idle_since_is_loginds(
+        session_bus: DBusDaemon, system_bus: DBusDaemon, screensaver: FakeScreenSaver,
+        login_session: FakeLogindSession) -> None:
+    """The watcher itself, in this process, on the same FAKES: which belief wins."""
+    clock = FakeClock(T0)
+    idle_from = T0 - timedelta(minutes=3)
+
+    async def main() -> list[Presence]:
+        watcher = PresenceWatcher(clock, session_address=session_bus.address,
+                                  system_address=system_bus.address, environ=HEADLESS)
+        await watcher.start()
+        seen: list[Presence] = []
+        changed = asyncio.Event()
+
+        def heard(p: Presence) -> None:
+            seen.append(p)
+            changed.set()
+
+        async def after(step: Callable[[], None]) -> None:
+            changed.clear()
+            await asyncio.to_thread(step)
+            await asyncio.wait_for(changed.wait(), LOG_WAIT)
+
+        watcher.subscribe(heard)
+        await after(lambda: login_session.set(idle_since=idle_from))
+        await clock.advance(60)
+        await after(lambda: screensaver.set_active(True))
+        await after(lambda: screensaver.set_active(False))
+        await watcher.stop()
+        return seen
+
+    assert asyncio.run(main()) == [
+        Presence(PresenceState.IDLE, idle_from),
+        Presence(PresenceState.LOCKED, T0 + timedelta(seconds=60)),
+        Presence(PresenceState.IDLE, idle_from),
+    ]
