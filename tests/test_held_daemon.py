@@ -216,6 +216,7 @@ def test_while_notifications_are_paused_status_says_what_waits(
         assert r.stdout.splitlines()[2:] == [
             f"held: {held.nudge_id}  Look up  (notifications are paused)",
             "together mode: off",
+            "presence: no desktop",
             "notifications are paused: 1 nudge held",
             "next: nothing planned",
         ]
@@ -228,5 +229,6 @@ def test_while_notifications_are_paused_status_says_what_waits(
         d.wait_for_log(r"INFO attuned: released held look-up", 5)
         lines = d.cli("status").stdout.splitlines()
         assert lines[2].startswith(f"open: {held.nudge_id}  Look up  (since ")
-        assert lines[3:] == ["together mode: off", "next: nothing planned"]  # none held
+        assert lines[3:] == ["together mode: off", "presence: no desktop",
+                             "next: nothing planned"]  # none held
         assert d.stop() == 0
