@@ -273,3 +273,48 @@ def test_a_refused_try_names_the_option(config: Path, args: list[str], pid: str)
     assert_one_line(r, 2, f'attuned: try {pid}: --at: "25:00" is not a time of day; '
                           "hours go 00-23 and minutes 00-59")
     assert config.read_bytes() == before
+
+
+def _full_disk() -> None:
+    """In the child: files may grow to 1000 bytes, as on a disk that fills up (Python
+    ignores SIGXFSZ, so a write past it fails with EFBIG instead of killing)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+
+def test_edit_on_a_full_disk_is_one_line_and_leaves_no_partial_draft(config: Path) -> None:
+    assert len(EXAMPLE.encode()) > 1000
+    env = {**os.environ, "EDITOR": "true", "VISUAL": ""}
+    env.pop("ATTUNED_CONFIG", None)
+    r = subprocess.run([sys.executable, "-m", "attuned", "--config", str(config), "edit"],
+                       capture_output=True, text=True, timeout=30, env=env, cwd=ROOT,
+                       preexec_fn=_full_disk)
+    draft = r.stderr.split("cannot write the draft ", 1)[-1].split(":", 1)[0]
+    assert (r.returncode, r.stdout, r.stderr) == (
+        1, "", f"attuned: cannot write the draft {draft}: File too large; check that you may "
+               f"write in {config.parent}\n")
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
+    assert config.read_text() == EXAMPLE
+
+
+def _no_room() -> None:
+    """In the child: no file may grow at all, as in a full runtime directory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def test_run_with_a_full_runtime_dir_is_one_line(config: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "ATTUNED_RUNTIME_DIR": str(run_dir),
+           "ATTUNED_STATE_DIR": str(tmp_path / "state")}
+    env.pop("ATTUNED_CONFIG", None)
+    r = subprocess.run([sys.executable, "-m", "attuned", "--config", str(config), "run"],
+                       capture_output=True, text=True, timeout=30, env=env, cwd=ROOT,
+                       preexec_fn=_no_room)
+    lines = r.stderr.splitlines()
+    assert (r.returncode, len(lines)) == (1, 1), r.stderr
+    assert lines[0].endswith(
+        f"ERROR attuned: cannot write the lock file {run_dir}/daemon.lock: File too large; "
+        "free space there, or set ATTUNED_RUNTIME_DIR to a directory of yours with room")

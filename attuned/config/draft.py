@@ -5,6 +5,7 @@ thrown away: it is kept beside the file and the user is told where."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,10 +62,10 @@ def edit_interactively(
     run_editor: Callable[[Path], None],
     ask_reopen: Callable[[ScheduleError], bool],
 ) -> EditResult:
-    from attuned.config.read import example_text
+    from attuned.config.read import example_text, read_bytes
 
     existed = path.exists()
-    original = path.read_bytes() if existed else example_text().encode()
+    original = read_bytes(path) if existed else example_text().encode()
     mode = path.stat().st_mode & 0o777 if existed else None
     paths.make_dir(path.parent, instead="give another schedule file with --config")
     # Same directory (same filesystem for the final rename); .toml for editor highlighting.
@@ -72,6 +73,9 @@ def edit_interactively(
     try:
         draft.write_bytes(original)
     except OSError as e:
+        # A full disk leaves part of the draft written: no half copy is left behind.
+        with contextlib.suppress(OSError):
+            draft.unlink()
         raise DraftError(f"cannot write the draft {draft}: {e.strerror or e}; check that you "
                          f"may write in {path.parent}") from None
     unchanged = f"{path} is as it was" if existed else f"no {path} was made"

@@ -84,6 +84,13 @@ def acquire(path: Path | None = None) -> DaemonLock:
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError as e:
+        # A full runtime directory (its tmpfs, a quota): said in one line, like the open.
+        os.close(fd)
+        raise LockFileError(
+            f"cannot write the lock file {lock_path}: {e.strerror or e}; free space "
+            "there, or set ATTUNED_RUNTIME_DIR to a directory of yours with room"
+        ) from e
     except BaseException:
         os.close(fd)
         raise
