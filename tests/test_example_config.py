@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from attuned.config import read, validate
@@ -83,3 +83,19 @@ def test_it_stays_kind() -> None:
     text = read.example_text().lower()
     for word in ("fail", "must", "should", "never forget", "don't forget"):
         assert word not in text.replace("not a failure", ""), word
+
+
+def test_the_built_in_example_runs_with_its_dates_from_today(tmp_path: Path) -> None:
+    # No schedule file yet: `list` and `next` show the example as `attuned init` would
+    # write it today, not the days it was written on (long past for a later install).
+    from attuned.config.read import EXAMPLE_DAY, load_or_example
+
+    later = EXAMPLE_DAY + timedelta(days=400)
+    sched, example = load_or_example(tmp_path / "none.toml", later)
+    assert example
+    shipped = read.example_schedule()
+    moved = {p.id: p for p in sched.practices}
+    dated = [p for p in shipped.practices if p.start is not None]
+    assert dated  # the example has a period to move
+    for p in dated:
+        assert moved[p.id].start == p.start + timedelta(days=400)

@@ -64,10 +64,11 @@ def config_path(ctx: click.Context) -> Path:
 
 
 def schedule_or_example(path: Path) -> Schedule:
-    """The schedule at `path`, or the built-in example when there is no file yet."""
+    """The schedule at `path`, or the built-in example when there is no file yet (its
+    dates from today, as the daemon runs it)."""
     from attuned.config.read import load_or_example
 
-    return load_or_example(path)[0]
+    return load_or_example(path, now().astimezone().date())[0]
 
 
 def load_schedule(path: Path, *, example_if_missing: bool = False) -> Schedule:

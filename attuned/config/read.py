@@ -39,13 +39,14 @@ class ConfigUnreadable(AttunedError):
     """The schedule file exists but cannot be read."""
 
 
-def load_or_example(path: Path) -> tuple[Schedule, bool]:
-    """The schedule at `path`, or the built-in example when there is no file yet; the flag
-    says which (the daemon runs the example on a fresh machine and says so)."""
+def load_or_example(path: Path, today: date | None = None) -> tuple[Schedule, bool]:
+    """The schedule at `path`, or the built-in example when there is no file yet (its
+    dates from `today`, as `attuned init` would write them); the flag says which (the
+    daemon runs the example on a fresh machine and says so)."""
     try:
         return load(path), False
     except ConfigNotFound:
-        return example_schedule(), True
+        return example_schedule(today), True
 
 
 def load(path: Path) -> Schedule:
@@ -89,8 +90,10 @@ def starter_text(today: date) -> str:
     return _DATE.sub(moved, example_text())
 
 
-def example_schedule() -> Schedule:
-    return parse_text(example_text(), source="<built-in example>")
+def example_schedule(today: date | None = None) -> Schedule:
+    """The shipped example; with `today`, its dates moved to start then (starter_text)."""
+    text = example_text() if today is None else starter_text(today)
+    return parse_text(text, source="<built-in example>")
 
 
 # A schedule is a few kilobytes; the cap keeps a link to /dev/zero or a huge file from

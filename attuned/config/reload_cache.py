@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,13 @@ class ReloadCache:
         self._settings: Settings | None = None
         self._practices: dict[str, Practice] = {}
 
-    def load_or_example(self, path: Path) -> tuple[Schedule, bool]:
+    def load_or_example(self, path: Path, today: date | None = None
+                        ) -> tuple[Schedule, bool]:
         """As read.load_or_example."""
         try:
             return self.load(path), False
         except ConfigNotFound:
-            return example_schedule(), True
+            return example_schedule(today), True
 
     def load(self, path: Path) -> Schedule:
         """As read.load."""

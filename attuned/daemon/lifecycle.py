@@ -116,7 +116,8 @@ class Daemon:
         stack.callback(store.close)
         try:
             with gc_paused():
-                sched, example = self._schedule_cache.load_or_example(self.config)
+                sched, example = self._schedule_cache.load_or_example(
+                    self.config, self.clock.now().astimezone().date())
             error = None
         except ScheduleError as e:
             # No last good schedule yet: run nothing, say why, and wait for the fix.
@@ -346,7 +347,8 @@ class Daemon:
         service = self.service
         try:
             with gc_paused():
-                sched, example = self._schedule_cache.load_or_example(self.config)
+                sched, example = self._schedule_cache.load_or_example(
+                    self.config, self.clock.now().astimezone().date())
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)
