@@ -2,9 +2,9 @@
 
 Two things, both for resident memory (bench/daemon_bench.py; the target is 30 MiB):
 
-- OpenSSL stays out, unless a phone is configured (the [phone] table: ntfy and Apprise
-  may speak TLS). Otherwise attuned never speaks TLS, and the only hash it takes
-  (SHA-256, for the random times) CPython also implements itself. Yet asyncio
+- OpenSSL stays out, unless a phone is configured that may speak TLS (a [phone] table
+  with an https:// address or Apprise). Otherwise attuned never speaks TLS, and the
+  only hash it takes (SHA-256, for the random times) CPython also implements itself. Yet asyncio
   imports `ssl`, and `hashlib` and `secrets` import `_hashlib`, whenever they
   can, and loading libssl and libcrypto costs about 4.5 MiB. Marking those modules
   as absent before anything else is imported makes each of those imports take the
@@ -67,7 +67,10 @@ def phone_configured(config: str | None) -> bool:
         text = read_regular(paths.config_path(config), 1024 * 1024)
     except OSError:
         return False
-    return any(line.strip().startswith(b"[phone]") for line in text.splitlines())
+    if not any(line.strip().startswith(b"[phone]") for line in text.splitlines()):
+        return False
+    # A local ntfy over plain http needs no TLS; ntfy.sh and Apprise's services do.
+    return b"https://" in text or b"apprise" in text
 
 
 def config_arg(argv: Sequence[str]) -> str | None:

@@ -35,6 +35,7 @@ class FakeNtfy:
         self.keepalive = keepalive
         self.messages: list[dict[str, Any]] = []
         self.subscriptions: list[str] = []  # each GET's path and query, as it came
+        self.arrived: dict[str, float] = {}  # message id -> time.time() at its publish
         self.refusing = False
         self._cond = threading.Condition()
         self._generation = 0  # bumped by down(): open streams end
@@ -85,6 +86,7 @@ class FakeNtfy:
         return False
 
     def _publish(self, h: BaseHTTPRequestHandler) -> None:
+        arrived = time.time()  # first: the bench measures lateness at this instant
         if not self._authorized(h):
             return
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
@@ -102,6 +104,7 @@ class FakeNtfy:
         msg.update(id=secrets.token_hex(6), time=int(time.time()), event="message")
         with self._cond:
             self.messages.append(msg)
+            self.arrived[msg["id"]] = arrived
             self._cond.notify_all()
         body = json.dumps(msg).encode()
         h.send_response(200)

@@ -113,3 +113,8 @@ def test_without_a_phone_openssl_is_kept_out(tmp_path: Path) -> None:
     config.write_text(settings())
     assert entry_masks(["--config", str(config), "next"], config) is True
     assert entry_masks(["--config", str(config), "phone", "setup"], config) is False
+    # A phone over plain http (a server at home) needs no TLS either.
+    config.write_text(settings() + '[phone]\nntfy = "http://192.168.1.2/attuned-x"\n')
+    assert entry_masks(["--config", str(config), "run"], config) is True
+    config.write_text(settings() + '[phone]\napprise = ["tgram://1/2"]\n')
+    assert entry_masks(["--config", str(config), "run"], config) is False
