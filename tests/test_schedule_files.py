@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def attuned(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ATTUNED_STATE_DIR": str(tmp_path / "state"),
+    env = {**os.environ, "EDITOR": "true", "VISUAL": "",  # an editor that saves at once
+           "ATTUNED_STATE_DIR": str(tmp_path / "state"),
            "ATTUNED_RUNTIME_DIR": str(tmp_path / "run")}
     env.pop("ATTUNED_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "attuned", *args], capture_output=True,
@@ -75,3 +76,34 @@ def test_a_hundred_thousand_nested_brackets_name_the_file(tmp_path: Path) -> Non
     assert (r.returncode, r.stdout) == (1, "")
     assert r.stderr == (f"{path}: TOML nested too deeply (arrays or tables inside one "
                         "another, thousands of levels); a schedule needs at most two levels\n")
+
+
+COMMANDS = [["check"], ["list"], ["next"], ["add", "x", "--title", "X", "--message", "m",
+            "--at", "10:00"], ["edit"], ["remove", "a"], ["disable", "a"], ["enable", "a"],
+            ["try", "breakfast"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("kind", ["name too long", "loop of links"])
+def test_a_schedule_path_the_system_refuses_is_one_line_naming_it(
+        tmp_path: Path, command: list[str], kind: str) -> None:
+    if kind == "name too long":
+        path = tmp_path / ("a" * 300 + ".toml")
+        reason = "File name too long"
+    else:
+        path = tmp_path / "config.toml"
+        path.symlink_to(tmp_path / "other.toml")
+        (tmp_path / "other.toml").symlink_to(path)
+        reason = "Too many levels of symbolic links"
+    r = attuned(tmp_path, "--config", str(path), *command)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"attuned: cannot read {path}: {reason}\n"
+    assert not [p for p in tmp_path.iterdir() if "draft" in p.name or "edit" in p.name]
+
+
+@pytest.mark.parametrize("command", [["done"], ["skip"]])
+def test_an_answer_does_not_need_a_schedule_path_that_cannot_be_read(
+        tmp_path: Path, command: list[str]) -> None:
+    r = attuned(tmp_path, "--config", str(tmp_path / ("a" * 300 + ".toml")), *command)
+    assert (r.returncode, r.stderr) == (
+        1, "attuned: there is no open nudge to answer; `attuned history` shows recent ones\n")

@@ -54,11 +54,13 @@ def _answer(ctx: click.Context, action: str, target: str | None, note: str | Non
         parse_duration(length)  # a bad value is the user's error, before any socket
     sched = None
     path = _config(ctx)
-    if path.exists():
-        try:
+    try:
+        from attuned.config.read import exists
+
+        if exists(path):
             sched = load_schedule(path)
-        except AttunedError:
-            sched = None  # the daemon's last good one answers; the history takes it anyway
+    except AttunedError:
+        sched = None  # the daemon's last good one answers; the history takes it anyway
     done = frontdoor.answer(DAEMON, open_store, target, Action(action), now=_now(),
                             schedule=sched, note=note, how=how, length=length)
     click.echo(done.text)

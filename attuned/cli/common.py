@@ -150,10 +150,9 @@ def known_practice(ctx: click.Context, practice_id: str) -> str:
 
     known: set[str] = set()
     path = config_path(ctx)
-    if path.exists():
-        # A schedule being edited may not load: the history's ids still count.
-        with contextlib.suppress(AttunedError):
-            known |= {p.id for p in load_schedule(path).practices}
+    # A schedule being edited may not load, or not be there: the history's ids still count.
+    with contextlib.suppress(AttunedError):
+        known |= {p.id for p in load_schedule(path).practices}
     if practice_id in known:
         return practice_id
     store = open_store(read_only=True)

@@ -144,7 +144,9 @@ def try_(ctx: click.Context, name: str, period: str | None, at: tuple[str, ...],
     pid = as_id or t.name
     path = _config(ctx)
     created = False
-    if not path.exists():
+    from attuned.config.read import exists
+
+    if not exists(path):
         try:
             edit.write_new(path, _NEW_FILE, force=False)
             created = True
@@ -283,12 +285,12 @@ def review_(ctx: click.Context, week: bool, month: bool, as_json: bool) -> None:
     """
     from attuned.app import review
     from attuned.config import library
-    from attuned.config.read import load
+    from attuned.config.read import exists, load
 
     one_of(week=week, month=month)
     days = 30 if month else 7
     path = _config(ctx)
-    practices_ = load(path).practices if path.exists() else ()
+    practices_ = load(path).practices if exists(path) else ()
     zone = display_zone(ctx)
     today = _now().astimezone(zone).date()
     store = open_store(read_only=True)

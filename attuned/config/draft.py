@@ -62,9 +62,9 @@ def edit_interactively(
     run_editor: Callable[[Path], None],
     ask_reopen: Callable[[ScheduleError], bool],
 ) -> EditResult:
-    from attuned.config.read import example_text, read_bytes
+    from attuned.config.read import example_text, exists, read_bytes
 
-    existed = path.exists()
+    existed = exists(path)
     original = read_bytes(path) if existed else example_text().encode()
     mode = path.stat().st_mode & 0o777 if existed else None
     paths.make_dir(path.parent, instead="give another schedule file with --config")

@@ -21,6 +21,7 @@ from attuned.config.layout import Table, scan
 from attuned.config.read import (
     data_and_layout,
     decode,
+    exists,
     not_found,
     parse_text,
     parse_toml,
@@ -147,7 +148,7 @@ def edit_text(path: Path, transform: Callable[[str], str]) -> Schedule:
     an edit made meanwhile by another attuned command is waited for, and the transform
     applied to the text that edit left.
     """
-    if not path.exists():
+    if not exists(path):
         read_bytes(path)  # the reason, in words (and no lock file where there is nothing)
 
     def change(old: bytes | None) -> tuple[bytes, Schedule]:

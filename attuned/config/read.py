@@ -24,6 +24,7 @@ __all__ = [
     "decode",
     "example_schedule",
     "example_text",
+    "exists",
     "load",
     "load_or_example",
     "not_found",
@@ -123,6 +124,19 @@ def read_bytes(path: Path) -> bytes:
         ) from None
     except OSError as e:
         raise ConfigUnreadable(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def exists(path: Path) -> bool:
+    """Whether the schedule file is there; a path that cannot even be looked at (a name
+    too long, a loop of links) is ConfigUnreadable saying so, not an OSError."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # a file where a folder should be: making the folder says so
+    except OSError:  # not Path.exists(), which calls a loop of links "not there"
+        read_bytes(path)  # raises, with the reason in words
+        raise
+    return True
 
 
 def not_found(path: Path) -> ConfigNotFound:
