@@ -14,6 +14,7 @@ from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
 from fake_ntfy import FakeNtfy
 from notification_server import NotificationServer
+from presence_fakes import FakeScreenSaver
 
 from attuned.notify.ntfy import TokenFileError, parse_answer, read_token
 from attuned.state.store import EventKind
@@ -222,3 +223,42 @@ def test_discreet_applies_on_the_phone(daemons: Daemons, ntfy: FakeNtfy) -> None
     nid = nudged(d, "look-up")
     assert (msg["title"], msg["message"]) == ("A moment for you", f"◦  {nid}")
     assert "look-up" not in str(msg["actions"])
+
+
+def test_away_by_default_a_machine_with_no_desktop_sends_to_the_phone(
+        daemons: Daemons, ntfy: FakeNtfy) -> None:
+    # No session bus, no graphical session: nobody is at this screen.
+    d = daemons(config_text=settings() + f'[phone]\nntfy = "{ntfy.url}/{TOPIC}"\n'
+                + practice("look-up", once=due_in(2)))
+    d.start()
+    [msg] = ntfy.wait_for(TOPIC, 1, WAIT)
+    assert msg["title"] == "Look-Up"
+
+
+
+def test_away_the_phone_gets_a_nudge_only_while_the_screen_is_locked(
+        daemons: Daemons, ntfy: FakeNtfy, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    # The screen locked (a FAKE screensaver: no real locker runs here), the next nudge
+    # reaches the phone, Done there is in the history, and the desktop has nothing stale.
+    with FakeScreenSaver(session_bus.address) as screensaver:
+        d = daemons(bus=session_bus.address, env={"DISPLAY": "", "WAYLAND_DISPLAY": ""},
+                    config_text=settings() + f'[phone]\nntfy = "{ntfy.url}/{TOPIC}"\n'
+                    + practice("here", once=due_in(2)) + practice("away", once=due_in(5)))
+        d.start()
+        d.wait_for_log(r"presence: at_screen", WAIT)
+        nudged(d, "here")
+        screensaver.set_active(True)
+        d.wait_for_log(r"INFO presence: presence: locked$", WAIT)
+        [msg] = ntfy.wait_for(TOPIC, 1, WAIT)
+        assert msg["title"] == "Away"
+        nid = nudged(d, "away")
+        ntfy.wait_subscribed(1, WAIT)
+        ntfy.press(msg, "Done")
+        d.wait_for_log(rf"INFO attuned: done {nid} \(away\) from the phone", WAIT)
+        assert answers(d, "away") == [("done", "phone")]
+        [bubble] = [r for r in notification_server.wait_for_notify(2, WAIT)
+                    if r["summary"] == "Away"]
+        closed = notification_server.wait_for("CloseNotification", 1, WAIT)
+        assert bubble["id"] in [r["id"] for r in closed]
+        assert [m["title"] for m in ntfy.on(TOPIC)] == ["Away"]
