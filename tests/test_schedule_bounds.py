@@ -125,3 +125,18 @@ def test_the_longest_bounds_at_the_end_of_time_run_in_the_daemon(daemons: Daemon
         d.advance(7 * 86400 + 60)
     assert d.running() and d.call("status")
     assert "Traceback" not in d.log_text()
+
+
+@pytest.mark.parametrize(("args", "value"), [
+    (["next", "--until", "9999-12-31"], "9999-12-31"),
+    (["next", "--from", "0001-01-01", "-n", "3"], "0001-01-01"),
+    (["history", "--since", "0001-01-01"], "0001-01-01"),
+])
+def test_a_typed_day_at_the_ends_of_the_calendar_is_one_line(
+        tmp_path: Path, args: list[str], value: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(practice('at = "07:30"'))
+    r = CliRunner(env={"ATTUNED_STATE_DIR": str(tmp_path / "state")}).invoke(
+        cli, ["--config", str(path), *args])
+    assert (r.exit_code, r.stdout) == (2, "")
+    assert r.stderr == f'attuned: "{value}" is outside the years attuned counts in, 1900 to 9899\n'

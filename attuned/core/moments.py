@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from attuned.core.durations import parse_clock, parse_duration
-from attuned.core.timing import resolve_wall
+from attuned.core.timing import LAST_DAY, resolve_wall
 from attuned.errors import BadValue
+
+FIRST_DAY = date(1900, 1, 1)
 
 
 def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
@@ -34,6 +36,10 @@ def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
             d = date.fromisoformat(m.group(1))
         except ValueError:
             raise BadValue(f'"{text}" is not a date; write it as YYYY-MM-DD') from None
+        if not FIRST_DAY <= d <= LAST_DAY:
+            # A day at either end of the calendar overflows the day arithmetic after it.
+            raise BadValue(f'"{text}" is outside the years attuned counts in, '
+                           f"{FIRST_DAY.year} to {LAST_DAY.year}")
         t = parse_clock(m.group(2)) if m.group(2) else time(0)
         if m.group(3):
             if int(m.group(3)) > 59:
