@@ -140,3 +140,15 @@ def test_a_typed_day_at_the_ends_of_the_calendar_is_one_line(
         cli, ["--config", str(path), *args])
     assert (r.exit_code, r.stdout) == (2, "")
     assert r.stderr == f'attuned: "{value}" is outside the years attuned counts in, 1900 to 9899\n'
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('every = "1h"\nbetween = "22:00-02:00"\nuntil = 9999-12-31',
+     'config.toml:7: practice "p": until: 9999-12-31 is outside the years attuned plans '
+     'for, 1900 to 9899'),
+    ('at = "07:30"\nfrom = "0001-01-01"',
+     'config.toml:6: practice "p": from: "0001-01-01" is outside the years attuned plans '
+     'for, 1900 to 9899'),
+])
+def test_a_period_at_the_ends_of_the_calendar_is_refused(body: str, message: str) -> None:
+    assert one_problem(practice(body)) == message

@@ -5,6 +5,7 @@ of the file at once, each with its line (attuned.config.layout) and its fix.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
@@ -35,7 +36,7 @@ from attuned.core.model import (
     When,
     Window,
 )
-from attuned.core.timing import LAST_DAY
+from attuned.core.timing import FIRST_DAY, LAST_DAY
 from attuned.errors import Problem
 
 __all__ = [
@@ -542,14 +543,18 @@ def _date(value: object) -> date:
     if isinstance(value, datetime):
         raise _Invalid(f"expected a date without a time, like {value.date().isoformat()}, "
                        f"got {_show(value)}")
+    day: date | None = None
     if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise _Invalid(f"expected a date like 2026-12-01, got {_show(value)}")
+        day = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(value.strip())
+    if day is None:
+        raise _Invalid(f"expected a date like 2026-12-01, got {_show(value)}")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _Invalid(f"{_show(value)} is outside the years attuned plans for, "
+                       f"{FIRST_DAY.year} to {LAST_DAY.year}")
+    return day
 
 
 def _once(value: object) -> datetime:

@@ -9,10 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from attuned.core.durations import parse_clock, parse_duration
-from attuned.core.timing import LAST_DAY, resolve_wall
+from attuned.core.timing import FIRST_DAY, LAST_DAY, resolve_wall
 from attuned.errors import BadValue
-
-FIRST_DAY = date(1900, 1, 1)
 
 
 def parse_moment(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:

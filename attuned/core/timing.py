@@ -57,6 +57,7 @@ HORIZON = timedelta(days=4 * 365 + 2)
 # runs past its moment by at most a year per duration (grace, snooze, answer_within) and
 # up to 100 repeats of at most a year, so a century of room keeps every sum a date.
 LAST_DAY = date(9899, 12, 31)
+FIRST_DAY = date(1900, 1, 1)  # and the first: a day before it must still be a date
 _LAST_MOMENT = datetime.combine(date.max - ONE_DAY, time(0), UTC)
 
 
