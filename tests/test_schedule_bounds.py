@@ -61,6 +61,9 @@ YEAR = 'is longer than attuned takes; a duration is at most 366d (a year)'
         ('once = 9900-01-01T18:00:00',
          'config.toml:5: practice "p": once: 9900-01-01T18:00:00 is after the last day '
          'attuned plans for, 9899-12-31'),
+        ('once = 0001-01-01T00:00:00',
+         'config.toml:5: practice "p": once: 0001-01-01T00:00:00 is before the first day '
+         'attuned plans for, 1900-01-01'),
         ('at = "٠٧:٣٠"',
          'config.toml:5: practice "p": at: "٠٧:٣٠" has a arabic-indic digit zero (U+0660); '
          'write it with plain digits and spaces, like "07:30"'),

@@ -576,6 +576,9 @@ def _once(value: object) -> datetime:
     if moment.date() > LAST_DAY:
         raise _Invalid(f"{_show(value)} is after the last day attuned plans for, "
                        f"{LAST_DAY.isoformat()}")
+    if moment.date() < FIRST_DAY:
+        raise _Invalid(f"{_show(value)} is before the first day attuned plans for, "
+                       f"{FIRST_DAY.isoformat()}")
     if moment.tzinfo is not None:
         raise _Invalid(f"{_show(value)} has a time zone offset; write the local time without "
                        "one, like 2026-12-12T18:00:00 (the schedule's timezone applies)")
