@@ -89,3 +89,35 @@ def test_snooze_refused_as_busy_says_what_to_do(tmp_path: Path, busy_socket: Pat
     with Store.open(tmp_path / "state" / "history.db") as s:
         rec = s.newest_open()
     assert rec is not None and rec.id == nid  # still open: nothing answered
+
+
+def test_two_hundred_silent_connections_do_not_keep_done_out_of_a_real_daemon(
+        tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from daemon_harness import DaemonProcess, practice, settings, utc_now
+
+    start = utc_now().replace(microsecond=0)
+    d = DaemonProcess(tmp_path, fake_clock=start, config_text=settings() + practice(
+        "tea", once=start + timedelta(seconds=2)))
+    held: list[socket.socket] = []
+    try:
+        d.start()
+        d.advance(3)
+        d.wait_for_log(r"INFO attuned: nudged tea", 10)
+        for _ in range(200):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(d.runtime_dir / "control.sock"))
+            held.append(s)
+        mark = d.mark()
+        r = d.cli("done")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f'Marked done: "Tea" ({d.history()[-1].nudge_id}).\n'
+        assert [k for _, k, _src in d.kinds("tea")] == ["shown", "done"]
+        assert d.call("status")["open"] == []
+        assert d.log_matches("closed an idle control connection to make room", since=mark)
+        assert "Traceback" not in d.log_text()
+    finally:
+        for s in held:
+            s.close()
+        d.cleanup()

@@ -233,6 +233,7 @@ class ControlServer:
         # Each connection's writer, and since when it has waited for a request (None while
         # one is being answered): at the limit, the longest waiting one makes room.
         self._waiting: dict[asyncio.Task[Any], tuple[asyncio.StreamWriter, float | None]] = {}
+        self._evicted: set[asyncio.Task[Any]] = set()
         self._server: asyncio.AbstractServer | None = None
         self._inode: tuple[int, int] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -324,6 +325,7 @@ class ControlServer:
         finally:
             self._tasks.discard(task)
             self._waiting.pop(task, None)
+            self._evicted.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
@@ -354,10 +356,12 @@ class ControlServer:
             return False
         _since, task, writer = min(idle, key=lambda x: x[0])
         log.info("closed an idle control connection to make room for a new one")
+        # Closed, not cancelled: a cancelled connection task is logged by asyncio's
+        # stream callback as an error. Its read ends at EOF and it leaves quietly.
         self._waiting.pop(task, None)
         self._tasks.discard(task)
+        self._evicted.add(task)
         writer.close()
-        task.cancel()
         return True
 
     async def _conversation(
@@ -391,6 +395,8 @@ class ControlServer:
                     ),
                 )
                 return
+            if task in self._evicted:
+                return  # closed to make room: what it had sent of a line is not answered
             self._waiting[task] = (writer, None)
             if line.strip():
                 timeout = self._idle_timeout
