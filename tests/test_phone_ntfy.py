@@ -160,8 +160,11 @@ def test_the_server_down_at_a_nudge_desktop_and_log_get_it_told_once(
     assert "attuned nudge: A: Time for a" in text
     assert len(re.findall(r'did not get the nudge "A": could not publish to '
                           rf"{re.escape(url)}: \[Errno 111\] Connection refused", text)) == 1
-    # Told once (on the desktop, here the log), not once a nudge.
+    # Told once (on the desktop, here the log), not once a nudge; status says it.
     assert text.count("attuned nudge: attuned cannot reach your phone") == 1
+    assert d.call("status")["phone"] == (
+        f"ntfy {url}/{TOPIC}; ntfy failing: could not publish to "
+        f"{url}: [Errno 111] Connection refused; 2 nudge(s) did not reach a channel")
 
 
 def test_the_token_file_must_not_be_readable_by_others(tmp_path: Path) -> None:
@@ -204,6 +207,8 @@ def test_with_access_control_the_token_is_sent_and_the_buttons_carry_it(
         server.wait_subscribed(1, WAIT)
         server.press(msg, "Done")
         d.wait_for_log(rf"INFO attuned: done {nid} \(look-up\) from the phone", WAIT)
+    out = d.cli("status")
+    assert f"phone: ntfy {server.url}/{TOPIC}\n" in out.stdout
 
 
 def test_answers_parsed() -> None:

@@ -66,6 +66,7 @@ class StatusResult:
     paused: bool | None = None  # the desktop's do-not-disturb; None: it cannot be told
     presence: Presence | None = None  # where the person is; None: nothing watches
     presence_words: str = ""  # that, as `status` says it ("locked since 14:02")
+    phone: str | None = None  # the phone's channels and whether they work; None: no phone
 
     @property
     def held_for_pause(self) -> int:
@@ -99,6 +100,7 @@ class StatusResult:
                 "state": self.presence.state.value, "away": self.presence.away,
                 "since": self.presence.since.isoformat() if self.presence.since else None,
                 "text": self.presence_words},
+            "phone": self.phone,
         }
 
 
@@ -222,7 +224,8 @@ class Service(Core):
                        for h in self.store.held()),
             together=self.store.together(), paused=await holding.paused_or_unknown(self),
             presence=where, presence_words=(
-                "" if where is None else describe(where, self.now().astimezone(self.zone))))
+                "" if where is None else describe(where, self.now().astimezone(self.zone))),
+            phone=self.phone.describe() if self.phone is not None else None)
 
     async def finish(self, timeout: float) -> None:
         """At exit: let what is under way end (up to `timeout` s), then give the writes

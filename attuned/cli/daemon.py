@@ -172,6 +172,8 @@ def status(as_json: bool) -> None:
     presence = st.get("presence")
     if isinstance(presence, dict):
         click.echo(f"presence: {presence['text']}")
+    if st.get("phone"):
+        click.echo(f"phone: {st['phone']}")
     if st.get("paused"):
         waiting = sum(1 for n in st.get("held", []) if n["reason"] == "dnd")
         click.echo(f"notifications are paused: {_nudges(waiting)} held")

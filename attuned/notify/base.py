@@ -124,6 +124,10 @@ class PhoneChannel(Protocol):
 
     def forget(self, nudge_id: str) -> None: ...
 
+    def describe(self) -> str:
+        """Each channel and whether it works, for `attuned status`."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

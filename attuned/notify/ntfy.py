@@ -100,6 +100,7 @@ class NtfyNotifier:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = asyncio.Event()
+        self.listening = threading.Event()  # the stream is open now (set by its thread)
 
     # -- publishing
 
@@ -172,6 +173,7 @@ class NtfyNotifier:
                         if failing:
                             log.info("listening for phone answers at %s again", self.server)
                         failing = False
+                        self.listening.set()
                         self._post_to_loop(self.connected.set)
                     elif event.get("event") == "message":
                         self._post_to_loop(functools.partial(self._heard, event))
@@ -184,6 +186,8 @@ class NtfyNotifier:
                     log.warning("lost the phone answers' stream at %s: %s; trying again",
                                 self.server, _why(e))
                 failing = True
+            self.listening.clear()
+            log.debug("the phone answers' stream at %s ended", self.server)
             self._post_to_loop(self.connected.clear)
             self._stop.wait(wait)
             wait = min(wait * 2, BACKOFF_MOST)

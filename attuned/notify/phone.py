@@ -27,7 +27,7 @@ class Phones:
         self.ntfy = ntfy
         self.apprise = apprise
         self.tell: TellCallback | None = None
-        self._failing: set[str] = set()
+        self._failing: dict[str, str] = {}  # channel -> why it failed last
         self.failures = 0
 
     @property
@@ -74,21 +74,35 @@ class Phones:
         return Delivery("+".join(done), None, None)
 
     def _works(self, name: str) -> None:
-        if name in self._failing:
-            self._failing.discard(name)
+        if self._failing.pop(name, None) is not None:
             log.info("the phone (%s) works again", name)
 
     def _fails(self, name: str, n: Notification, why: str) -> None:
         self.failures += 1
         log.warning('the phone (%s) did not get the nudge "%s": %s; it is on the desktop '
                     "and in this log", name, n.title, why)
-        if name in self._failing:
+        told = name in self._failing
+        self._failing[name] = why
+        if told:
             return
-        self._failing.add(name)
         if self.tell is not None:
             self.tell("attuned cannot reach your phone",
                       f"{why}. Nudges come here meanwhile; you are told again only "
                       "after it has worked once more.")
+
+    def describe(self) -> str:
+        """For `attuned status`: each channel, and whether it works."""
+        parts = []
+        if self.ntfy is not None:
+            parts.append(f"ntfy {self.ntfy.server}/{self.ntfy.topic}")
+        if self.apprise is not None:
+            parts.append(f"Apprise ({self.apprise.count} address(es))")
+        text = "; ".join(parts)
+        for name, why in self._failing.items():
+            text += f"; {name} failing: {why}"
+        if self.failures:
+            text += f"; {self.failures} nudge(s) did not reach a channel"
+        return text
 
     def forget(self, nudge_id: str) -> None:
         if self.ntfy is not None:
