@@ -377,3 +377,92 @@ def test_adding_a_time_inside_the_quiet_hours_says_it_will_not_be_shown(
                                    "--json"]).output
     due = {row["practice"] for row in json.loads(nxt)}
     assert "late" in due and "night" not in due
+
+
+SEEING_EDITOR = """#!{python}
+import sys, pathlib
+p = pathlib.Path(sys.argv[1])
+count_file = pathlib.Path({count!r})
+n = int(count_file.read_text()) if count_file.exists() else 0
+count_file.write_text(str(n + 1))
+pathlib.Path({seen!r} + str(n)).write_text(sys.argv[1] + "\\n" + p.read_text())
+edits = {edits!r}
+p.write_text(edits[min(n, len(edits) - 1)])
+"""
+
+
+def _seeing_editor(tmp_path: Path, edits: list[str]) -> str:
+    """FAKE editor: like _editor, and notes which file it opened and what was in it."""
+    script = tmp_path / "seeing-editor"
+    script.write_text(SEEING_EDITOR.format(python=sys.executable, count=str(tmp_path / "count"),
+                                           seen=str(tmp_path / "seen-"), edits=edits))
+    script.chmod(0o755)
+    return str(script)
+
+
+def _edit_once(config: Path, editor: str) -> Result:
+    return CliRunner(env={"EDITOR": editor, "VISUAL": ""}).invoke(
+        cli, ["--config", str(config), "edit"])
+
+
+def test_an_invalid_edit_names_the_draft_and_its_line(config: Path, tmp_path: Path) -> None:
+    broken = COMMENTED.replace('"07:30"', '"7.30"')
+    line = broken.splitlines().index(next(x for x in broken.splitlines() if '"7.30"' in x)) + 1
+    r = _edit_once(config, _seeing_editor(tmp_path, [broken]))
+    [draft] = config.parent.glob("config.toml.draft-*")
+    assert r.stderr.splitlines()[0] == (
+        f'{draft}:{line}: practice "breakfast": at: "7.30" is not a time of day; write it '
+        'as HH:MM, like "07:30"')
+    assert r.stdout.splitlines()[-1] == (
+        f"Your edit was not saved: {config} is unchanged, and a running daemon keeps the last "
+        f"good schedule. Your draft is kept in {draft}; run `attuned edit` again to reopen it.")
+
+
+def test_edit_again_reopens_the_draft_and_saving_it_tidies_it(
+    config: Path, tmp_path: Path
+) -> None:
+    broken = COMMENTED.replace('"07:30"', '"7.30"')
+    fixed = COMMENTED.replace('"07:30"', '"07:45"')
+    editor = _seeing_editor(tmp_path, [broken, fixed])
+    assert _edit_once(config, editor).exit_code == 1
+    [draft] = config.parent.glob("config.toml.draft-*")
+    r = _edit_once(config, editor)
+    assert r.exit_code == 0, r.output
+    assert r.stderr == f"Reopening your unsaved draft {draft}.\n"
+    assert (tmp_path / "seen-1").read_text() == f"{draft}\n{broken}"
+    assert config.read_text() == fixed
+    assert not list(config.parent.glob("config.toml.draft-*"))
+
+
+def test_two_failed_edits_in_one_second_keep_two_drafts(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from attuned.config import draft as editing
+
+    class OneSecond(datetime):  # both drafts are kept in the same second
+        @classmethod
+        def now(cls, tz: object = None) -> OneSecond:  # type: ignore[override]
+            return cls(2026, 12, 1, 23, 30, 0)
+
+    monkeypatch.setattr(editing, "datetime", OneSecond)
+    texts = ["first", "second"]
+    for i, text in enumerate(texts):
+        temp = tmp_path / f"temp-{i}"
+        temp.write_text(text)
+        editing._keep_draft(temp, config, b"base")
+    drafts = sorted(config.parent.glob("config.toml.draft-*"))
+    assert [d.read_text() for d in drafts] == texts
+    assert drafts[1].name == drafts[0].name + "-2"
+
+
+def test_a_draft_from_an_older_file_is_named_not_reopened(config: Path, tmp_path: Path) -> None:
+    broken = COMMENTED.replace('"07:30"', '"7.30"')
+    assert _edit_once(config, _seeing_editor(tmp_path, [broken])).exit_code == 1
+    [draft] = config.parent.glob("config.toml.draft-*")
+    assert run(config, "disable", "breakfast").exit_code == 0  # the file changes meanwhile
+    (tmp_path / "count").unlink()
+    r = _edit_once(config, _seeing_editor(tmp_path, [config.read_text()]))
+    assert r.stderr == (
+        f"attuned: note: {draft} is a draft kept from an earlier version of {config}; it is "
+        "left as it is: bring over what you need from it by hand.\n")
+    assert draft.read_text() == broken

@@ -451,7 +451,8 @@ def edit(ctx: click.Context) -> None:
             return False
         return click.confirm("Reopen the editor to fix it?", default=True)
 
-    result = editing.edit_interactively(path, run_editor, ask_reopen)
+    result = editing.edit_interactively(path, run_editor, ask_reopen,
+                                        say=lambda text: click.echo(text, err=True))
     click.echo(result.message)
     if not result.saved and result.draft is not None:
         ctx.exit(1)
