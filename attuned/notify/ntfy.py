@@ -100,7 +100,6 @@ class NtfyNotifier:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connected = asyncio.Event()
-        self.listening = threading.Event()  # the stream is open now (set by its thread)
 
     # -- publishing
 
@@ -173,7 +172,6 @@ class NtfyNotifier:
                         if failing:
                             log.info("listening for phone answers at %s again", self.server)
                         failing = False
-                        self.listening.set()
                         self._post_to_loop(self.connected.set)
                     elif event.get("event") == "message":
                         self._post_to_loop(functools.partial(self._heard, event))
@@ -186,7 +184,6 @@ class NtfyNotifier:
                     log.warning("lost the phone answers' stream at %s: %s; trying again",
                                 self.server, _why(e))
                 failing = True
-            self.listening.clear()
             log.debug("the phone answers' stream at %s ended", self.server)
             self._post_to_loop(self.connected.clear)
             self._stop.wait(wait)
