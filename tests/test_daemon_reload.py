@@ -70,14 +70,14 @@ def test_a_valid_edit_takes_effect_within_a_second(
     took = time.monotonic() - saved
     assert took <= RELOAD_WITHIN
     # Only the job that changed was touched.
-    assert wait_reloaded(d, mark) == "2 practices, 1 jobs changed"
+    assert wait_reloaded(d, mark) == "2 practices, 1 job changed"
     d.advance_to(soon)
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert rec["summary"] == "Edited"
     # A second save keeps working: the watch survives the rename.
     mark = d.mark()
     save(d.config, settings() + keep)
-    assert wait_reloaded(d, mark, timeout=RELOAD_WITHIN + 1) == "1 practices, 0 jobs changed"
+    assert wait_reloaded(d, mark, timeout=RELOAD_WITHIN + 1) == "1 practice, 0 jobs changed"
     assert d.call("status")["practices"] == 1
 
 
@@ -156,7 +156,7 @@ def test_sighup_reloads(daemons: Daemons, session_bus: DBusDaemon,
     before = d.call("status")["last_reload"]
     mark = d.mark()
     os.kill(d.pid, signal.SIGHUP)
-    assert wait_reloaded(d, mark, why="SIGHUP") == "1 practices, 0 jobs changed"
+    assert wait_reloaded(d, mark, why="SIGHUP") == "1 practice, 0 jobs changed"
     assert d.call("status")["last_reload"] > before
     assert d.running()
 

@@ -104,7 +104,7 @@ def test_together_mode_defer_is_released_by_together_on(
     r = d.cli("together", "on")
     assert r.returncode == 0, r.stderr
     [nid] = [line.split(": ")[1] for line in r.stdout.splitlines()
-             if line.startswith("Released 1 nudge(s)")]
+             if line.startswith("Released 1 nudge ")]
     assert r.stdout.splitlines()[0] == "Together mode is on, until you switch it off."
     [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
     assert (rec["summary"], rec["body"]) == ("Eye contact", "Time for eyes")

@@ -164,7 +164,7 @@ def test_the_server_down_at_a_nudge_desktop_and_log_get_it_told_once(
     assert text.count("attuned nudge: attuned cannot reach your phone") == 1
     assert d.call("status")["phone"] == (
         f"ntfy {url}/{TOPIC}; ntfy failing: could not publish to "
-        f"{url}: [Errno 111] Connection refused; 2 nudge(s) did not reach a channel")
+        f"{url}: [Errno 111] Connection refused; 2 nudges did not reach a channel")
 
 
 def test_the_token_file_must_not_be_readable_by_others(tmp_path: Path) -> None:

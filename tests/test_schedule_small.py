@@ -38,7 +38,7 @@ def test_a_directory_as_the_schedule_is_exit_1_with_the_reason(tmp_path: Path,
 def test_a_byte_order_mark_is_accepted_and_hides_no_later_error(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b"\xef\xbb\xbf" + BODY.encode() + b'at = "07:30"\n')
-    assert run("check", str(path)).stdout == f"{path}: ok, 1 practices (1 enabled)\n"
+    assert run("check", str(path)).stdout == f"{path}: ok, 1 practice (1 enabled)\n"
     path.write_bytes(b"\xef\xbb\xbf" + BODY.encode() + b'at = "07:30"\ngrace = "soon"\n')
     r = run("check", str(path))
     assert r.exit_code == 1

@@ -26,6 +26,7 @@ from attuned.cli.common import (
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import library_names, practice_ids
+from attuned.core.words import count
 from attuned.errors import ScheduleError
 
 
@@ -325,7 +326,7 @@ def _review_text(r: Any) -> str:
                     (st.expired, "unanswered"), (st.dismissed, "dismissed")):
         if n:
             parts.append(f"{n} {word}")
-    lines.append(f"  {st.nudges} nudges: {', '.join(parts)}; done-rate {st.done_percent}  "
+    lines.append(f"  {count(st.nudges, 'nudge')}: {', '.join(parts)}; done-rate {st.done_percent}  "
                  f"{st.sparkline}")
     hows = [f"{n} {'missed the moment' if h == 'missed' else h}" for h, n in r.hows if n]
     if hows:
@@ -389,7 +390,7 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
         return
     click.echo(switched.text)
     if switched.released:
-        click.echo(f"Released {len(switched.released)} nudge(s) that waited for you: "
+        click.echo(f"Released {count(len(switched.released), 'nudge')} that waited for you: "
                    + ", ".join(switched.released))
 
 

@@ -21,6 +21,7 @@ from attuned.cli.common import clock_times, load_schedule, one_of, refused_by_op
 from attuned.cli.common import config_path as _config
 from attuned.cli.common import now as _now
 from attuned.cli.completion import practice_ids
+from attuned.core.words import count
 from attuned.errors import AttunedError, ScheduleError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def check(ctx: click.Context, file: str | None) -> None:
         click.echo(f"{path}: ok, but it has no practices, so nothing will nudge you; add one "
                    "with `attuned add`")
         return
-    click.echo(f"{path}: ok, {len(sched.practices)} practices ({enabled} enabled)")
+    click.echo(f"{path}: ok, {count(len(sched.practices), 'practice')} ({enabled} enabled)")
     zone, seed = _zone_and_seed(sched)
     now = _now()
     for p in sched.practices:
@@ -342,8 +343,8 @@ def _quiet_note(sched: Schedule, p: Practice) -> str | None:
     shown = timing.occurrences(p, start, end, zone, seed)
     if len(shown) == len(every):
         return None
-    which = (f"all {len(every)} of its nudges" if not shown
-             else f"{len(every) - len(shown)} of its {len(every)} nudges")
+    which = (("its one nudge" if len(every) == 1 else f"all {len(every)} of its nudges")
+             if not shown else f"{len(every) - len(shown)} of its {len(every)} nudges")
     fate = {"defer": 'wait until they end (blocked = "defer")',
             "digest": 'go into the digest (blocked = "digest")'}.get(
                 p.blocked, "will not be shown")

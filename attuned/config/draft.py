@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from attuned import paths
+from attuned.core import words
 from attuned.errors import AttunedError, EditConflict, Problem, ScheduleError
 
 
@@ -172,7 +173,7 @@ def edit_interactively(
         count = _validate(data, path)
         _save(path, draft, original if existed else None, original, data, mode)
         _tidy(path, data)
-        return EditResult(True, f"Saved {path}: {count} practices, all valid.")
+        return EditResult(True, f"Saved {path}: {words.count(count, 'practice')}, all valid.")
 
 
 def _save(path: Path, draft: Path, expected: bytes | None, base: bytes, data: bytes,

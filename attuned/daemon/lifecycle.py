@@ -21,6 +21,7 @@ from attuned.config.reload_cache import ReloadCache
 from attuned.core.clock import Clock
 from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import Action, Schedule
+from attuned.core.words import count
 from attuned.daemon.clock import SystemClock
 from attuned.daemon.clockwatch import ClockWatcher
 from attuned.daemon.control import Params, UnknownMethod
@@ -150,8 +151,8 @@ class Daemon:
         with planner.batch(), gc_paused():
             service.restore_pending()
             changed = service.plan_all(startup=True)
-        log.info("schedule %s: %d practices, %d planned", sched.source,
-                 len(sched.practices), changed)
+        log.info("schedule %s: %s, %d planned", sched.source,
+                 count(len(sched.practices), "practice"), changed)
         if store.moved_aside is not None:
             await self._tell(
                 "attuned started a fresh history",
@@ -371,8 +372,8 @@ class Daemon:
         if was_broken:
             log.info("the schedule is valid again")
             self._spawn(self._close_problem())  # fixing the file clears the warning
-        log.info("reloaded %s (%s): %d practices, %d jobs changed", sched.source, why,
-                 len(sched.practices), changed)
+        log.info("reloaded %s (%s): %s, %s changed", sched.source, why,
+                 count(len(sched.practices), "practice"), count(changed, "job"))
 
     async def _report_schedule_error(self, text: str) -> None:
         if self._error_notified == text:

@@ -46,6 +46,8 @@ class AppriseNotifier:
         body = n.body + how_to_answer(n, with_buttons)
         ok = await asyncio.to_thread(self._apprise.notify, title=n.title, body=body)
         if not ok:
-            raise NotifyError(f"Apprise could not deliver to every one of its "
-                              f"{self.count} address(es); its log says why")
+            raise NotifyError("Apprise could not deliver to "
+                              + ("its address" if self.count == 1 else
+                                 f"every one of its {self.count} addresses")
+                              + "; its log says why")
         return Delivery(self.backend, None, None)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from attuned.core.model import Phone
+from attuned.core.words import count
 from attuned.errors import NotifyError
 from attuned.notify.apprise_backend import AppriseNotifier
 from attuned.notify.base import Delivery, Notification, PhoneAnswerCallback
@@ -96,12 +97,12 @@ class Phones:
         if self.ntfy is not None:
             parts.append(f"ntfy {self.ntfy.server}/{self.ntfy.topic}")
         if self.apprise is not None:
-            parts.append(f"Apprise ({self.apprise.count} address(es))")
+            parts.append(f"Apprise ({count(self.apprise.count, 'address', 'addresses')})")
         text = "; ".join(parts)
         for name, why in self._failing.items():
             text += f"; {name} failing: {why}"
         if self.failures:
-            text += f"; {self.failures} nudge(s) did not reach a channel"
+            text += f"; {count(self.failures, 'nudge')} did not reach a channel"
         return text
 
     def forget(self, nudge_id: str) -> None:
