@@ -143,8 +143,13 @@ class Daemon:
         chain.on_closed = service.on_closed
         chain.on_reply = service.on_reply
         chain.on_dnd_change = service.on_dnd_change
-        store.forget_notification_ids()  # a new server run may reuse old ids
+        chain.on_server_change = lambda _: service.spawn(self._rekey_bubbles(chain))
         await self._connect(chain)
+        # The bubbles of an earlier run are still up while the same server runs (an
+        # answer or an expiry closes them); another server's ids are not ours.
+        identity = (await chain.primary.server_identity()
+                    if chain.primary is not None else None)
+        store.forget_notification_ids(keep_for=identity)
         await self._start_presence(stack)
         await self._start_phone(stack, sched)
         planner.start()
@@ -198,6 +203,15 @@ class Daemon:
         await self.tasks.drain(DRAIN_SECONDS)
         if self.service is not None:
             await self.service.finish(DRAIN_SECONDS)
+
+    async def _rekey_bubbles(self, chain: Any) -> None:
+        """The notification server changed: the ids another one issued are not ours."""
+        identity = await chain.primary.server_identity()
+        assert self.service is not None
+        try:
+            self.service.store.forget_notification_ids(keep_for=identity)
+        except AttunedError as e:
+            log.info("could not forget the old notification ids: %s", e)
 
     async def _connect(self, chain: Any) -> None:
         from attuned.errors import NotifyError

@@ -232,6 +232,24 @@ class DBusNotifier:
             return False
         return NOTIFICATIONS_NAME in names
 
+    async def server_identity(self) -> str | None:
+        """Who the notification server running now is: the bus's id, the server's unique
+        name on it, and its pid ("" where the bus cannot say). Notification ids are only
+        that one server's. None when there is none, or the bus cannot say."""
+        try:
+            await self.connect()
+            (bus_id,) = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME, "GetId", "", [])
+            (owner,) = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME, "GetNameOwner",
+                                        "s", [NOTIFICATIONS_NAME])
+        except NotifyError:
+            return None
+        try:
+            (pid,) = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME,
+                                      "GetConnectionUnixProcessID", "s", [owner])
+        except NotifyError:
+            pid = ""
+        return f"{bus_id} {owner} {pid}"
+
     async def _name_has_owner(self) -> bool:
         reply = await self._call(_BUS_NAME, _BUS_PATH, _BUS_NAME, "NameHasOwner", "s",
                                  [NOTIFICATIONS_NAME])

@@ -118,6 +118,19 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
     ),
     # Held and dropped nudges in the history (the tables rebuilt with the new states).
     (3, migration_held.STATEMENTS),
+    (
+        4,
+        (
+            # Who issued the notification ids kept in nudges.notification_id: the
+            # notification server's identity (its bus's id, its unique name, its pid).
+            # At most one row. Ids are kept across a restart of the daemon only while
+            # the same server runs: another server's id 1 is someone else's bubble.
+            """CREATE TABLE bubble_server (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                identity TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 

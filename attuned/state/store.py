@@ -349,19 +349,29 @@ class Store(Holding):
                     return cand
 
     def set_notification_id(self, nudge_id: str, notification_id: int | None) -> None:
-        """Remember the notification server's id for a nudge (this daemon run only)."""
+        """Remember the notification server's id for a nudge (while that server runs:
+        `forget_notification_ids`)."""
         with self._tx() as conn:
             self._get_row(conn, nudge_id)
             conn.execute("UPDATE nudges SET notification_id = ? WHERE id = ?",
                          (notification_id, nudge_id))
 
-    def forget_notification_ids(self) -> int:
-        """Clear every notification id; the daemon calls it at start (a new server run
-        may reuse old ids). Returns how many were cleared."""
+    def forget_notification_ids(self, keep_for: str | None = None) -> int:
+        """Clear every notification id, unless `keep_for` (a notification server's
+        identity) is the server that issued them: its bubbles are still up, and an
+        answer closes them. The ids are from then on `keep_for`'s. Returns how many
+        were cleared."""
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE nudges SET notification_id = NULL WHERE notification_id IS NOT NULL")
-            return cur.rowcount
+            row = conn.execute("SELECT identity FROM bubble_server").fetchone()
+            cleared = 0
+            if keep_for is None or row is None or row["identity"] != keep_for:
+                cleared = conn.execute("UPDATE nudges SET notification_id = NULL"
+                                       " WHERE notification_id IS NOT NULL").rowcount
+            conn.execute("DELETE FROM bubble_server")
+            if keep_for is not None:
+                conn.execute("INSERT INTO bubble_server (id, identity) VALUES (1, ?)",
+                             (keep_for,))
+            return cleared
 
     def answer(self, nudge_id: str, action: Action, at: datetime, source: str,
                note: str | None = None, how: str | None = None,
@@ -472,7 +482,7 @@ class Store(Holding):
         return _nudge(found[0])
 
     def find_by_notification(self, notification_id: int) -> NudgeRecord | None:
-        """The open nudge shown as this notification (this daemon run), if any."""
+        """The open nudge shown as this notification (by the server running), if any."""
         found = self.readable(self._read(
             f"SELECT {_NUDGE_COLUMNS} FROM nudges WHERE notification_id = ? AND {_OPEN}"
             " ORDER BY shown_at DESC, rowid DESC LIMIT 1", (notification_id,)), rows.nudge)
