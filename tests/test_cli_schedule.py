@@ -466,3 +466,13 @@ def test_a_draft_from_an_older_file_is_named_not_reopened(config: Path, tmp_path
         f"attuned: note: {draft} is a draft kept from an earlier version of {config}; it is "
         "left as it is: bring over what you need from it by hand.\n")
     assert draft.read_text() == broken
+
+
+def test_disable_or_enable_twice_says_it_was_already_so(config: Path) -> None:
+    assert run(config, "disable", "breakfast").output == (
+        "Paused breakfast. `attuned enable breakfast` switches it back on.\n")
+    assert run(config, "disable", "breakfast").output == (
+        "breakfast was already paused; `attuned enable breakfast` switches it back on.\n")
+    assert run(config, "enable", "breakfast").output == "Enabled breakfast.\n"
+    assert run(config, "enable", "breakfast").output == (
+        "breakfast was already enabled; nothing changed.\n")

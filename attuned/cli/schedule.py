@@ -394,10 +394,12 @@ def enable(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned enable look-up
     """
-    from attuned.config.edit import set_enabled
+    from attuned.config.edit import switch
 
-    set_enabled(_config(ctx), practice_id, True)
-    click.echo(f"Enabled {practice_id}.")
+    if switch(_config(ctx), practice_id, True)[1]:
+        click.echo(f"{practice_id} was already enabled; nothing changed.")
+    else:
+        click.echo(f"Enabled {practice_id}.")
 
 
 @click.command()
@@ -410,10 +412,14 @@ def disable(ctx: click.Context, practice_id: str) -> None:
     Example:
         attuned disable look-up
     """
-    from attuned.config.edit import set_enabled
+    from attuned.config.edit import switch
 
-    set_enabled(_config(ctx), practice_id, False)
-    click.echo(f"Paused {practice_id}. `attuned enable {practice_id}` switches it back on.")
+    if switch(_config(ctx), practice_id, False)[1]:
+        click.echo(f"{practice_id} was already paused; `attuned enable {practice_id}` "
+                   "switches it back on.")
+    else:
+        click.echo(f"Paused {practice_id}. `attuned enable {practice_id}` switches it back "
+                   "on.")
 
 
 @click.command()

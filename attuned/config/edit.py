@@ -48,6 +48,7 @@ __all__ = [
     "remove_practice",
     "set_enabled",
     "set_keys",
+    "switch",
     "update",
     "write_new",
 ]
@@ -220,10 +221,21 @@ def remove_practice(path: Path, practice_id: str) -> Schedule:
 
 def set_enabled(path: Path, practice_id: str, enabled: bool) -> Schedule:
     """Switch a practice on or off by writing `enabled = true|false` in its table."""
+    return switch(path, practice_id, enabled)[0]
+
+
+def switch(path: Path, practice_id: str, enabled: bool) -> tuple[Schedule, bool]:
+    """As set_enabled, and whether the practice was already so (judged under the edit
+    lock, on the text the switch is made to)."""
     word = "true" if enabled else "false"
+    already: list[bool] = []
 
     def transform(text: str) -> str:
         table = _practice_table(text, path, practice_id)
+        for p in parse_toml(text, str(path)).get("practice", []):
+            if isinstance(p, dict) and p.get("id") == practice_id:
+                already.append(p.get("enabled", True) is enabled)
+                break
         lines = text.split("\n")
         if "enabled" in table.keys:
             i = table.keys["enabled"][0] - 1
@@ -242,7 +254,8 @@ def set_enabled(path: Path, practice_id: str, enabled: bool) -> Schedule:
             lines.insert(after, f"{indent}enabled = false{cr}")
         return "\n".join(lines)
 
-    return edit_text(path, transform)
+    sched = edit_text(path, transform)
+    return sched, bool(already and already[-1])
 
 
 def set_keys(path: Path, practice_id: str, values: Mapping[str, object | None]) -> Schedule:
