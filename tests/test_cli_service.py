@@ -22,6 +22,7 @@ from test_install import (
     ENABLE,
     GRAPHICAL,
     IS_ACTIVE,
+    JOURNAL_PROBE,
     RELOAD,
     RESET,
     RESTART,
@@ -373,6 +374,29 @@ def test_logs_execs_journalctl_for_the_unit(
     result = invoke("service", "logs", *args)
     assert result.exit_code == 0
     assert execs.calls == [("journalctl", argv)]
+
+
+def test_logs_with_no_journal_entries_says_so_in_its_words(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = RecordingExec()
+    runner = FakeSystemctl(journal="")
+    use(monkeypatch, execvp=rec, which=lambda name: f"/usr/bin/{name}", runner=runner)
+    result = invoke("service", "logs")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "attuned: the journal has no entries for the service: it has not run under systemd "
+        "here. Start it with `attuned service install --now`, or run `attuned run` yourself "
+        "(its log goes to that terminal).\n")
+    assert rec.calls == [] and runner.calls[-1] == JOURNAL_PROBE
+
+
+def test_real_journalctl_prints_nothing_for_a_unit_with_no_entries() -> None:
+    # The fact the probe above rests on: with -q, no "-- No entries --" and exit 0.
+    if run_command(["journalctl", "--version"]).returncode != 0:
+        pytest.skip("no journalctl on this machine")
+    probe = run_command(["journalctl", "--user", "-u", "attuned-never-ran-here.service",
+                         "-q", "-n", "1", "--no-pager"])
+    assert (probe.returncode, probe.stdout) == (0, "")
 
 
 def test_logs_without_journalctl_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,10 @@ DISABLE = ("systemctl", "--user", "disable", "--now", "attuned.service")
 RESET = ("systemctl", "--user", "reset-failed", "attuned.service")
 
 
+JOURNAL_PROBE = ("journalctl", "--user", "-u", "attuned.service", "-q", "-n", "1",
+                 "--no-pager")
+
+
 class FakeSystemctl:
     """A recording stand-in for `systemctl --user` (see the module docstring for why),
     answering as systemd 252 does: is-active prints the state and exits 3 unless active."""
@@ -58,8 +62,11 @@ class FakeSystemctl:
     def __init__(self, *, graphical: str = "active", service: str = "inactive",
                  enabled: str = "enabled", user_namespaces: bool = True,
                  wanted_by: tuple[str, ...] = (),
-                 fail: dict[tuple[str, ...], str] | None = None) -> None:
+                 fail: dict[tuple[str, ...], str] | None = None,
+                 journal: str = "Dec 01 07:30:00 host attuned[812]: nudged breakfast\n",
+                 ) -> None:
         self.calls: list[tuple[str, ...]] = []
+        self.journal = journal  # what `journalctl --user -u attuned.service -q` prints
         self.graphical = graphical
         self.wanted_by = wanted_by  # the targets whose Wants= list the service
         self.service = service
@@ -76,6 +83,8 @@ class FakeSystemctl:
                 1, "", "Job for run-u7.service failed because the control process exited "
                 "with error code.\nSee \"systemctl --user status run-u7.service\" and "
                 "\"journalctl --user -xeu run-u7.service\" for details.\n")
+        if call == JOURNAL_PROBE:
+            return CommandResult(0, self.journal, "")
         assert call[:2] == ("systemctl", "--user"), call
         if call in self.fail:
             return CommandResult(1, "", self.fail[call])

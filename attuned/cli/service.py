@@ -267,6 +267,11 @@ def logs_cmd(follow: bool) -> None:
         click.echo(f"attuned: no log yet at {argv[-1]}: {what} has not run "
                    "(`attuned service install --now` starts it).", err=True)
         raise click.exceptions.Exit(1)
+    if argv[0] == "journalctl" and not follow and install.journal_is_empty(_runner()):
+        click.echo("attuned: the journal has no entries for the service: it has not run under "
+                   "systemd here. Start it with `attuned service install --now`, or run "
+                   "`attuned run` yourself (its log goes to that terminal).", err=True)
+        raise click.exceptions.Exit(1)
     sys.stdout.flush()
     sys.stderr.flush()
     # Replace this process: the pager, colours and Ctrl-C are journalctl's own.

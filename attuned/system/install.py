@@ -149,6 +149,14 @@ def status(
     return status_systemd(runner, env)
 
 
+def journal_is_empty(runner: Runner) -> bool:
+    """Whether the journal holds nothing of the service (it never ran under systemd here).
+    journalctl -q prints nothing then and exits 0 (without -q: "-- No entries --"); a
+    journal it cannot read fails instead, and is left to journalctl itself to tell."""
+    probe = runner(["journalctl", "--user", "-u", UNIT_NAME, "-q", "-n", "1", "--no-pager"])
+    return probe.returncode == 0 and not probe.stdout.strip()
+
+
 def logs_command(
     follow: bool, *, platform: str | None = None, environ: Mapping[str, str] | None = None,
     autostart: bool = False,
