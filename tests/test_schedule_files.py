@@ -66,7 +66,7 @@ def test_a_schedule_of_exactly_the_cap_is_read(tmp_path: Path) -> None:
     body = b'[[practice]]\nid = "p"\ntitle = "T"\nmessage = "M"\nat = "07:30"\n'
     path.write_bytes(body + b"#" * (1024 * 1024 - len(body) - 1) + b"\n")
     r = attuned(tmp_path, "check", str(path))
-    assert (r.returncode, r.stdout) == (0, f"{path}: ok, 1 practices (1 enabled)\n"), r.stderr
+    assert (r.returncode, r.stdout) == (0, f"{path}: ok, 1 practice (1 enabled)\n"), r.stderr
 
 
 def test_a_hundred_thousand_nested_brackets_name_the_file(tmp_path: Path) -> None:
