@@ -83,9 +83,11 @@ def test_repeats_survive_kill_9_and_stop_at_their_count(
     # A fourth repeat would come 1 s later; a sentinel due in 2 s gives it the chance.
     d.rewrite(text + practice("sentinel", once=d.ahead(1)))
     d.advance(3)
-    notification_server.wait_for_notify(5, NUDGE_WAIT)
-    assert [r["summary"] for r in notification_server.notifies] == ["Look-Up"] * 4 + [
+    notification_server.wait_for_notify(6, NUDGE_WAIT)
+    # The nudge, its repeats 1, 2, 3, and at the restart its bubble taken over in place.
+    assert [r["summary"] for r in notification_server.notifies] == ["Look-Up"] * 5 + [
         "Sentinel"]
+    assert len(d.log_matches(rf"INFO attuned: took over the bubble of {nid}")) == 1
     # The restarted daemon went on counting from where the killed one was.
     after = [line.split("repeated ", 1)[1] for line in d.log_matches("repeated", since=mark)]
     assert after == [f"{nid} (2 of 3)", f"{nid} (3 of 3)"]
@@ -131,7 +133,8 @@ def test_a_nudge_due_while_down_within_grace_is_delivered_at_start(
     assert d.stop() == 0
     d.start()
     assert d.call("status")["next"] == []
-    assert len(notification_server.notifies) == 1
+    # Only its bubble taken over in place by the new daemon: the same bubble.
+    assert [r["replaces_id"] for r in notification_server.notifies] == [0, rec["id"]]
 
 
 # ------------------------------------------------------------------------- crash safety

@@ -71,3 +71,29 @@ def test_ids_of_a_server_that_has_gone_are_never_used_on_the_next(
         out = d.cli("done", "look-up")
         assert out.returncode == 0, out.stderr
         assert rec["id"] not in closes(second)
+
+
+@pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
+def test_a_press_on_the_bubble_of_an_earlier_run_answers_its_nudge(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer, how: str) -> None:
+    d = daemons(bus=session_bus.address,
+                config_text=settings() + practice("look-up", once=due_in(2))).start()
+    [rec] = notification_server.wait_for_notify(1, NUDGE_WAIT)
+    nid = d.wait_for_log(r"INFO attuned: nudged look-up \((\w+)\)", NUDGE_WAIT)[0].group(1)
+    end(d, how)
+    # The test server sends a press only to the connection that sent the bubble's Notify
+    # (as the spec lets servers do): while that one is gone, a press reaches nobody.
+    notification_server.invoke_action(rec["id"], "skip")
+    mark = d.mark()
+    d.start()
+    # The new daemon takes the bubble over: the same bubble, sent again in place.
+    notifies = notification_server.wait_for_notify(2, NUDGE_WAIT)
+    assert [(r["id"], r["replaces_id"]) for r in notifies] == [(rec["id"], 0),
+                                                               (rec["id"], rec["id"])]
+    assert notifies[1]["sender"] != notifies[0]["sender"]
+    notification_server.invoke_action(rec["id"], "done")
+    d.wait_for_log(rf"INFO attuned: done {nid} \(look-up\) from the button", NUDGE_WAIT,
+                   since=mark)
+    assert d.kinds("look-up") == [("look-up", "shown", "daemon"),
+                                  ("look-up", "done", "button")]

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from attuned.app import delivery, holding, presenting, recording, reflecting
+from attuned.app import delivery, holding, presenting, recording, reflecting, review
 from attuned.app.context import Core
 from attuned.core import keys, timing
 from attuned.core.keys import JobKind
@@ -133,6 +133,25 @@ def restore_pending(core: Core) -> None:
         if rec.next_repeat_at is not None:
             core.planner.set(keys.repeat(rec.id), rec.next_repeat_at,
                              core.grace(rec.practice_id))
+
+
+async def take_over_bubbles(core: Core) -> None:
+    """The bubbles of an earlier run, still up on the same server (their ids kept): each
+    sent again in place (its id as replaces_id), so that its buttons come to us. The test
+    server sends a bubble's ActionInvoked only to the connection that sent its Notify,
+    as the spec's servers may: the earlier run's is gone."""
+    for rec in core.store.open_nudges():
+        if (rec.state != NudgeState.SHOWN or not rec.notification_id
+                or review.reflected_practice(rec.practice_id) is not None):
+            continue
+        title, body = ((f"{rec.title} (snoozed)", f"Back from a snooze. {rec.message}")
+                       if rec.snoozed_from else (rec.title, rec.message))
+        try:
+            await delivery.send_nudge(core, title, body, rec, replaces=rec.notification_id)
+        except Exception as e:  # its buttons stay mute; the CLI still answers it
+            log.info("could not take over the bubble of %s: %s", rec.id, e)
+        else:
+            log.info("took over the bubble of %s (%s)", rec.id, rec.practice_id)
 
 
 def set_next(core: Core, p: Practice, nxt: datetime | None) -> None:

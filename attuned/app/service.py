@@ -120,6 +120,9 @@ class Service(Core):
     def restore_pending(self) -> None:
         firing.restore_pending(self)
 
+    async def take_over_bubbles(self) -> None:
+        await firing.take_over_bubbles(self)
+
     # ------------------------------------------------------------------ timers
 
     def on_due(self, key: JobKey | str, due: datetime) -> None:

@@ -149,7 +149,8 @@ class Daemon:
         # answer or an expiry closes them); another server's ids are not ours.
         identity = (await chain.primary.server_identity()
                     if chain.primary is not None else None)
-        store.forget_notification_ids(keep_for=identity)
+        if store.forget_notification_ids(keep_for=identity) == 0 and identity is not None:
+            await service.take_over_bubbles()
         await self._start_presence(stack)
         await self._start_phone(stack, sched)
         planner.start()
