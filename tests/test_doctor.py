@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from daemon_harness import Daemons, due_in, practice, settings
 from notification_server import NotificationServer
 from test_daemon_sdnotify import NotifyReceiver, SdDaemon
-from test_install import FakeSystemctl, fake_attuned
+from test_install import SHOW, FakeSystemctl, fake_attuned
 
 from attuned.cli import service as cli_service
 from attuned.cli.root import cli
@@ -620,3 +620,13 @@ def test_marks_fall_back_to_ascii_on_a_terminal_that_cannot_show_them(
                      "1 thing attuned needs is broken (XX above)."]
     "\n".join(lines).encode("ascii")
 
+
+
+def test_no_daemon_and_no_user_manager_never_suggests_systemctl(
+        monkeypatch: pytest.MonkeyPatch, config: Path, home: Path) -> None:
+    no_manager = FakeSystemctl(fail={SHOW: "Failed to connect to bus: No medium found"})
+    result = doctor_run(monkeypatch, bus=None, config=config, runner=no_manager)
+    assert line(result, "daemon")[-1] == (
+        "fix: `attuned run` in a terminal (no user manager answers here; `attuned service "
+        "install --now` sets up an autostart entry for your desktop session)")
+    assert "systemctl --user start" not in result.stdout

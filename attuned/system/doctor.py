@@ -431,6 +431,20 @@ def _service_bus(inp: Inputs) -> CheckResult:
 # ---------------------------------------------------------------- the daemon
 
 
+def _how_to_start(inp: Inputs) -> str:
+    """Only what works here: no `systemctl --user` where no user manager answers."""
+    from attuned.system import desktop, install
+
+    if inp.platform != "darwin" and install.systemd_problem(inp.runner) is not None:
+        if desktop.autostart_installed(inp.environ):
+            return ("`attuned run` in a terminal (no user manager answers here; the "
+                    "autostart entry starts it at your next login)")
+        return ("`attuned run` in a terminal (no user manager answers here; `attuned "
+                "service install --now` sets up an autostart entry for your desktop session)")
+    return (f"`{START_SERVICE}` (or `attuned service install --now`), or `attuned run` in "
+            "a terminal")
+
+
 def check_daemon(inp: Inputs) -> list[CheckResult]:
     """The running daemon answers on its control socket; and, as it tells, where it
     believes the person is and whether the desktop's notifications are paused (nudges
@@ -442,8 +456,7 @@ def check_daemon(inp: Inputs) -> list[CheckResult]:
         st = control.call("status", path=inp.control_socket, timeout=inp.timeout)
     except DaemonNotRunning:
         return [_warn(name, f"not running (nothing answers at {inp.control_socket})",
-                      f"`{START_SERVICE}` (or `attuned service install --now`), "
-                      "or `attuned run` in a terminal")]
+                      _how_to_start(inp))]
     except AttunedError as e:
         return [_warn(name, str(e))]
     results = [_daemon_result(inp, st)]
