@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +117,19 @@ def test_a_snooze_ending_on_a_second_says_its_seconds(monkeypatch: pytest.Monkey
                        "until": (T0 + timedelta(minutes=7, seconds=30)).isoformat()}]}
     assert status_lines(monkeypatch, st) == [
         "snoozed: tqm2  Hug  (back at Tue 01 Dec 19:07:30)", "next: nothing planned"]
+
+
+def test_status_with_no_daemon_and_no_user_manager_never_suggests_systemctl(
+        tmp_path: Path) -> None:
+    # A PATH without systemctl: the real `systemctl --user` probe finds no manager.
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    runtime = tmp_path / "runtime"
+    env = {"PATH": str(empty), "ATTUNED_RUNTIME_DIR": str(runtime)}
+    r = CliRunner(env=env).invoke(cli, ["status"])
+    assert r.exit_code == 1
+    assert r.stderr == (
+        f"attuned: the attuned daemon is not running (no control socket at "
+        f"{runtime / 'control.sock'}); start it with `attuned run` (no user manager answers "
+        "here, so not with systemctl; `attuned service install --now` sets up an autostart "
+        "entry for your desktop session)\n")

@@ -7,6 +7,7 @@ The daemon, asyncio and the notification backends are imported inside the comman
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ import click
 
 from attuned.cli.common import call_daemon
 from attuned.cli.common import config_path as _config
+from attuned.errors import AttunedError
 
 
 @click.command()
@@ -130,6 +132,22 @@ def notify_test(wait: float) -> None:
     asyncio.run(go())
 
 
+def _without_systemctl(e: AttunedError) -> AttunedError:
+    """The daemon's "start it with ... or `systemctl --user start attuned`", with only the
+    true half where no user manager answers."""
+    from attuned.errors import DaemonNotRunning
+    from attuned.system.install import run_command, systemd_problem
+
+    text = str(e)
+    if sys.platform == "darwin" or "systemctl --user" not in text or \
+            systemd_problem(run_command) is None:
+        return e
+    head = text.rsplit("; ", 1)[0]
+    return DaemonNotRunning(f"{head}; start it with `attuned run` (no user manager answers "
+                            "here, so not with systemctl; `attuned service install --now` "
+                            "sets up an autostart entry for your desktop session)")
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
@@ -147,7 +165,7 @@ def status(as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps({"running": False, "reason": str(e)}))
             return
-        raise
+        raise _without_systemctl(e) from None
     if as_json:
         click.echo(json.dumps(st, indent=2))
         return
