@@ -34,6 +34,7 @@ import attuned.config.read
 import attuned.core.moments  # noqa: F401
 from attuned.cli.root import cli
 from attuned.core.model import Action
+from attuned.state.migrations import VERSIONS
 from attuned.state.store import LATEST_VERSION, Store
 from attuned.system import doctor
 
@@ -229,7 +230,7 @@ def test_a_history_that_needs_an_upgrade_it_cannot_have_says_so(home: Path) -> N
     code, out, err = as_owner(home, "history")
     assert (code, out) == (1, "")
     assert err == (f"attuned: the history database at {db} must be upgraded (schema "
-                   f"{LATEST_VERSION - 1} to {LATEST_VERSION}) before it can be read, and "
+                   f"{VERSIONS[-2]} to {LATEST_VERSION}) before it can be read, and "
                    f"{db} is read-only; make it writable and run attuned again\n")
 
 

@@ -17,6 +17,7 @@ from dblock import WriteLock
 from attuned import paths
 from attuned.core.model import Action, NudgeState
 from attuned.errors import AttunedError, StoreError
+from attuned.state.migrations import VERSIONS
 from attuned.state.store import (
     LATEST_VERSION,
     AmbiguousNudgeId,
@@ -64,12 +65,12 @@ def test_default_path_is_the_state_dir(isolated_dirs: Path) -> None:
 def test_migrations_are_recorded_once_and_reopen_is_idempotent(db: Path) -> None:
     with Store.open(db) as s:
         first = s.schema_versions()
-    assert [v for v, _ in first] == list(range(1, LATEST_VERSION + 1))
+    assert [v for v, _ in first] == list(VERSIONS)
     with Store.open(db) as s:
         assert s.schema_versions() == first  # same rows, same applied_at: nothing re-ran
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (LATEST_VERSION,)
+    assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (len(VERSIONS),)
     conn.close()
 
 
@@ -444,7 +445,7 @@ def test_opening_at_once_moves_a_corrupt_file_aside_only_once(db: Path) -> None:
         assert len(moved) == 1
         assert moved[0].read_bytes() == b"not a database at all" * 50
         assert len(list(db.parent.glob("history.db.corrupt-*"))) == 1
-        assert [v for v, _ in stores[0].schema_versions()] == list(range(1, LATEST_VERSION + 1))
+        assert [v for v, _ in stores[0].schema_versions()] == list(VERSIONS)
     finally:
         for s in stores:
             s.close()

@@ -25,6 +25,7 @@ from attuned.core import keys, timing, together
 from attuned.core.history import EventReason
 from attuned.core.keys import JobKey, JobKind
 from attuned.core.model import (
+    AwayMode,
     Blocked,
     Held,
     HoldMode,
@@ -33,6 +34,7 @@ from attuned.core.model import (
     TogetherState,
     When,
 )
+from attuned.core.presence import Presence
 from attuned.notify.base import Notification
 from attuned.state.store import NudgeAlreadyRecorded, NudgeRecord
 
@@ -43,9 +45,11 @@ log = logging.getLogger("attuned")
 _HELD_GRACE = timedelta(days=365)
 DIGEST_TITLE = "Nudges that waited for you"
 _NOTES = {HoldReason.QUIET: "(held through quiet hours)",
-          HoldReason.DND: "(held while notifications were paused)", HoldReason.TOGETHER: ""}
+          HoldReason.DND: "(held while notifications were paused)", HoldReason.TOGETHER: "",
+          HoldReason.AWAY: "(held while you were away)"}
 _WHY = {HoldReason.TOGETHER: "not together time", HoldReason.QUIET: "quiet hours",
-        HoldReason.DND: "notifications are paused"}
+        HoldReason.DND: "notifications are paused", HoldReason.AWAY: "nobody at the screen"}
+_AWAY_MISSED = "nobody came back to the screen within its grace"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ def quiet_filter(p: Practice) -> bool:
 
 def _mode(p: Practice, block: HoldReason) -> Blocked:
     """What becomes of a nudge of `p` blocked by `block`."""
+    if block == HoldReason.AWAY:
+        return Blocked.DEFER  # away = "hold": until the person is back, whatever `blocked`
     if block == HoldReason.TOGETHER:
         # Its `outside`, else its `blocked` (a digest defers: together time may come soon).
         if p.outside is not None:
@@ -100,6 +106,9 @@ async def blocked_by(core: Core, p: Practice) -> HoldReason | None:
         return HoldReason.QUIET
     if await desktop_paused(core):
         return HoldReason.DND
+    if (core.schedule.settings.away_mode == AwayMode.HOLD and core.is_away is not None
+            and core.is_away() is True):
+        return HoldReason.AWAY
     return None
 
 
@@ -137,12 +146,13 @@ def _hold(core: Core, p: Practice, due: datetime, block: HoldReason, mode: Block
         core.planner.set(keys.DIGEST, digest_time(core, due), _HELD_GRACE)
         log.info("gathered %s (due %s) into the digest: %s", p.id, when, why)
         return
-    at = _release_time(core, p, block)
+    at = _release_time(core, p, due, block)
     if at is not None:
         core.planner.set(keys.release(p.id), at, _HELD_GRACE)
     log.info("held %s (due %s) until %s", p.id, when,
              {HoldReason.TOGETHER: "together time starts",
-              HoldReason.DND: "notifications are resumed"}.get(
+              HoldReason.DND: "notifications are resumed",
+              HoldReason.AWAY: "someone is at the screen (within its grace)"}.get(
                  block, f"quiet hours end at {at:%H:%M}" if at else "quiet hours end"))
 
 
@@ -159,9 +169,13 @@ def _give_up(core: Core, h: Held) -> None:
              h.practice_id, when)
 
 
-def _release_time(core: Core, p: Practice, block: HoldReason) -> datetime | None:
+def _release_time(core: Core, p: Practice, due: datetime, block: HoldReason
+                  ) -> datetime | None:
     """When a deferred nudge should be looked at again; None: on an event (together on,
-    notifications resumed)."""
+    notifications resumed). One held while away is looked at on the person's return, or
+    at the end of its grace (missed then)."""
+    if block == HoldReason.AWAY:
+        return due + p.grace
     if block == HoldReason.QUIET and p.quiet_hours is not None:
         return timing.quiet_end(p.quiet_hours, core.now(), core.zone)
     return None
@@ -198,6 +212,8 @@ def plan_held(core: Core) -> int:
             continue  # together time has not started: `attuned together on` releases it
         if h.reason == HoldReason.QUIET and p.quiet_hours is not None:
             at = timing.quiet_end(p.quiet_hours, now, core.zone)
+        if h.reason == HoldReason.AWAY and core.is_away is not None and core.is_away():
+            at = max(now, h.due + p.grace)  # still away: looked at as its grace ends
         if at is not None:
             # Do-not-disturb: looked at now; if still paused it is held again until resumed.
             wanted[keys.release(p.id)] = (at, _HELD_GRACE)
@@ -242,10 +258,13 @@ async def release(core: Core, practice_id: str) -> NudgeRecord | None:
     if p is None or not p.enabled:
         _give_up(core, h)
         return None
+    if h.reason == HoldReason.AWAY and core.now() >= h.due + p.grace and h.nudge_id:
+        _miss(core, h)
+        return None
     block = await blocked_by(core, p)
     if block is not None:
-        mode = (Blocked.DIGEST if block != HoldReason.TOGETHER and p.blocked == Blocked.DIGEST
-                else Blocked.DEFER)
+        mode = (Blocked.DIGEST if block not in (HoldReason.TOGETHER, HoldReason.AWAY)
+                and p.blocked == Blocked.DIGEST else Blocked.DEFER)
         _hold(core, p, h.due, block, mode)
         return None
     return await show_held(core, p, h.due, _NOTES.get(h.reason, ""), held_id=h.nudge_id)
@@ -282,6 +301,27 @@ async def fire_digest(core: Core) -> list[NudgeRecord]:
     await core.notifier.send(Notification(title=DIGEST_TITLE, body="\n".join(lines)))
     log.info("digest of %d held nudges: %s", len(recs), ", ".join(r.id for r in recs))
     return recs
+
+
+def _miss(core: Core, h: Held) -> None:
+    """A nudge held while away whose grace ended before anyone came back: missed."""
+    assert h.nudge_id is not None
+    when = h.due.astimezone(core.zone).strftime("%a %H:%M")
+    core.backlog.write(f"the missed nudge of {h.practice_id} due {when}",
+                       functools.partial(core.store.miss_held, h.nudge_id, core.now(),
+                                         _AWAY_MISSED),
+                       keep_for=core.keep_for(h.practice_id))
+    log.info("missed %s (due %s): %s", h.practice_id, when, _AWAY_MISSED)
+
+
+def on_presence_change(core: Core, presence: Presence) -> None:
+    """The person's presence changed: on their return, what waited for them is looked
+    at now (shown, or missed if its grace ended)."""
+    if presence.away:
+        return
+    for h in core.store.held():
+        if h.reason == HoldReason.AWAY and h.mode == HoldMode.DEFER:
+            core.planner.set(keys.release(h.practice_id), core.now(), _HELD_GRACE)
 
 
 def on_dnd_change(core: Core, paused: bool) -> None:

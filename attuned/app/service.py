@@ -172,6 +172,9 @@ class Service(Core):
     def on_dnd_change(self, paused: bool) -> None:
         holding.on_dnd_change(self, paused)
 
+    def on_presence_change(self, presence: Presence) -> None:
+        holding.on_presence_change(self, presence)
+
     def _on_signal(self, notification_id: int, kind: str, arg: str) -> None:
         rec = self.store.find_by_notification(notification_id)
         if rec is None:

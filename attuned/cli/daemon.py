@@ -203,7 +203,7 @@ def status(as_json: bool) -> None:
 
 # Why a nudge is held, as `attuned status` says it (the reasons of attuned.core.model).
 _HELD_WHY = {"quiet": "quiet hours", "together": "not together time",
-             "dnd": "notifications are paused"}
+             "dnd": "notifications are paused", "away": "nobody at the screen"}
 
 
 def _together(state: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from attuned.core.model import (
     ALL_DAYS,
     DEFAULT_MIN_GAP,
     AtRule,
+    AwayMode,
     Blocked,
     EveryRule,
     OnceRule,
@@ -58,10 +59,11 @@ PRACTICE_KEYS = (
     "when", "outside", "discreet", "blocked", "phone",
 )  # fmt: skip
 SETTINGS_KEYS = ("timezone", "quiet_hours", "grace", "snooze", "snooze_long", "discreet",
-                 "blocked", "digest_at")
+                 "blocked", "digest_at", "away")
 WHEN_CHOICES = tuple(w.value for w in When)
 OUTSIDE_CHOICES = (Blocked.DROP.value, Blocked.DEFER.value)
 BLOCKED_CHOICES = tuple(b.value for b in Blocked)
+AWAY_CHOICES = tuple(a.value for a in AwayMode)
 _TOP_KEYS = ("settings", "phone", "practice")
 _PRACTICE_KEY_SET = frozenset(PRACTICE_KEYS)
 # Keys that only some rules use, and which.
@@ -193,7 +195,8 @@ class Checker:
         discreet = self.value(where, raw, "discreet", base.discreet, _bool)
         blocked = self.value(where, raw, "blocked", base.blocked, _blocked)
         digest_at = self.value(where, raw, "digest_at", base.digest_at, _clock)
-        return Settings(timezone=timezone, quiet_hours=quiet, grace=grace or base.grace,
+        away = self.value(where, raw, "away", None, lambda v: AwayMode(_choice(v, AWAY_CHOICES)))
+        return Settings(away=away, timezone=timezone, quiet_hours=quiet, grace=grace or base.grace,
                         snooze=snooze or base.snooze,
                         snooze_long=snooze_long or base.snooze_long,
                         discreet=base.discreet if discreet is None else discreet,

@@ -16,11 +16,12 @@ EventKind = NudgeState
 
 class EventReason(enum.StrEnum):
     """Why a nudge was held back or dropped: the reason of a held or dropped event.
-    The first three are the blocks (attuned.core.model.HoldReason, the same values)."""
+    The first four are the blocks (attuned.core.model.HoldReason, the same values)."""
 
     TOGETHER = "together"  # a when = "together" practice outside together time
     QUIET = "quiet"  # the practice's quiet hours
     DND = "dnd"  # the desktop's notifications were paused
+    AWAY = "away"  # nobody was at the screen ([settings] away = "hold")
     REPLACED = "replaced"  # a newer nudge of its practice was held in its place
     GONE = "gone"  # its practice was removed or disabled while it waited
 
@@ -29,6 +30,7 @@ _REASON_WORDS = {
     EventReason.TOGETHER: "not together time",
     EventReason.QUIET: "quiet hours",
     EventReason.DND: "notifications were paused",
+    EventReason.AWAY: "nobody was at the screen",
     EventReason.REPLACED: "replaced by a newer held nudge",
     EventReason.GONE: "its practice was removed or disabled",
 }

@@ -127,6 +127,14 @@ class PhoneWhen(enum.StrEnum):
     NEVER = "never"
 
 
+class AwayMode(enum.StrEnum):
+    """What a nudge does on the desktop while nobody is at the screen."""
+
+    PHONE = "phone"  # to the phone (per [phone] when), and on the desktop for the return
+    HOLD = "hold"  # held until the person is back, within its grace; then missed
+    SHOW = "show"  # shown anyway, as if someone were there
+
+
 DEFAULT_PHONE_IDLE = timedelta(minutes=5)
 
 
@@ -188,6 +196,16 @@ class Settings:
     blocked: Blocked = Blocked.DROP  # the default for every practice's `blocked`
     digest_at: time = time(21, 0)  # when held nudges are gathered into one
     phone: Phone = Phone()  # [phone]
+    away: AwayMode | None = None  # as written; None: see `away_mode`
+
+    @property
+    def away_mode(self) -> AwayMode:
+        """The effective `away`: as written, else "phone" where a phone is set, else
+        "show" (a machine nobody sits at, with no phone, would otherwise hold every
+        nudge until it is missed)."""
+        if self.away is not None:
+            return self.away
+        return AwayMode.PHONE if self.phone.configured else AwayMode.SHOW
 
 
 @dataclass(frozen=True)
@@ -251,6 +269,7 @@ class HoldReason(enum.StrEnum):
     TOGETHER = "together"  # a when = "together" practice outside together time
     QUIET = "quiet"  # the practice's quiet hours
     DND = "dnd"  # the desktop's notifications were paused (do-not-disturb)
+    AWAY = "away"  # nobody at the screen, with [settings] away = "hold"
 
 
 class HoldMode(enum.StrEnum):

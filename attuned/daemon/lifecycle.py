@@ -246,6 +246,8 @@ class Daemon:
         stack.push_async_callback(watcher.stop)
         self.service.presence = watcher
         self.service.is_away = lambda: watcher.current().away
+        # A nudge held while away ([settings] away = "hold") is shown on the return.
+        stack.callback(watcher.subscribe(self.service.on_presence_change))
 
     async def _start_phone(self, stack: contextlib.AsyncExitStack, sched: Schedule) -> None:
         """[phone]'s channels, as the schedule at start-up names them (a change to

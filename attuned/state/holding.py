@@ -199,6 +199,20 @@ class Holding(Database):
             _event(conn, nudge_id, EventKind.SHOWN, shown_at)
             return self._get_row(conn, nudge_id)
 
+    def miss_held(self, nudge_id: str, at: datetime, note: str) -> bool:
+        """A held nudge never shown in its grace (nobody came back to the screen) is
+        missed, as one due while the machine slept: the same nudge, from held to missed,
+        `note` saying why. False when it was not held (shown or dropped already)."""
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE nudges SET state = 'missed', answered_at = ?,"
+                               " note = ?, source = 'daemon' WHERE id = ? AND state = 'held'",
+                               (ts(at), note, nudge_id))
+            if cur.rowcount != 1:
+                return False
+            conn.execute("DELETE FROM held WHERE nudge_id = ?", (nudge_id,))
+            _event(conn, nudge_id, EventKind.MISSED, at, note=note)
+            return True
+
     def held(self, practice_id: str | None = None) -> list[Held]:
         """The held nudges (of one practice), oldest due first."""
         sql = f"SELECT {_HELD_COLUMNS} FROM held"

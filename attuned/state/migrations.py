@@ -1,16 +1,19 @@
 """The history database's schema: numbered migrations, applied in order at open and
 recorded in `schema_migrations` (version, applied_at). Append only; never edit a
-released one."""
+released one. Each version not yet recorded is applied, in order: a number left free
+by one branch and taken later (a gap) is still applied to a database that has the
+versions after it."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from attuned.errors import StoreError
-from attuned.state import migration_held
+from attuned.state import migration_away, migration_held
 from attuned.state.database import ts
 
 
@@ -18,8 +21,12 @@ class DatabaseTooNew(StoreError):
     """The database was written by a newer attuned; we leave it alone."""
 
 
-# Numbered migrations: (version, statements).
-MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+# A step of a migration: an SQL statement, or a function run on the connection (for a
+# step that must read the schema it changes).
+Step = str | Callable[[sqlite3.Connection], None]
+
+# Numbered migrations: (version, steps).
+MIGRATIONS: Final[tuple[tuple[int, tuple[Step, ...]], ...]] = (
     (
         1,
         (
@@ -131,8 +138,17 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    # A nudge held while nobody is at the screen: the reason `away`.
+    (5, (migration_away.apply,)),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
+VERSIONS: Final = tuple(v for v, _ in MIGRATIONS)
+
+
+def pending(conn: sqlite3.Connection) -> list[int]:
+    """The versions this attuned knows that the database has not had yet, in order."""
+    done = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+    return [v for v in VERSIONS if v not in done]
 
 
 def migrate(conn: sqlite3.Connection, db: Path) -> None:
@@ -155,15 +171,18 @@ def migrate(conn: sqlite3.Connection, db: Path) -> None:
                     f"(schema {current}, this one knows up to {LATEST_VERSION}); "
                     "upgrade attuned. The database was left as it is")
             now = ts(datetime.now(UTC))
-            for version, statements in MIGRATIONS:
-                if version <= current:
+            todo = pending(conn)
+            for version, steps in MIGRATIONS:
+                if version not in todo:
                     continue
-                for stmt in statements:
-                    conn.execute(stmt)
+                for step in steps:
+                    if isinstance(step, str):
+                        conn.execute(step)
+                    else:
+                        step(conn)
                 conn.execute("INSERT INTO schema_migrations (version, applied_at)"
                              " VALUES (?, ?)", (version, now))
-            broken = (conn.execute("PRAGMA foreign_key_check").fetchall()
-                      if current < LATEST_VERSION else [])
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall() if todo else []
             if broken:
                 n = len(broken)
                 rows = "1 row refers to a row that is not" if n == 1 else \

@@ -34,7 +34,7 @@ from attuned.state.database import (
     move_aside,
     permission_problem,
 )
-from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew, migrate
+from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew, migrate, pending
 
 
 @dataclass
@@ -84,6 +84,7 @@ def open_read_only(db: Path, busy_timeout: float, why: str) -> Opened:
     conn = connect_read_only(db, busy_timeout)
     try:
         version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+        todo = pending(conn)
     except sqlite3.Error as e:
         conn.close()
         raise StoreError(f"cannot read the history database at {db}: {e}") from e
@@ -93,7 +94,7 @@ def open_read_only(db: Path, busy_timeout: float, why: str) -> Opened:
             f"the history database at {db} was written by a newer attuned "
             f"(schema {version}, this one knows up to {LATEST_VERSION}); "
             "upgrade attuned. The database was left as it is")
-    if version < LATEST_VERSION:
+    if todo:
         conn.close()
         raise StoreError(f"the history database at {db} must be upgraded (schema {version} "
                          f"to {LATEST_VERSION}) before it can be read, and {why}; make it "
