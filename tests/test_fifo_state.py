@@ -52,3 +52,23 @@ def test_the_daemon_with_a_fifo_as_the_schedule_does_not_hang(daemons: Daemons) 
     d.start(wait_ready=False)
     d.wait_for_log(r"is not a regular file \(a named pipe\)", timeout=15)
     assert "Traceback" not in d.log_text()
+
+
+def test_doctor_names_a_fifo_as_the_history_without_waiting_on_it(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "history.db")
+    config = tmp_path / "config.toml"
+    config.write_text(settings() + practice("tea"))
+    env = {**os.environ, "ATTUNED_STATE_DIR": str(state),
+           "ATTUNED_RUNTIME_DIR": str(tmp_path / "run")}
+    env.pop("ATTUNED_CONFIG", None)
+    r = subprocess.run([sys.executable, "-m", "attuned", "--config", str(config), "doctor"],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    lines = r.stdout.splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("✗ history"))
+    assert lines[i:i + 2] == [
+        f"✗ history         {state / 'history.db'} is not a regular file (a named pipe)",
+        "                  fix: move it away: attuned then starts a fresh history in its place",
+    ]
+    assert r.returncode == 1

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from attuned import paths
+from attuned import fsutil, paths
 from attuned.core.model import Schedule
 from attuned.errors import AttunedError, ConfigNotFound, DaemonNotRunning, ScheduleError
 from attuned.system.install import CommandResult, Runner, ServiceStatus, run_command
@@ -515,6 +515,11 @@ def check_history(inp: Inputs) -> CheckResult:
     db = inp.history_db
     if not db.exists():
         return _ok(name, f"none yet; the daemon creates {db}")
+    try:
+        fsutil.refuse_irregular(db)  # a FIFO would hang the header's read below
+    except fsutil.NotRegularFile as e:
+        return _fail(name, f"{db} is not a regular file ({e.kind})",
+                     "move it away: attuned then starts a fresh history in its place")
     if not os.access(db, os.R_OK | os.W_OK):
         mode = f"{db.stat().st_mode & 0o777:04o}"
         what = ("is read-only for you: attuned can show it but not record anything"
