@@ -658,3 +658,49 @@ def test_the_client_does_not_import_asyncio() -> None:
     )
     assert result.stdout.strip() == "[]"
 
+
+
+def test_a_full_queue_of_connections_is_waited_out_not_reported_unreachable(
+        tmp_path: Path) -> None:
+    # A Unix socket whose listen queue is full refuses a connect at once (EAGAIN), where
+    # TCP would wait in line: a daemon busy with many clients must not look unreachable.
+    path = tmp_path / "full.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(0)
+    queued: list[socket.socket] = []
+    try:
+        while True:  # fill the queue until the kernel refuses
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(str(path))
+            except BlockingIOError:
+                s.close()
+                break
+            queued.append(s)
+        assert queued
+
+        def serve() -> None:
+            server.settimeout(10)
+            for _ in range(len(queued) + 1):
+                conn, _ = server.accept()
+                with conn:
+                    conn.settimeout(0.5)
+                    try:
+                        request = json.loads(conn.makefile("rb").readline())
+                    except (TimeoutError, ValueError):
+                        continue  # one of the fillers: it never sends
+                    conn.sendall(json.dumps({"id": request["id"], "ok": True,
+                                             "result": {"heard": request["method"]}}
+                                            ).encode() + b"\n")
+                    return
+
+        timer = threading.Timer(0.3, serve)
+        timer.start()
+        assert control.call("status", path=path, timeout=10) == {"heard": "status"}
+        timer.join(10)
+    finally:
+        for s in queued:
+            s.close()
+        server.close()

@@ -466,6 +466,20 @@ class ControlServer:
 _ids = itertools.count(1)
 
 
+
+def _connect(sock: socket.socket, address: str, remaining: Callable[[], float]) -> None:
+    """Connect, waiting while the daemon's queue of connections is full: a Unix socket
+    refuses at once (EAGAIN) rather than waiting in line as TCP would, and a daemon
+    busy making room for the owner's command empties that queue within moments."""
+    while True:
+        sock.settimeout(remaining())
+        try:
+            sock.connect(address)
+            return
+        except BlockingIOError:
+            time.sleep(min(0.02, remaining()))
+
+
 def call(
     method: str,
     params: dict[str, Any] | None = None,
@@ -498,8 +512,7 @@ def call(
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
-            sock.settimeout(remaining())
-            sock.connect(str(sock_path))
+            _connect(sock, str(sock_path), remaining)
         except FileNotFoundError as e:
             raise DaemonNotRunning(
                 f"the attuned daemon is not running (no control socket at {sock_path}); "
