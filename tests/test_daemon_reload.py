@@ -107,6 +107,8 @@ def test_an_invalid_edit_keeps_the_old_schedule_and_says_so_once(
               if r["summary"] == PROBLEM_TITLE]
     assert note["body"] == (text + "\nThe last good schedule keeps running. "
                             "`attuned check` shows this again.")
+    # Logged once, as the error: not again as a warning when shown.
+    assert d.log_matches("WARNING attuned: your schedule has a problem", since=mark) == []
     assert d.call("status")["schedule_error"] == text
 
     # Saved again, still broken: logged again, but the person is not told twice.

@@ -370,8 +370,9 @@ class Daemon:
             zone = zones.schedule_zone(sched.settings)
         except ScheduleError as e:
             service.state.error = str(e)
+            text = str(e)
             log.error("the schedule was not reloaded (%s); the last good one keeps running:\n%s",
-                      why, e)
+                      why, text if text.endswith(".") else text + ".")
             self._spawn(self._report_schedule_error(str(e)))
             return
         except AttunedError as e:
@@ -397,15 +398,17 @@ class Daemon:
             return
         self._error_notified = text
         await self._close_problem()
+        # Logged once already, as the error it is: only shown here.
         self._problem_nid = await self._tell("attuned: your schedule has a problem",
                          f"{text}\nThe last good schedule keeps running. "
-                         "`attuned check` shows this again.")
+                         "`attuned check` shows this again.", logged=True)
 
-    async def _tell(self, title: str, body: str) -> int | None:
+    async def _tell(self, title: str, body: str, *, logged: bool = False) -> int | None:
         from attuned.notify.base import Notification
 
         assert self.service is not None
-        log.warning("%s: %s", title.removeprefix("attuned: "), body)
+        if not logged:
+            log.warning("%s: %s", title.removeprefix("attuned: "), body)
         try:
             d = await self.service.notifier.send(Notification(title=title, body=body, urgency=1))
         except Exception as e:
