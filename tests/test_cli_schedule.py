@@ -476,3 +476,18 @@ def test_disable_or_enable_twice_says_it_was_already_so(config: Path) -> None:
     assert run(config, "enable", "breakfast").output == "Enabled breakfast.\n"
     assert run(config, "enable", "breakfast").output == (
         "breakfast was already enabled; nothing changed.\n")
+
+
+def test_add_sets_when_discreet_repeat_answer_within_and_blocked(config: Path) -> None:
+    r = run(config, "add", "hug", "--title", "Hug", "--message", "A long hug.", "--at",
+            "19:00", "--when", "together", "--discreet", "--repeat", "10m", "--repeat-max",
+            "2", "--answer-within", "1h", "--blocked", "defer")
+    assert r.exit_code == 0, r.output
+    assert config.read_text().endswith(
+        '[[practice]]\nid = "hug"\ntitle = "Hug"\nmessage = "A long hug."\nat = "19:00"\n'
+        'answer_within = "1h"\nrepeat = "10m"\nrepeat_max = 2\nwhen = "together"\n'
+        'discreet = true\nblocked = "defer"\n')
+    r = run(config, "add", "hug2", "--title", "Hug", "--message", "x", "--at", "19:00",
+            "--when", "togther")
+    assert (r.exit_code, r.output) == (2, 'attuned: add hug2: --when: "togther" is not one '
+                                          'of "any", "together"; did you mean "together"?\n')

@@ -240,13 +240,25 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
 @click.option("--quiet-hours", metavar="WINDOW",
               help='Its own quiet hours, "22:00-07:00", or "none" to let it through those '
                    "of [settings].")
+@click.option("--when", metavar="WHEN",
+              help='"together": only while together mode is on; "any" (the default).')
+@click.option("--discreet/--not-discreet", default=None,
+              help="A neutral title instead of its text (default: as in [settings]).")
+@click.option("--repeat", metavar="DURATION",
+              help='Ask again this long after an unanswered nudge, "10m" (with --repeat-max).')
+@click.option("--repeat-max", type=int, help="At most this many repeats (default 0: never).")
+@click.option("--answer-within", metavar="DURATION",
+              help='After this an unanswered nudge counts as missed, "2h".')
+@click.option("--blocked", metavar="WHAT",
+              help='A nudge held back by quiet hours: "drop", "defer" or "digest".')
 @click.option("--disabled", is_flag=True, help="Add it paused.")
 @click.pass_context
 def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, ...],
         at: tuple[str, ...], days: str | None, every: str | None, random_: int | None,
         between: str | None, min_gap: str | None, cron: str | None, once: str | None,
-        from_: str | None, until: str | None, quiet_hours: str | None,
-        disabled: bool) -> None:
+        from_: str | None, until: str | None, quiet_hours: str | None, when: str | None,
+        discreet: bool | None, repeat: str | None, repeat_max: int | None,
+        answer_within: str | None, blocked: str | None, disabled: bool) -> None:
     """Add a practice to the schedule (comments in the file are kept).
 
     \b
@@ -254,6 +266,8 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
         attuned add breakfast --title "Breakfast presence" \\
             --message "Paper down. How is your partner this morning?" \\
             --at 07:30 --days weekdays --from 2026-12-01 --until 2026-12-07
+        attuned add hug --title Hug --message "A long hug." --at 19:00 \\
+            --when together --discreet --repeat 10m --repeat-max 2
     """
     from attuned.config.edit import add_practice
 
@@ -281,6 +295,11 @@ def add(ctx: click.Context, practice_id: str, title: str, messages: tuple[str, .
         fields["until"] = _parse_date(until, "--until")
     if quiet_hours is not None:
         fields["quiet_hours"] = quiet_hours
+    for key, value in (("when", when), ("discreet", discreet), ("repeat", repeat),
+                       ("repeat_max", repeat_max), ("answer_within", answer_within),
+                       ("blocked", blocked)):
+        if value is not None:
+            fields[key] = value
     if disabled:
         fields["enabled"] = False
     path = _config(ctx)
@@ -326,7 +345,10 @@ def _refuse_the_past(path: Path, fields: dict[str, object]) -> None:
 _ADD_OPTIONS = {"title": "--title", "message": "--message", "at": "--at", "every": "--every",
                 "random": "--random", "between": "--between", "min_gap": "--min-gap",
                 "cron": "--cron", "once": "--once", "days": "--days", "from": "--from",
-                "until": "--until", "quiet_hours": "--quiet-hours", "enabled": "--disabled"}
+                "until": "--until", "quiet_hours": "--quiet-hours", "enabled": "--disabled",
+                "when": "--when", "discreet": "--discreet", "repeat": "--repeat",
+                "repeat_max": "--repeat-max", "answer_within": "--answer-within",
+                "blocked": "--blocked"}
 
 
 def _quiet_note(sched: Schedule, p: Practice) -> str | None:
