@@ -16,9 +16,11 @@ from buses import DBusDaemon
 from daemon_harness import DaemonProcess, Daemons, due_in, practice, settings
 from notification_server import NotificationServer
 from presence_fakes import FakeScreenSaver
+from test_presence_x11 import touch, wait_until, xvfb, xvfb_proc  # noqa: F401 (fixtures)
 
 from attuned.config.read import parse_text
 from attuned.core.model import AwayMode, HoldReason
+from attuned.daemon.x11idle import X11Idle
 from attuned.errors import ScheduleError
 from attuned.state import migrations
 from attuned.state.store import Store
@@ -71,6 +73,26 @@ def test_a_nudge_due_while_locked_is_held_and_shown_within_2s_of_the_unlock(
     assert d.stop() == 0
 
 
+def test_a_nudge_held_while_locked_is_still_held_after_a_restart(
+        daemons: Daemons, session_bus: DBusDaemon, screensaver: FakeScreenSaver,
+        notification_server: NotificationServer) -> None:
+    d = locked_daemon(daemons, session_bus, screensaver,
+                      settings(extra='away = "hold"') + practice("look-up", once=due_in(2)))
+    d.advance(DUE)
+    d.wait_for_log(r"INFO attuned: held look-up", WAIT)
+    assert d.stop() == 0
+    mark = d.mark()
+    d.start()
+    d.wait_for_log(r"INFO presence: presence: locked", WAIT, since=mark)
+    d.advance(1)
+    assert notification_server.notifies == []
+    screensaver.set_active(False)
+    [rec] = notification_server.wait_for_notify(1, WAIT)
+    assert rec["body"] == "(held while you were away) Time for look-up"
+    assert [str(e.kind) for e in d.history()] == ["held", "shown"]
+    assert d.stop() == 0
+
+
 def test_held_past_its_grace_it_is_recorded_missed_and_never_shown(
         daemons: Daemons, session_bus: DBusDaemon, screensaver: FakeScreenSaver,
         notification_server: NotificationServer) -> None:
@@ -94,6 +116,32 @@ def test_held_past_its_grace_it_is_recorded_missed_and_never_shown(
     [rec] = notification_server.wait_for_notify(1, WAIT)
     assert rec["summary"] == "Later"
     assert [r["summary"] for r in notification_server.notifies] == ["Later"]
+    assert d.stop() == 0
+
+
+def test_held_while_idle_on_x11_it_comes_once_there_is_input_again(
+        daemons: Daemons, session_bus: DBusDaemon, xvfb: str,  # noqa: F811 (a fixture)
+        notification_server: NotificationServer) -> None:
+    # A real Xvfb, input from xdotool. X11's idle time ends with no signal: the held
+    # nudge is looked at again every 5 s of its grace. X counts idle time on its own
+    # clock, so the test waits for it (3 s) and then has 3 s to move the FAKE clock on.
+    d = daemons(bus=session_bus.address, fake_clock=True,
+                env={"DISPLAY": xvfb, "WAYLAND_DISPLAY": ""},
+                config_text=settings(extra='away = "hold"') + '[phone]\nidle = "3s"\n'
+                + practice("look-up", once=due_in(2))).start()
+    d.wait_for_log(r"presence: at_screen \(from X11 idle time on ", WAIT)
+    idle = X11Idle(xvfb)
+    wait_until(lambda: (idle.seconds() or 0) >= 3.5, "idle time of 3.5 s")
+    d.advance(DUE)
+    d.wait_for_log(r"INFO attuned: held look-up \(due .*\) until someone is at the screen",
+                   WAIT)
+    d.advance(5)
+    assert notification_server.notifies == []  # still idle: still held
+    touch(xvfb)
+    d.advance(5)
+    [rec] = notification_server.wait_for_notify(1, WAIT)
+    assert rec["body"] == "(held while you were away) Time for look-up"
+    assert [str(e.kind) for e in d.history()] == ["held", "shown"]
     assert d.stop() == 0
 
 

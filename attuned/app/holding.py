@@ -34,7 +34,7 @@ from attuned.core.model import (
     TogetherState,
     When,
 )
-from attuned.core.presence import Presence
+from attuned.core.presence import Presence, PresenceState
 from attuned.notify.base import Notification
 from attuned.state.store import NudgeAlreadyRecorded, NudgeRecord
 
@@ -49,6 +49,7 @@ _NOTES = {HoldReason.QUIET: "(held through quiet hours)",
           HoldReason.AWAY: "(held while you were away)"}
 _WHY = {HoldReason.TOGETHER: "not together time", HoldReason.QUIET: "quiet hours",
         HoldReason.DND: "notifications are paused", HoldReason.AWAY: "nobody at the screen"}
+_IDLE_LOOK = timedelta(seconds=5)
 _AWAY_MISSED = "nobody came back to the screen within its grace"
 
 
@@ -175,7 +176,13 @@ def _release_time(core: Core, p: Practice, due: datetime, block: HoldReason
     notifications resumed). One held while away is looked at on the person's return, or
     at the end of its grace (missed then)."""
     if block == HoldReason.AWAY:
-        return due + p.grace
+        end = due + p.grace
+        where = core.presence.current() if core.presence is not None else None
+        if where is not None and where.state is PresenceState.IDLE:
+            # X11's idle time ends with no signal: looked at again every few seconds
+            # while a nudge waits for it (within its grace only), not a poll while idle.
+            return min(core.now() + _IDLE_LOOK, end)
+        return end
     if block == HoldReason.QUIET and p.quiet_hours is not None:
         return timing.quiet_end(p.quiet_hours, core.now(), core.zone)
     return None
@@ -250,11 +257,20 @@ def blocked_while_down(core: Core, p: Practice, at: datetime) -> bool:
 async def release(core: Core, practice_id: str) -> NudgeRecord | None:
     """Show a practice's deferred nudge if nothing blocks it any more; else hold it
     again (a nudge once held is never dropped by a later block)."""
+    p = core.practice(practice_id)
+    waiting = core.store.held(practice_id)
+    if (waiting and waiting[-1].reason == HoldReason.AWAY and p is not None and p.enabled
+            and waiting[-1].mode == HoldMode.DEFER and core.now() < waiting[-1].due + p.grace
+            and await blocked_by(core, p) == HoldReason.AWAY):
+        # Still away, inside its grace: looked at again later, the history untouched.
+        at = _release_time(core, p, waiting[-1].due, HoldReason.AWAY)
+        if at is not None:
+            core.planner.set(keys.release(p.id), at, _HELD_GRACE)
+        return None
     items = core.store.take_held(practice_id, HoldMode.DEFER)
     if not items:
         return None
     h = items[-1]
-    p = core.practice(practice_id)
     if p is None or not p.enabled:
         _give_up(core, h)
         return None
