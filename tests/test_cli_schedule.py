@@ -372,6 +372,14 @@ def test_adding_a_time_inside_the_quiet_hours_says_it_will_not_be_shown(
         "attuned: note: all 14 of its nudges in the next two weeks fall inside the quiet "
         'hours (22:30-07:00) and wait until they end (blocked = "defer"); choose another '
         "time, or add it with --quiet-hours none\n")
+    # One nudge is said in the singular.
+    r = CliRunner().invoke(cli, ["--config", str(config), "add", "once", "--title", "Once",
+                                 "--message", "m", "--once", "2026-12-03T23:30"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr == (
+        "attuned: note: its one nudge in the next two weeks falls inside the quiet hours "
+        '(22:30-07:00) and waits until they end (blocked = "defer"); choose another time, '
+        "or add it with --quiet-hours none\n")
     nxt = CliRunner().invoke(cli, ["--config", str(config), "next", "--from",
                                    "2026-12-01 12:00", "--until", "2026-12-02 00:00",
                                    "--json"]).output

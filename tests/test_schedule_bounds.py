@@ -65,7 +65,7 @@ YEAR = 'is longer than attuned takes; a duration is at most 366d (a year)'
          'config.toml:5: practice "p": once: 0001-01-01T00:00:00 is before the first day '
          'attuned plans for, 1900-01-01'),
         ('at = "٠٧:٣٠"',
-         'config.toml:5: practice "p": at: "٠٧:٣٠" has a arabic-indic digit zero (U+0660); '
+         'config.toml:5: practice "p": at: "٠٧:٣٠" has an arabic-indic digit zero (U+0660); '
          'write it with plain digits and spaces, like "07:30"'),
         ('at = "０７:３０"',
          'config.toml:5: practice "p": at: "０７:３０" has a fullwidth digit zero (U+FF10); '

@@ -367,11 +367,13 @@ def _quiet_note(sched: Schedule, p: Practice) -> str | None:
         return None
     which = (("its one nudge" if len(every) == 1 else f"all {len(every)} of its nudges")
              if not shown else f"{len(every) - len(shown)} of its {len(every)} nudges")
-    fate = {"defer": 'wait until they end (blocked = "defer")',
-            "digest": 'go into the digest (blocked = "digest")'}.get(
+    one = len(every) - len(shown) == 1
+    fate = {"defer": f'wait{"s" if one else ""} until they end (blocked = "defer")',
+            "digest": f'go{"es" if one else ""} into the digest (blocked = "digest")'}.get(
                 p.blocked, "will not be shown")
-    return (f"{which} in the next two weeks fall inside the quiet hours ({p.quiet_hours}) "
-            f"and {fate}; choose another time, or add it with --quiet-hours none")
+    return (f"{which} in the next two weeks fall{'s' if one else ''} inside the quiet hours "
+            f"({p.quiet_hours}) and {fate}; choose another time, or add it with "
+            "--quiet-hours none")
 
 
 def _parse_date(text: str, option: str) -> date:

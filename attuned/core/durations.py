@@ -27,8 +27,10 @@ def plain_text(text: str, example: str) -> None:
     not show."""
     for ch in text:
         if not ch.isascii():
-            name = unicodedata.name(ch, "an unnamed character").lower()
-            raise BadValue(f'"{text}" has a {name} (U+{ord(ch):04X}); write it with plain '
+            name = unicodedata.name(ch, "").lower()
+            what = f"{'an' if name[:1] in tuple('aeiou') else 'a'} {name}" if name else (
+                "an unnamed character")
+            raise BadValue(f'"{text}" has {what} (U+{ord(ch):04X}); write it with plain '
                            f'digits and spaces, like "{example}"')
 
 
