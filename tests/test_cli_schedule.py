@@ -499,3 +499,13 @@ def test_add_sets_when_discreet_repeat_answer_within_and_blocked(config: Path) -
             "--when", "togther")
     assert (r.exit_code, r.output) == (2, 'attuned: add hug2: --when: "togther" is not one '
                                           'of "any", "together"; did you mean "together"?\n')
+
+
+def test_list_shows_the_zone_and_together_discreet_repeat(config: Path) -> None:
+    assert run(config, "add", "hug", "--title", "Hug", "--message", "A long hug.", "--at",
+               "19:00", "--when", "together", "--discreet", "--repeat", "10m", "--repeat-max",
+               "2", "--answer-within", "1h").exit_code == 0
+    out = run(config, "list").output
+    assert out.startswith("Times in Europe/Berlin.\n")
+    assert ("       only in together mode, discreet, asks again after 10m (at most 2 times), "
+            "missed if not answered within 1h\n") in out

@@ -59,13 +59,13 @@ def test_list_says_every_without_between_is_all_day(tmp_path: Path) -> None:
     path.write_text('[settings]\ntimezone = "UTC"\nquiet_hours = "none"\n'
                     + BODY + 'every = "3h"\n')
     assert run("--config", str(path), "list").stdout == (
-        "p  T\n   every 3h all day\n   next: Tue 01 Dec 2026 15:00\n")
+        "Times in UTC.\np  T\n   every 3h all day\n   next: Tue 01 Dec 2026 15:00\n")
 
 
 def test_list_says_when_a_once_far_ahead_comes(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[settings]\ntimezone = "UTC"\n' + BODY + "once = 9000-01-01T10:00:00\n")
     assert run("--config", str(path), "list").stdout == (
-        "p  T\n   once on Wed 1 Jan 9000 at 10:00\n"
+        "Times in UTC.\np  T\n   once on Wed 1 Jan 9000 at 10:00\n"
         "   next: none ahead: its moment, Wed 01 Jan 9000 10:00, is more than four years "
         "ahead, beyond what attuned plans; give it a nearer one\n")

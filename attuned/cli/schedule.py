@@ -35,6 +35,25 @@ def _zone_and_seed(sched: Schedule) -> tuple[Any, str]:
     return zones.schedule_zone(sched.settings), seed.load_seed(paths.seed_file())
 
 
+def _ways(p: Practice) -> str:
+    """How its nudges behave, where that is not the plain default: together only, discreet,
+    asked again, missed after a while."""
+    from attuned.core.durations import format_duration
+    from attuned.core.model import When
+
+    ways = []
+    if p.when == When.TOGETHER:
+        ways.append("only in together mode")
+    if p.discreet:
+        ways.append("discreet")
+    if p.repeat is not None and p.repeat_max:
+        ways.append(f"asks again after {format_duration(p.repeat)} "
+                    f"(at most {count(p.repeat_max, 'time')})")
+    if p.answer_within is not None:
+        ways.append(f"missed if not answered within {format_duration(p.answer_within)}")
+    return ", ".join(ways)
+
+
 def _fmt_moment(at: datetime) -> str:
     return at.strftime("%a %d %b %Y %H:%M")
 
@@ -151,12 +170,15 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         click.echo("No practices yet. Add one with `attuned add`.")
         return
     width = max(len(str(r["id"])) for r in rows)
+    click.echo(f"Times in {getattr(zone, 'key', zone)}.")
     for r, p in zip(rows, sched.practices, strict=True):
         state = "" if p.enabled else "  (paused)"
         click.echo(f"{r['id']:<{width}}  {p.title}{state}")
         click.echo(f"{'':<{width}}  {r['rule']}")
         if _period(p):
             click.echo(f"{'':<{width}}  {_period(p)}")
+        if _ways(p):
+            click.echo(f"{'':<{width}}  {_ways(p)}")
         when = r["_next"]
         if isinstance(when, datetime):
             click.echo(f"{'':<{width}}  next: {_fmt_moment(when)}")
