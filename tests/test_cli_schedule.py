@@ -258,8 +258,11 @@ def test_next_without_a_file_shows_the_example(tmp_path: Path, frozen_now: datet
     r = run(tmp_path / "none.toml", "next", "--count", "3")
     assert r.exit_code == 0
     assert len([line for line in r.output.splitlines() if line.startswith("  ")]) == 3
+    note = (f"(no schedule at {tmp_path / 'none.toml'}: showing the built-in example; "
+            "`attuned init` makes it yours)\n\n")
+    assert r.output.startswith(note)  # said the same way by next and list
     r = run(tmp_path / "none.toml", "list")
-    assert "showing the built-in example" in r.output
+    assert r.output.startswith(note)
 
 
 def test_bad_moment_is_a_one_line_error(config: Path) -> None:

@@ -54,6 +54,11 @@ def _ways(p: Practice) -> str:
     return ", ".join(ways)
 
 
+# What list and next say before the built-in example, when the schedule file is missing.
+_EXAMPLE_NOTE = ("(no schedule at {path}: showing the built-in example; `attuned init` makes "
+                 "it yours)\n")
+
+
 def _fmt_moment(at: datetime) -> str:
     return at.strftime("%a %d %b %Y %H:%M")
 
@@ -164,8 +169,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
                               indent=2))
         return
     if not path.exists():
-        click.echo(f"(no schedule at {path}: showing the built-in example; `attuned init` "
-                   "makes it yours)\n")
+        click.echo(_EXAMPLE_NOTE.format(path=path))
     if not rows:
         click.echo("No practices yet. Add one with `attuned add`.")
         return
@@ -209,7 +213,8 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
     from attuned.core.moments import parse_moment, parse_until
 
     one_of(count=count is not None, until=until is not None)
-    sched = load_schedule(_config(ctx), example_if_missing=True)
+    path = _config(ctx)
+    sched = load_schedule(path, example_if_missing=True)
     zone, seed = _zone_and_seed(sched)
     now = _now()
     start = parse_moment(from_, now=now, zone=zone) if from_ else now.astimezone(zone)
@@ -231,6 +236,8 @@ def next_(ctx: click.Context, count: int | None, until: str | None, from_: str |
             for o in occ
         ], indent=2))
         return
+    if not path.exists():
+        click.echo(_EXAMPLE_NOTE.format(path=path))
     if not occ:
         click.echo("No nudges in that range.")
         return
