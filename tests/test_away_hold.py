@@ -93,6 +93,20 @@ def test_a_nudge_held_while_locked_is_still_held_after_a_restart(
     assert d.stop() == 0
 
 
+def test_away_changed_from_hold_to_show_shows_what_waited(
+        daemons: Daemons, session_bus: DBusDaemon, screensaver: FakeScreenSaver,
+        notification_server: NotificationServer) -> None:
+    due = due_in(2)
+    d = locked_daemon(daemons, session_bus, screensaver,
+                      settings(extra='away = "hold"') + practice("look-up", once=due))
+    d.advance(DUE)
+    d.wait_for_log(r"INFO attuned: held look-up", WAIT)
+    d.rewrite(settings(extra='away = "show"') + practice("look-up", once=due))
+    [rec] = notification_server.wait_for_notify(1, WAIT)
+    assert rec["body"] == "(held while you were away) Time for look-up"
+    assert d.stop() == 0
+
+
 def test_held_past_its_grace_it_is_recorded_missed_and_never_shown(
         daemons: Daemons, session_bus: DBusDaemon, screensaver: FakeScreenSaver,
         notification_server: NotificationServer) -> None:
@@ -173,6 +187,8 @@ def test_the_default_is_phone_with_a_phone_and_show_without() -> None:
     ('"hodl"', 'config.toml:2: away: "hodl" is not one of "phone", "hold", "show"; '
                'did you mean "hold"?'),
     ("true", 'config.toml:2: away: expected one of "phone", "hold", "show", got true'),
+    ('"phone"', 'config.toml:2: away: "phone" needs a phone: set [phone] ntfy (`attuned '
+                'phone setup`) or apprise, or choose "hold" or "show"'),
 ])
 def test_a_bad_away_is_told_with_its_choices(value: str, error: str) -> None:
     with pytest.raises(ScheduleError) as e:

@@ -219,7 +219,8 @@ def plan_held(core: Core) -> int:
             continue  # together time has not started: `attuned together on` releases it
         if h.reason == HoldReason.QUIET and p.quiet_hours is not None:
             at = timing.quiet_end(p.quiet_hours, now, core.zone)
-        if h.reason == HoldReason.AWAY and core.is_away is not None and core.is_away():
+        if (h.reason == HoldReason.AWAY and core.is_away is not None and core.is_away()
+                and core.schedule.settings.away_mode == AwayMode.HOLD):
             at = max(now, h.due + p.grace)  # still away: looked at as its grace ends
         if at is not None:
             # Do-not-disturb: looked at now; if still paused it is held again until resumed.
@@ -227,8 +228,8 @@ def plan_held(core: Core) -> int:
     changed = 0
     current = core.planner.due_times()
     for key, (at, grace) in wanted.items():
-        if key.kind == JobKind.RELEASE and key in current:
-            continue  # already planned (e.g. quiet hours' end): keep it
+        if key.kind == JobKind.RELEASE and key in current and current[key] <= at:
+            continue  # already planned (e.g. quiet hours' end): keep it, unless it is later
         if core.planner.set(key, at, grace):
             changed += 1
     for key in core.planner.keys():  # noqa: SIM118 (a method, not a dict)

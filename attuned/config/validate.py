@@ -141,6 +141,10 @@ class Checker:
                          line=line)
         settings = self.settings(data.get("settings"))
         settings = replace(settings, phone=self.phone(data.get("phone")))
+        if settings.away == AwayMode.PHONE and not settings.phone.configured:
+            self.add(_Where(self.layout.tables.get("settings")), "away",
+                     '"phone" needs a phone: set [phone] ntfy (`attuned phone setup`) or '
+                     'apprise, or choose "hold" or "show"')
         practices: list[Practice] = []
         raw = data.get("practice", [])
         if not isinstance(raw, list):
