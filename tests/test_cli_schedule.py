@@ -512,3 +512,15 @@ def test_list_shows_the_zone_and_together_discreet_repeat(config: Path) -> None:
     assert out.startswith("Times in Europe/Berlin.\n")
     assert ("       only in together mode, discreet, asks again after 10m (at most 2 times), "
             "missed if not answered within 1h\n") in out
+
+
+def test_check_takes_config_as_an_option_too(config: Path, tmp_path: Path) -> None:
+    assert run(config, "check").output == run(tmp_path / "x.toml", "check", "--config",
+                                              str(config)).output
+    r = run(tmp_path / "x.toml", "check", "--config", str(tmp_path / "missing.toml"))
+    assert (r.exit_code, r.output) == (
+        1, f"attuned: no schedule file at {tmp_path / 'missing.toml'}; create one with: "
+           "attuned init\n")
+    r = run(config, "check", str(config), "--config", str(config))
+    assert (r.exit_code, r.output) == (
+        1, "attuned: give the schedule file once: as FILE or with --config, not both\n")

@@ -100,8 +100,10 @@ def init(ctx: click.Context, force: bool) -> None:
 # Not click.Path(dir_okay=False): its refusal is a usage error (exit 2); the reader's is
 # one line with the reason and exit 1, as for every other unreadable schedule.
 @click.argument("file", required=False, type=click.Path())
+@click.option("--config", "config_file", metavar="FILE", type=click.Path(),
+              help="The same as FILE (as `attuned --config FILE check` also says).")
 @click.pass_context
-def check(ctx: click.Context, file: str | None) -> None:
+def check(ctx: click.Context, file: str | None, config_file: str | None) -> None:
     """Check a schedule file and print every problem in it.
 
     \b
@@ -110,7 +112,10 @@ def check(ctx: click.Context, file: str | None) -> None:
     """
     from attuned.core.silence import why_silent
 
-    path = Path(file) if file else _config(ctx)
+    if file is not None and config_file is not None:
+        raise AttunedError("give the schedule file once: as FILE or with --config, not both")
+    given = file or config_file
+    path = Path(given) if given else _config(ctx)
     sched = load_schedule(path)
     enabled = sum(1 for p in sched.practices if p.enabled)
     if not sched.practices:
