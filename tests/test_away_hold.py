@@ -70,6 +70,7 @@ def test_a_nudge_due_while_locked_is_held_and_shown_within_2s_of_the_unlock(
     held, shown = d.history()
     assert (str(held.kind), held.reason, str(shown.kind)) == ("held", "away", "shown")
     assert held.nudge_id == shown.nudge_id
+    assert "nobody was at the screen" in d.cli("history").stdout
     assert d.stop() == 0
 
 
