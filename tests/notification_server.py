@@ -28,6 +28,8 @@ tests/buses.py gives one on a private bus):
                                                   # its reply, in one write
     server.reply(rec["id"], "text")               # NotificationReplied (inline_reply=True)
     server.set_paused(True)                       # do-not-disturb (dunst=, plasma=, mako=True)
+    server.hold_replies(True)                     # Notify recorded, its reply kept back
+                                                  # (a server that hangs) until False
     server.records                                # every call so far
     server.stop()                                 # releases the name (a "restart" is
                                                   # stop() then a new server)
@@ -144,6 +146,8 @@ class ServerCore:
         self.arrival_clicks: list[tuple[str, int]] = []
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.holding = False  # Notify's replies kept back (hold_replies)
+        self.held_replies: list[Message] = []
 
     def _record(self, rec: Record) -> None:
         # Synchronous, before the reply goes out: a client that has its answer can
@@ -235,6 +239,9 @@ class ServerCore:
                 "hint_signatures": {k: v.signature for k, v in hints.items()},
                 "expire_timeout": expire})
             reply = Message.new_method_return(msg, "u", [nid])
+            if self.holding:
+                self.held_replies.append(reply)
+                return True  # answered later, or never (the caller died meanwhile)
             if not self.arrival_clicks:
                 return reply
             key, reason = self.arrival_clicks.pop(0)
@@ -371,6 +378,14 @@ class ServerCore:
     def emit_closed(self, nid: int, reason: int) -> None:
         self._signal(nid, "NotificationClosed", "uu", [nid, reason])
         del self.owners[nid]
+
+    def hold_replies(self, hold: bool) -> None:
+        self.holding = hold
+        if not hold:
+            for reply in self.held_replies:
+                sent = self.bus.send(reply)
+                sent.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self.held_replies.clear()
 
     def reply(self, nid: int, text: str) -> None:
         """The person typed `text` into the notification's reply field."""
@@ -538,6 +553,11 @@ class NotificationServer:
         """Switch do-not-disturb (needs dunst, plasma or mako); emits PropertiesChanged
         (unless not `announce`)."""
         self._in_loop(lambda core: core.set_paused(paused, announce), timeout)
+
+    def hold_replies(self, hold: bool, timeout: float = 5.0) -> None:
+        """Record each Notify but keep its reply back (a hung server); False sends the
+        kept ones (to callers that may have gone) and answers again."""
+        self._in_loop(lambda core: core.hold_replies(hold), timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         loop, stop = self._loop, self._stop

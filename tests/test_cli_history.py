@@ -50,9 +50,11 @@ def history_with_held() -> dict[str, str]:
         ids["eyes-2"] = s.hold(Held("eyes", T0 + timedelta(minutes=20), HoldReason.TOGETHER,
                                     HoldMode.DEFER), title="Eye contact") or ""
         s.show_held(ids["breakfast"], T0 + timedelta(minutes=40), "Paper down.")
+        s.record_sent(ids["breakfast"], T0 + timedelta(minutes=40))  # as the daemon does
         s.answer(ids["breakfast"], Action.DONE, T0 + timedelta(minutes=45), "cli")
         wed = T0 + timedelta(days=1)
-        rec = s.record_shown("breakfast", wed, wed, "Breakfast presence", "Paper down.")
+        rec = s.record_shown("breakfast", wed, wed, "Breakfast presence", "Paper down.",
+                             sent=True)
         s.answer(rec.id, Action.SKIP, wed + timedelta(minutes=1), "button")
         ids["wednesday"] = rec.id
     return ids
@@ -143,11 +145,12 @@ def test_since_takes_the_past_words_and_a_snooze_keeps_its_seconds(config: Path)
 def test_a_snooze_return_names_the_nudge_it_brings_back_and_counts_once(config: Path) -> None:
     back_at = T0 + timedelta(minutes=10)
     with Store.open(paths.history_db()) as s:
-        first = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.")
+        first = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.",
+                               sent=True)
         s.answer(first.id, Action.SNOOZE, at=T0 + timedelta(seconds=5), source="button",
                  snooze_until=back_at)
         back = s.record_shown("breakfast", back_at, back_at, "Breakfast presence",
-                              "Paper down.", snoozed_from=first.id)
+                              "Paper down.", snoozed_from=first.id, sent=True)
         s.answer(back.id, Action.DONE, at=back_at + timedelta(minutes=1), source="button")
     r = run("history")
     assert r.output.splitlines()[-2] == (

@@ -68,7 +68,7 @@ def db_of(home: Path) -> Path:
 
 def a_history(home: Path) -> str:
     with Store.open(db_of(home)) as s:
-        rec = s.record_shown("tea", T0, T0, "Tea", "Tea.")
+        rec = s.record_shown("tea", T0, T0, "Tea", "Tea.", sent=True)
         s.answer(rec.id, Action.DONE, T0 + timedelta(minutes=2), "cli")
     return rec.id
 

@@ -44,10 +44,12 @@ def run(*args: str) -> Result:
 def two_days() -> tuple[str, str]:
     """Tuesday's breakfast done, Wednesday's skipped: (tuesday's id, wednesday's id)."""
     with Store.open(paths.history_db()) as s:
-        tue = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.")
+        tue = s.record_shown("breakfast", T0, T0, "Breakfast presence", "Paper down.",
+                             sent=True)
         s.answer(tue.id, Action.DONE, T0 + timedelta(minutes=5), "cli")
         wed = T0 + timedelta(days=1)
-        rec = s.record_shown("breakfast", wed, wed, "Breakfast presence", "Paper down.")
+        rec = s.record_shown("breakfast", wed, wed, "Breakfast presence", "Paper down.",
+                             sent=True)
         s.answer(rec.id, Action.SKIP, wed + timedelta(minutes=1), "button")
     return tue.id, rec.id
 
@@ -172,9 +174,12 @@ def test_the_daemon_starts_past_rows_it_cannot_read_and_says_which(
     d = daemons(config_text=settings() + practice("tea", once=start), fake_clock=True)
     now = utc_now()
     with Store.open(d.state_dir / "history.db") as s:
-        good = s.record_shown("tea", now - timedelta(minutes=3), now, "Tea", "Tea.")
-        bad = s.record_shown("tea", now - timedelta(minutes=2), now, "Tea", "Tea.")
-        snoozed = s.record_shown("tea", now - timedelta(minutes=1), now, "Tea", "Tea.")
+        good = s.record_shown("tea", now - timedelta(minutes=3), now, "Tea", "Tea.",
+                              sent=True)
+        bad = s.record_shown("tea", now - timedelta(minutes=2), now, "Tea", "Tea.",
+                             sent=True)
+        snoozed = s.record_shown("tea", now - timedelta(minutes=1), now, "Tea", "Tea.",
+                                 sent=True)
         s.answer(snoozed.id, Action.SNOOZE, now, "cli", snooze_until=now + timedelta(hours=2))
     conn = sqlite3.connect(d.state_dir / "history.db")
     with conn:

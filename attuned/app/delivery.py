@@ -28,14 +28,15 @@ async def send_nudge(core: Core, title: str, body: str, rec: NudgeRecord, *,
 
 
 async def deliver(core: Core, n: Notification, rec: NudgeRecord) -> int | None:
-    """Show `n` for `rec` and record the server's id for it."""
+    """Show `n` for `rec` and record that it was sent, with the server's id for it: a
+    nudge counts as shown only once the server accepted it (or a fallback delivered it).
+    A send that fails leaves it being sent (attuned.app.firing.deliver_unsent)."""
     core.signals.in_flight += 1
     try:
         delivery = await core.notifier.send(n)
     finally:
         core.signals.in_flight -= 1
     nid = delivery.notification_id
-    if nid is not None:
-        recording.remember_id(core, rec, nid)
+    recording.remember_sent(core, rec, nid)
     core.signals.replay(nid)
     return nid

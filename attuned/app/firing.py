@@ -1,7 +1,9 @@
 """When a practice nudges: planning each practice's next nudge (at start-up, after a
 reload, a resume, a clock jump), and what happens when one comes due: shown (recorded
-first: after a crash it is open, never shown twice), held back, or, when it comes too
-late, one missed record; snoozes coming back, repeats, expiries.
+first: after a crash it is open, never shown twice; it counts as shown once sent, and
+one a crash left unsent is sent by the next run, or recorded as not delivered), held
+back, or, when it comes too late, one missed record; snoozes coming back, repeats,
+expiries.
 
 Never a burst: however late a nudge comes (a resume, a slow start), only the latest due
 nudge of a practice is shown; the ones before it go into one missed record, and the next
@@ -27,6 +29,7 @@ log = logging.getLogger("attuned")
 _INSTANT = timedelta(microseconds=1)  # "after t" for ranges that start at t
 # An expiry is bookkeeping, not a nudge: however late (after a suspend), it still applies.
 _EXPIRY_GRACE = timedelta(days=365)
+NOT_SENT = "not delivered (attuned stopped before it was sent)"
 
 
 # ---------------------------------------------------------------------- planning
@@ -133,6 +136,31 @@ def restore_pending(core: Core) -> None:
         if rec.next_repeat_at is not None:
             core.planner.set(keys.repeat(rec.id), rec.next_repeat_at,
                              core.grace(rec.practice_id))
+
+
+async def deliver_unsent(core: Core) -> None:
+    """The nudges an earlier run recorded but stopped before it sent (killed while the
+    server was slow to answer): each sent now if still inside its practice's grace,
+    else recorded as not delivered. Never one nobody saw left as shown."""
+    now = core.now()
+    for rec in core.store.unsent():
+        p = core.practice(rec.practice_id)
+        if p is None or now - rec.due > core.grace(rec.practice_id):
+            if core.backlog.write(f"the undelivered nudge {rec.id}", functools.partial(
+                    core.store.record_not_delivered, rec.id, now, NOT_SENT),
+                    keep_for=core.keep_for(rec.practice_id)):
+                log.info("not delivered %s (%s): attuned stopped before it was sent",
+                         rec.id, rec.practice_id)
+            continue
+        title, body = ((f"{rec.title} (snoozed)", f"Back from a snooze. {rec.message}")
+                       if rec.snoozed_from else (rec.title, rec.message))
+        try:
+            await delivery.send_nudge(core, title, body, rec)
+        except Exception as e:  # still being sent: the next start tries again
+            log.warning("could not deliver %s (%s) again: %s", rec.id, rec.practice_id, e)
+        else:
+            log.info("delivered %s (%s): attuned stopped before it was sent",
+                     rec.id, rec.practice_id)
 
 
 async def take_over_bubbles(core: Core) -> None:
@@ -271,7 +299,8 @@ async def nudge(core: Core, practice_id: str, due: datetime) -> NudgeRecord | No
             core.planner.set(keys.expiry(rec.id), due + p.answer_within, _EXPIRY_GRACE)
 
     try:
-        # Recorded before it is shown: after a crash it is open, never shown twice.
+        # Recorded before it is sent: after a crash it is open, never shown twice; it
+        # is "sending" until the server accepts it (deliver_unsent after a crash).
         rec = recording.record_shown(core, practice_id, due, now, p.title, message,
                                      keep_for=keep_for, next_repeat_at=repeat_at,
                                      then=plan_after)

@@ -66,11 +66,15 @@ def record_shown(core: Core, practice_id: str, due: datetime, now: datetime, tit
 
     def write() -> NudgeRecord:
         if held_id is not None:
-            return _show_held(core, held_id, now, message, next_repeat_at)
+            shown = _show_held(core, held_id, now, message, next_repeat_at)
+            core.store.record_sent(shown.id, now, core.unrecorded.get(rid))
+            return shown
+        # Sent as well as shown: the run writing it is the one that sent it (one that
+        # stopped before left no record of it at all).
         return core.store.record_shown(
             practice_id, due, now, title, message,
             notification_id=core.unrecorded.get(rid), snoozed_from=snoozed_from,
-            next_repeat_at=next_repeat_at, nudge_id=rid)
+            next_repeat_at=next_repeat_at, nudge_id=rid, sent=True)
 
     def settle() -> int | None:
         core.signals.in_flight -= 1
@@ -112,8 +116,9 @@ def record_missed(core: Core, practice_id: str, due: datetime, reason: str,
             keep_for=core.keep_for(practice_id))
 
 
-def remember_id(core: Core, rec: NudgeRecord, nid: int) -> None:
-    """Keep the server's id of `rec`'s bubble: with its record if that is still to be
+def remember_sent(core: Core, rec: NudgeRecord, nid: int | None) -> None:
+    """`rec` was sent (accepted by the server, under `nid`, or delivered by a fallback,
+    None): it counts as shown from now. Kept with its record if that is still to be
     written, else now or once the history takes it (its signals wait until then)."""
     if rec.id in core.unrecorded:
         core.unrecorded[rec.id] = nid
@@ -126,9 +131,10 @@ def remember_id(core: Core, rec: NudgeRecord, nid: int) -> None:
         if kept:
             core.signals.replay(nid)
 
+    what = (f"the notification id of nudge {rec.id}" if nid is not None
+            else f"the sending of nudge {rec.id}")
     try:
-        core.backlog.write(f"the notification id of nudge {rec.id}",
-                           lambda: core.store.set_notification_id(rec.id, nid),
+        core.backlog.write(what, lambda: core.store.record_sent(rec.id, core.now(), nid),
                            keep_for=core.keep_for(rec.practice_id), then=done, failed=done)
     except BaseException:
         core.signals.in_flight -= 1

@@ -123,6 +123,9 @@ class Service(Core):
     async def take_over_bubbles(self) -> None:
         await firing.take_over_bubbles(self)
 
+    async def deliver_unsent(self) -> None:
+        await firing.deliver_unsent(self)
+
     # ------------------------------------------------------------------ timers
 
     def on_due(self, key: JobKey | str, due: datetime) -> None:

@@ -51,7 +51,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
     finally:
         store.close()
     rows = [{
-        "at": e.at.astimezone(zone).isoformat(), "event": str(e.kind), "nudge": e.nudge_id,
+        "at": e.at.astimezone(zone).isoformat(), "event": e.words, "nudge": e.nudge_id,
         "practice": e.practice_id, "title": e.title, "source": e.source or "",
         "note": e.note or "", "how": e.how or "",
         "snoozed_until": e.snoozed_until.astimezone(zone).isoformat() if e.snoozed_until
@@ -95,7 +95,7 @@ def history(ctx: click.Context, practice_id: str | None, since: str | None, as_j
         if e.note and e.reason is not EventReason.REPLACED:
             extra.append(f'"{e.note}"')
         tail = f"  ({', '.join(extra)})" if extra else ""
-        click.echo(f"  {local:%H:%M}  {e.kind!s:<9}  {e.nudge_id:<6} {e.practice_id:<18} "
+        click.echo(f"  {local:%H:%M}  {e.words:<9}  {e.nudge_id:<6} {e.practice_id:<18} "
                    f"{e.title}{tail}")
 
 

@@ -101,6 +101,13 @@ class HistoryEvent:
     title: str
     # For kind held or dropped: why (a replaced one's note names the nudge in its place).
     reason: EventReason | None = None
+    # For kind shown: False while its notification is being sent (nobody saw it yet).
+    sent: bool = True
+
+    @property
+    def words(self) -> str:
+        """The kind for a person: "sending" for a shown nudge not sent yet."""
+        return "sending" if self.kind is EventKind.SHOWN and not self.sent else str(self.kind)
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,10 @@ class Daemon:
                     if chain.primary is not None else None)
         if store.forget_notification_ids(keep_for=identity) == 0 and identity is not None:
             await service.take_over_bubbles()
+        # Recorded by an earlier run that stopped before sending them: sent now, or
+        # recorded as not delivered once past their grace (beside the start: a slow
+        # server never delays it).
+        service.spawn(service.deliver_unsent())
         await self._start_presence(stack)
         await self._start_phone(stack, sched)
         planner.start()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from attuned.errors import StoreError
-from attuned.state import migration_away, migration_held
+from attuned.state import migration_away, migration_held, migration_sent
 from attuned.state.database import ts
 
 
@@ -140,6 +140,8 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[Step, ...]], ...]] = (
     ),
     # A nudge held while nobody is at the screen: the reason `away`.
     (5, (migration_away.apply,)),
+    # When a nudge's notification was sent (accepted by the server), not only recorded.
+    (6, migration_sent.STATEMENTS),
 )
 LATEST_VERSION: Final = MIGRATIONS[-1][0]
 VERSIONS: Final = tuple(v for v, _ in MIGRATIONS)

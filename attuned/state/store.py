@@ -80,6 +80,7 @@ from attuned.state.database import (
 from attuned.state.holding import Holding
 from attuned.state.migrations import LATEST_VERSION, DatabaseTooNew
 from attuned.state.peek import OPEN_WHERE
+from attuned.state.sending import Sending
 
 # The store's whole vocabulary, wherever each piece is defined (callers import it here).
 __all__ = [
@@ -151,7 +152,7 @@ def _nudge(row: sqlite3.Row) -> NudgeRecord:
                          f"{rows.DOCTOR}") from None
 
 
-class Store(Holding):
+class Store(Holding, Sending):
     """The history database. Open with `Store.open(path)`; close (or use `with`)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *,
@@ -299,8 +300,9 @@ class Store(Holding):
                      message: str, notification_id: int | None = None,
                      snoozed_from: str | None = None,
                      next_repeat_at: datetime | None = None,
-                     nudge_id: str | None = None) -> NudgeRecord:
-        """Record a nudge as shown (state shown). Record BEFORE showing it.
+                     nudge_id: str | None = None, sent: bool = False) -> NudgeRecord:
+        """Record a nudge as shown (state shown). Record BEFORE showing it; it is being
+        sent until `record_sent` (`sent`: it was sent already, before it was recorded).
 
         `nudge_id`: the id to give it (from `new_id`, for a nudge shown before it could
         be recorded), unless that id has been taken meanwhile; the record says which.
@@ -319,6 +321,9 @@ class Store(Holding):
                 next_repeat_at=next_repeat_at, answered_at=None, source=None, note=None,
                 nudge_id=nudge_id)
             self._event(conn, new_id, EventKind.SHOWN, shown_at, "daemon")
+            if sent:
+                conn.execute("UPDATE nudges SET sent_at = ? WHERE id = ?",
+                             (ts(shown_at), new_id))
             return self._get_row(conn, new_id)
 
     def record_missed(self, practice_id: str, due: datetime, at: datetime, reason: str,
@@ -559,7 +564,7 @@ class Store(Holding):
         """Events with `since <= at < until`, oldest first."""
         where, args = _filters("n.practice_id", "e.at", practice_id, since, until)
         found = self._read(rows.EVENTS_SQL + where + " ORDER BY e.at, e.seq", args)
-        return self.readable(found, rows.event)
+        return self.mark_unsent(self.readable(found, rows.event))
 
     def practice_ids(self) -> set[str]:
         """Every practice the history knows: with a nudge or a reflection."""
