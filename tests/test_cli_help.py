@@ -89,7 +89,7 @@ def test_the_top_level_help_lists_every_command_in_its_section_whole() -> None:
 def test_every_command_is_in_a_section_and_every_summary_fits_one_line() -> None:
     listed = [line.split()[0] for line in TOP_LEVEL_HELP.split("Your schedule:")[1].splitlines()
               if line.startswith("  ")]
-    assert sorted(listed) == sorted(cli.commands)
+    assert sorted(listed) == sorted(cli.list_commands(click.Context(cli)))
     assert max(len(line) for line in TOP_LEVEL_HELP.splitlines()) <= 80
 
 
@@ -139,3 +139,24 @@ def test_every_command_and_sub_command_has_help_with_an_example() -> None:
     assert ("service", "install") in every and ("practices", "show") in every
     for path in every:
         assert "Example:" in help_of(*path), f"`attuned {' '.join(path)} --help` has no example"
+
+
+def test_the_root_groups_summaries_are_the_commands_own() -> None:
+    # The root group lists commands without importing their modules, from its own table of
+    # names and summaries: each must be what the command itself says, whole and cut short
+    # as shell completion shows it, and in its module's section.
+    import importlib
+    import sys
+
+    from attuned.cli.root import COMMANDS
+
+    for title, module_name, commands in COMMANDS:
+        module = importlib.import_module(module_name)
+        assert title == module.SECTION
+        assert [c.name for c in module.COMMANDS] == [name for name, _, _ in commands]
+        for name, attr, summary in commands:
+            command = getattr(module, attr)
+            assert command.name == name
+            assert summary == command.get_short_help_str(sys.maxsize)
+            assert (click.Command(name, help=summary).get_short_help_str(45)
+                    == command.get_short_help_str(45))

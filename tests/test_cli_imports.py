@@ -117,3 +117,13 @@ def test_reading_the_history_does_not_load_the_event_loop(tmp_path: Path, config
     assert "attuned.app.service" in modules
     assert [name for name in ("asyncio", "apscheduler", "dbus_fast")
             if imported(modules, name)] == []
+
+
+@pytest.mark.parametrize("args", [["list"], ["next"], ["check"]], ids=["list", "next", "check"])
+def test_a_schedule_command_imports_no_other_commands_module(tmp_path: Path, config: Path,
+                                                             args: list[str]) -> None:
+    # The root group names every command without importing its module.
+    _, modules = modules_after(tmp_path, "--config", str(config), *args)
+    assert "attuned.cli.schedule" in modules
+    others = ("answers", "daemon", "history", "manual", "phone", "practising", "service")
+    assert [m for m in others if imported(modules, f"attuned.cli.{m}")] == []

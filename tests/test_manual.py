@@ -19,7 +19,9 @@ ATTUNED = Path(sys.executable).with_name("attuned")
 
 def every_command(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         found.append((*path, name))
         if isinstance(command, click.Group):
             found.extend(every_command(command, (*path, name)))

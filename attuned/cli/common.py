@@ -36,6 +36,13 @@ class SummaryGroup(click.Group):
             cmd = self.get_command(ctx, name)
             if cmd is not None and not cmd.hidden:
                 commands[name] = cmd
+        self.format_summaries(formatter, {n: c.get_short_help_str(sys.maxsize)
+                                          for n, c in commands.items()})
+
+    def format_summaries(self, formatter: click.HelpFormatter, summaries: dict[str, str]
+                         ) -> None:
+        """The sectioned listing of `summaries` (command name -> its summary, whole)."""
+        commands = summaries
         if not commands:
             return
         placed: list[tuple[str, list[str]]] = []
@@ -51,7 +58,7 @@ class SummaryGroup(click.Group):
         width = max(len(n) for n in commands)
         for title, names in placed:
             with formatter.section(title):
-                formatter.write_dl([(n.ljust(width), commands[n].get_short_help_str(sys.maxsize))
+                formatter.write_dl([(n.ljust(width), commands[n])
                                     for n in names])
 
 
