@@ -117,3 +117,36 @@ def test_a_nudge_killed_while_sending_is_not_delivered_after_its_grace(
     d.start()  # recorded once
     out = d.cli("history")
     assert out.stdout.count("missed") == 1
+
+
+def test_a_snooze_return_killed_while_sending_comes_back_after_a_restart(
+        daemons: Daemons, session_bus: DBusDaemon,
+        notification_server: NotificationServer) -> None:
+    d = daemons(bus=session_bus.address, fake_clock=START, config_text=settings(
+        snooze="10m", grace="15m") + practice("look-up", once=DUE)).start()
+    d.advance(90)
+    [shown] = notification_server.wait_for_notify(1, WAIT)
+    first = d.wait_for_log(r"INFO attuned: nudged look-up \((\w+)\)", WAIT)[0].group(1)
+    notification_server.invoke_action(shown["id"], "snooze")
+    d.wait_for_log(rf"INFO attuned: snoozed {first} \(look-up\) from the button", WAIT)
+    notification_server.hold_replies(True)
+    advancing = advance_in_background(d, 11 * 60)
+    notification_server.wait_for_notify(2, WAIT)  # the return reached the server
+    d.kill()
+    advancing.join(WAIT)
+    notification_server.hold_replies(False)
+    mark = d.mark()
+    d.start()
+    back = d.wait_for_log(r"INFO attuned: delivered (\w+) \(look-up\): attuned stopped "
+                          r"before it was sent", WAIT, since=mark)[0].group(1)
+    *_, again = notification_server.wait_for_notify(3, WAIT)
+    assert again["summary"] == "Look-Up (snoozed)"
+    assert again["body"].startswith("Back from a snooze.")
+    out = d.cli("history")
+    assert out.stdout == (
+        "Mon 04 Jan 2027\n"
+        f"  09:01  shown      {first:<6} look-up            Look-Up\n"
+        f"  09:01  snoozed    {first:<6} look-up            Look-Up  "
+        "(from the button, until 09:11:30)\n"
+        f"  09:11  shown      {back:<6} look-up            Look-Up  "
+        f"(back from the snoozed {first})\n")
