@@ -1,4 +1,10 @@
-"""Where attuned keeps things. XDG locations via platformdirs, each overridable.
+"""Where attuned keeps things. XDG locations, each overridable.
+
+On Linux the XDG base directories are computed here, as platformdirs gives them ($XDG_*
+when absolute, else under an absolute $HOME, else the password entry's home;
+tests/test_paths_xdg.py compares the two): platformdirs itself imports tempfile, shutil,
+bz2 and lzma, over a megabyte in the daemon and milliseconds in every command. Other
+systems ask platformdirs.
 
 Overrides (for tests, and for people with unusual set-ups):
   ATTUNED_CONFIG       the schedule file
@@ -9,9 +15,8 @@ Overrides (for tests, and for people with unusual set-ups):
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-
-import platformdirs
 
 from attuned.errors import UnusableDirectory
 
@@ -27,7 +32,31 @@ def config_path(override: str | os.PathLike[str] | None = None) -> Path:
     return config_dir() / "config.toml"
 
 
+def _home() -> str:
+    home = os.environ.get("HOME", "")
+    if not os.path.isabs(home):
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    if not os.path.isabs(home):
+        raise UnusableDirectory("could not find your home directory: set HOME (or "
+                                "XDG_CONFIG_HOME and XDG_STATE_HOME) to an absolute path")
+    return home.rstrip("/") or "/"
+
+
+def _xdg(variable: str, under_home: str) -> Path:
+    """$variable when it is an absolute path (the XDG rule), else ~/under_home; then APP."""
+    path = os.environ.get(variable, "")
+    if not os.path.isabs(path):
+        path = os.path.join(_home(), under_home)
+    return Path(path) / APP
+
+
 def config_dir() -> Path:
+    if sys.platform.startswith("linux"):
+        return _xdg("XDG_CONFIG_HOME", ".config")
+    import platformdirs
+
     return Path(platformdirs.user_config_dir(APP))
 
 
@@ -39,6 +68,10 @@ def state_dir() -> Path:
     env = os.environ.get("ATTUNED_STATE_DIR")
     if env:
         return Path(env).expanduser()
+    if sys.platform.startswith("linux"):
+        return _xdg("XDG_STATE_HOME", ".local/state")
+    import platformdirs
+
     return Path(platformdirs.user_state_dir(APP))
 
 
