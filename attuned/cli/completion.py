@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections.abc import Callable, Iterable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,10 @@ def schedule_practices(ctx: click.Context) -> list[tuple[str, str]]:
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
+        # Imported here: it brings tempfile and shutil, milliseconds in every command that
+        # names a completion function.
+        from importlib import resources
+
         text = resources.files("attuned").joinpath("config.example.toml").read_text("utf-8")
     return _titled(tomllib.loads(text).get("practice"), "id")
 
@@ -85,6 +88,8 @@ def library_names(ctx: click.Context, param: click.Parameter, incomplete: str
                   ) -> list[CompletionItem]:
     """The library's practices: the built-in templates and the person's own (a file's name
     is its practice's name), each with its title."""
+    from importlib import resources
+
     from attuned import paths
 
     found: dict[str, str] = {}

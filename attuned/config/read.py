@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,10 @@ def parse_text(text: str, source: str = "config.toml") -> Schedule:
 
 def example_text() -> str:
     """The commented starter schedule shipped with attuned."""
+    # Imported here: importlib.resources brings tempfile, shutil, bz2 and lzma, which a
+    # schedule file on disk never needs.
+    from importlib import resources
+
     return resources.files("attuned").joinpath("config.example.toml").read_text("utf-8")
 
 
