@@ -126,8 +126,12 @@ def test_a_command_in_no_section_is_still_listed_last() -> None:
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    # list_commands and get_command, as click asks: the root group loads lazily.
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         found.append((*path, name))
         if isinstance(command, click.Group):
             found.extend(_commands(command, (*path, name)))
