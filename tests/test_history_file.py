@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import select
@@ -32,11 +33,17 @@ import attuned.app.service
 import attuned.config.library
 import attuned.config.read
 import attuned.core.moments  # noqa: F401
-from attuned.cli.root import cli
+from attuned.cli.root import COMMANDS, cli
 from attuned.core.model import Action
 from attuned.state.migrations import VERSIONS
 from attuned.state.store import LATEST_VERSION, Store
 from attuned.system import doctor
+
+# The root group imports a command's module only when it runs (in the child, then), and
+# editing and the library read TOML with tomlkit: both loaded here, while root reads all.
+for _section, _module, _commands in COMMANDS:
+    importlib.import_module(_module)
+importlib.import_module("tomlkit")
 
 T0 = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
 NOBODY = 65534

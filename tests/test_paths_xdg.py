@@ -48,8 +48,10 @@ def test_the_config_and_state_folders_are_platformdirs_own(
 
 
 def test_finding_the_folders_does_not_import_platformdirs() -> None:
-    code = ("import sys; from attuned import paths; paths.config_path(); paths.history_db(); "
-            "print('platformdirs' in sys.modules, 'tempfile' in sys.modules)")
+    # What attuned adds: a site .pth of the machine's may import tempfile before it runs.
+    code = ("import sys; before = set(sys.modules); from attuned import paths; "
+            "paths.config_path(); paths.history_db(); new = set(sys.modules) - before; "
+            "print('platformdirs' in new, 'tempfile' in new)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.split() == ["False", "False"]
