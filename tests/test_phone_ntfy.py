@@ -267,3 +267,27 @@ def test_away_the_phone_gets_a_nudge_only_while_the_screen_is_locked(
         closed = notification_server.wait_for("CloseNotification", 1, WAIT)
         assert bubble["id"] in [r["id"] for r in closed]
         assert [m["title"] for m in ntfy.on(TOPIC)] == ["Away"]
+
+
+def test_a_press_made_while_no_daemon_ran_answers_its_nudge_after_the_restart(
+        daemons: Daemons, ntfy: FakeNtfy) -> None:
+    # A token is derived from the nudge's id with a key from the seed, so the next run
+    # knows the buttons of what the last one published, and its stream starts far enough
+    # back (at the nudge's showing) to hear the press.
+    d = daemons(config_text=settings() + phone(ntfy.url) + practice("look-up", once=due_in(2)))
+    d.start()
+    [msg] = ntfy.wait_for(TOPIC, 1, WAIT)
+    nid = nudged(d, "look-up")
+    d.kill()
+    ntfy.press(msg, "Done")  # the phone reaches the server; no daemon listens
+    d.start()
+    d.wait_for_log(rf"INFO attuned: done {nid} \(look-up\) from the phone", WAIT)
+    assert answers(d, "look-up") == [("done", "phone")]
+    # A third run hears the same press again from the server's cache: the nudge is
+    # answered, so its token is no open nudge's, and nothing is recorded twice.
+    d.stop()
+    d.start()
+    d.wait_for_log("ignored a phone answer \\(done, message \\w+\\) that carries no open "
+                   "nudge's token", WAIT)
+    assert answers(d, "look-up") == [("done", "phone")]
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import logging
 import os
 import signal
@@ -20,7 +21,7 @@ from attuned.app.service import ScheduleState, Service, changed_practices
 from attuned.config.reload_cache import ReloadCache
 from attuned.core.clock import Clock
 from attuned.core.keys import JobKey, JobKind
-from attuned.core.model import Action, Schedule
+from attuned.core.model import Action, NudgeState, Schedule
 from attuned.core.words import count
 from attuned.daemon.clock import SystemClock
 from attuned.daemon.clockwatch import ClockWatcher
@@ -263,7 +264,10 @@ class Daemon:
         assert self.service is not None
         service = self.service
         try:
-            channel = phone.build(sched.settings.phone)
+            # From the seed (state that outlives the process, private to the user): the
+            # key of the phone buttons' tokens.
+            secret = hashlib.sha256(b"attuned phone answers\0" + service.seed.encode()).digest()
+            channel = phone.build(sched.settings.phone, secret)
         except AttunedError as e:
             await self._tell("attuned cannot use your phone", str(e))
             return
@@ -274,6 +278,9 @@ class Daemon:
             self.tasks.spawn(self._tell(title, body))
 
         channel.tell = tell
+        for rec in service.store.open_nudges():
+            if rec.state is NudgeState.SHOWN and rec.shown_at is not None:
+                channel.remember(rec.id, rec.shown_at.timestamp())
         await channel.start()
         stack.push_async_callback(channel.aclose)
         service.phone = channel

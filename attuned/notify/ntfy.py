@@ -11,8 +11,11 @@ costs no dependency. The stream's thread posts each message to the event loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -88,8 +91,13 @@ class NtfyNotifier:
 
     backend = "ntfy"
 
-    def __init__(self, topic_url: str, token: str | None = None) -> None:
+    def __init__(self, topic_url: str, token: str | None = None, *,
+                 secret: bytes | None = None) -> None:
         self.server, self.topic = split_topic(topic_url)
+        # With a secret kept across restarts, a nudge's token is derived from its id, so a
+        # later run still knows the buttons of a message an earlier run published.
+        self._secret = secret
+        self._after: dict[str, int] = {}  # nudge id -> the earliest answer time it takes
         self.replies = reply_topic(self.topic)
         self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.on_answer: PhoneAnswerCallback | None = None
@@ -120,7 +128,7 @@ class NtfyNotifier:
 
     async def send(self, n: Notification) -> Delivery:
         """Publish `n`; with its nudge's id and buttons it carries a fresh token."""
-        token = secrets.token_urlsafe(16) if n.nudge_id and n.actions else None
+        token = self._token_for(n.nudge_id) if n.nudge_id and n.actions else None
         data = json.dumps(self.message(n, token)).encode()
         if token is not None and n.nudge_id is not None:
             # Open before the publish returns: answered elsewhere meanwhile, `forget`
@@ -142,10 +150,28 @@ class NtfyNotifier:
             reply: dict[str, Any] = json.loads(resp.read() or b"{}")
         return reply
 
+    def _token_for(self, nudge_id: str) -> str:
+        if self._secret is None:
+            return secrets.token_urlsafe(16)
+        digest = hmac.new(self._secret, nudge_id.encode(), hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def remember(self, nudge_id: str, shown_at: float) -> None:
+        """An open nudge an earlier run published: its buttons answer it again, from the
+        moment it was last shown (a press from before a snooze's return is not taken
+        twice). Called before `start`, so the stream resumes early enough to hear a press
+        made while no daemon ran."""
+        if self._secret is None:
+            return
+        self._open[self._token_for(nudge_id)] = nudge_id
+        self._after[nudge_id] = int(shown_at)
+        self._since = str(min(int(self._since), int(shown_at)))
+
     def forget(self, nudge_id: str) -> None:
         """Answered elsewhere (or expired): the phone's buttons answer nothing now."""
         for token in [t for t, nid in self._open.items() if nid == nudge_id]:
             del self._open[token]
+        self._after.pop(nudge_id, None)
 
     @property
     def open_count(self) -> int:
@@ -221,6 +247,10 @@ class NtfyNotifier:
             return
         action, token = parsed
         nudge_id = self._open.get(token)
+        if nudge_id is not None and _int(event.get("time")) < self._after.get(nudge_id, 0):
+            log.warning("ignored a phone answer (%s, message %s) from before its nudge was "
+                        "last shown", action, mid)
+            return
         if nudge_id is None:
             log.warning("ignored a phone answer (%s, message %s) that carries no open "
                         "nudge's token", action, mid)
@@ -233,6 +263,13 @@ class NtfyNotifier:
         # The stream's thread is a daemon thread blocked in a read: it notices the stop
         # at its next line or timeout, or ends with the process.
         self._stop.set()
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def _why(e: BaseException) -> str:

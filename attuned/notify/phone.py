@@ -109,19 +109,24 @@ class Phones:
         if self.ntfy is not None:
             self.ntfy.forget(nudge_id)
 
+    def remember(self, nudge_id: str, shown_at: float) -> None:
+        if self.ntfy is not None:
+            self.ntfy.remember(nudge_id, shown_at)
+
     async def aclose(self) -> None:
         if self.ntfy is not None:
             await self.ntfy.aclose()
 
 
-def build(phone: Phone) -> Phones | None:
-    """The channels [phone] asks for; None without any. Raises AttunedError (a token
-    file others can read, Apprise missing) saying what to do."""
+def build(phone: Phone, secret: bytes | None = None) -> Phones | None:
+    """The channels [phone] asks for; None without any. `secret` (kept across restarts)
+    lets a later run take the answers to what an earlier one published. Raises
+    AttunedError (a token file others can read, Apprise missing) saying what to do."""
     if not phone.configured:
         return None
     ntfy = None
     if phone.ntfy is not None:
         token = read_token(phone.token_file) if phone.token_file else None
-        ntfy = NtfyNotifier(phone.ntfy, token)
+        ntfy = NtfyNotifier(phone.ntfy, token, secret=secret)
     apprise = AppriseNotifier(phone.apprise) if phone.apprise else None
     return Phones(ntfy, apprise)
