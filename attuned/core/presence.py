@@ -10,7 +10,7 @@ until the person is back), through the `PresenceSource` protocol.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -85,6 +85,25 @@ class PresenceSource(Protocol):
     def subscribe(self, callback: Callable[[Presence], None]) -> Unsubscribe: ...
 
 
+class Subscribers:
+    """The callbacks a PresenceSource tells of each change, in the order they came."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[Presence], None]] = []
+
+    def add(self, callback: Callable[[Presence], None]) -> Unsubscribe:
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def __iter__(self) -> Iterator[Callable[[Presence], None]]:
+        return iter(list(self._callbacks))  # a callback may unsubscribe while told
+
+
 class FixedPresence:
     """A PresenceSource that never changes: the daemon's when no watcher can run, and the
     app layer's default. `set()` changes it and tells subscribers (tests, and the daemon
@@ -92,7 +111,7 @@ class FixedPresence:
 
     def __init__(self, presence: Presence = AT_SCREEN) -> None:
         self._presence = presence
-        self._subscribers: list[Callable[[Presence], None]] = []
+        self._subscribers = Subscribers()
 
     def current(self) -> Presence:
         return self._presence
@@ -101,14 +120,8 @@ class FixedPresence:
         if presence == self._presence:
             return
         self._presence = presence
-        for callback in list(self._subscribers):
+        for callback in self._subscribers:
             callback(presence)
 
     def subscribe(self, callback: Callable[[Presence], None]) -> Unsubscribe:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)

@@ -23,7 +23,7 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from attuned.core.clock import Clock
-from attuned.core.presence import Presence, PresenceState, Unsubscribe
+from attuned.core.presence import Presence, PresenceState, Subscribers, Unsubscribe
 
 if TYPE_CHECKING:
     from attuned.daemon.x11idle import X11Idle
@@ -85,7 +85,7 @@ class PresenceWatcher:
         self._idle_hint = False
         self._idle_since: datetime | None = None
         self._presence = Presence(PresenceState.NO_DESKTOP)
-        self._subscribers: list[Callable[[Presence], None]] = []
+        self._subscribers = Subscribers()
 
     # ------------------------------------------------------------------ PresenceSource
 
@@ -101,13 +101,7 @@ class PresenceWatcher:
         return self._presence
 
     def subscribe(self, callback: Callable[[Presence], None]) -> Unsubscribe:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -315,7 +309,7 @@ class PresenceWatcher:
         if not announce:
             return
         log.info("presence: %s", new.state.value)
-        for callback in list(self._subscribers):
+        for callback in self._subscribers:
             try:
                 callback(new)
             except Exception:

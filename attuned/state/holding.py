@@ -133,22 +133,17 @@ class Holding(Database):
             kept = conn.execute(f"SELECT {_HELD_COLUMNS} FROM held WHERE practice_id = ?",
                                 (item.practice_id,)).fetchone()
             mark_row(conn, item.practice_id, item.due)
-            if kept is not None and self._kept_due(kept) > item.due:
-                # A newer one of its practice waits already: this one is replaced at once.
-                if found is None:
-                    nudge_id = self._add(conn, item.practice_id, item.due, NudgeState.HELD,
-                                         title, message, when)
-                    _event(conn, nudge_id, EventKind.HELD, when, EventReason(reason.value))
-                else:
-                    nudge_id = found["id"]
-                _to_dropped(conn, nudge_id, when, EventReason.REPLACED, kept["nudge_id"])
-                return str(nudge_id)
             if found is None:
                 nudge_id = self._add(conn, item.practice_id, item.due, NudgeState.HELD,
                                      title, message, when)
                 _event(conn, nudge_id, EventKind.HELD, when, EventReason(reason.value))
             else:
                 nudge_id = found["id"]
+            if kept is not None and self._kept_due(kept) > item.due:
+                # A newer one of its practice waits already: this one is replaced at once.
+                _to_dropped(conn, nudge_id, when, EventReason.REPLACED, kept["nudge_id"])
+                return str(nudge_id)
+            if found is not None:
                 last = conn.execute("SELECT reason FROM events WHERE nudge_id = ? AND"
                                     " kind = 'held' ORDER BY seq DESC LIMIT 1",
                                     (nudge_id,)).fetchone()

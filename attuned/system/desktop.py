@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from attuned.paths import ensure_private_dir
-from attuned.system.files import config_home, home_dir, put
+from attuned.system.files import config_home, home_dir, put, unlink_present
 from attuned.system.results import InstallResult, ServiceStatus, UninstallResult
 from attuned.system.runner import ServiceError, executable_argv
 
@@ -175,15 +175,7 @@ def install_files(argv: Sequence[str] | None, environ: Mapping[str, str]
 
 def remove_files(environ: Mapping[str, str]) -> tuple[Path, ...]:
     """Remove the desktop entry and the icon files (only those). Returns what was there."""
-    return tuple(p for p in (entry_path(environ), *icon_files(environ)) if _unlink(p))
-
-
-def _unlink(path: Path) -> bool:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return tuple(p for p in (entry_path(environ), *icon_files(environ)) if unlink_present(p))
 
 
 # ---------------------------------------------------------------- autostart
@@ -225,7 +217,7 @@ def install_autostart(now: bool, argv: Sequence[str] | None, environ: Mapping[st
 def remove_autostart(environ: Mapping[str, str]) -> Path | None:
     """Remove the autostart entry; its path if there was one."""
     path = autostart_path(environ)
-    return path if _unlink(path) else None
+    return path if unlink_present(path) else None
 
 
 def uninstall_autostart(environ: Mapping[str, str]) -> UninstallResult:

@@ -27,6 +27,15 @@ def config_home(environ: Mapping[str, str]) -> Path:
     return home_dir(environ) / ".config"
 
 
+def unlink_present(path: Path) -> bool:
+    """Remove `path`; whether it was there (uninstall says what it removed)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A symlinked unit (`systemctl --user link`) is replaced by our file, not written through.

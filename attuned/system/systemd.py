@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from attuned.paths import ensure_private_dir
-from attuned.system.files import config_home, environ_of, home_dir, put
+from attuned.system.files import config_home, environ_of, home_dir, put, unlink_present
 from attuned.system.results import InstallResult, ServiceStatus, UninstallResult
 from attuned.system.runner import (
     CommandResult,
@@ -266,7 +266,7 @@ def uninstall_systemd(runner: Runner, environ: Mapping[str, str]) -> UninstallRe
         run("disable", "--now", UNIT_NAME)
     # disable removes the links it knows about; links left by hand or to a unit file
     # already deleted would make systemd warn at every login.
-    links = tuple(link for link in _stray_links(environ) if _unlink(link))
+    links = tuple(link for link in _stray_links(environ) if unlink_present(link))
     path.unlink(missing_ok=True)
     after = f"The unit file {path} was removed."
     run("daemon-reload")
@@ -275,14 +275,6 @@ def uninstall_systemd(runner: Runner, environ: Mapping[str, str]) -> UninstallRe
     commands.append(_systemctl("reset-failed", UNIT_NAME))
     runner(_systemctl("reset-failed", UNIT_NAME))
     return UninstallResult("systemd", path, True, links, tuple(commands))
-
-
-def _unlink(path: Path) -> bool:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def status_systemd(runner: Runner, environ: Mapping[str, str]) -> ServiceStatus:
