@@ -114,8 +114,3 @@ def skip(ctx: click.Context, target: str | None, note: str | None) -> None:
         attuned skip look-up
     """
     _answer(ctx, "skip", target, note=note)
-
-
-# The heading and order of these commands in `attuned --help`.
-SECTION = "Answering a nudge"
-COMMANDS: tuple[click.Command, ...] = (show, done, snooze, skip)

@@ -245,8 +245,3 @@ def reload() -> None:
         click.echo(str(res.get("error")), err=True)
         click.echo("The last good schedule keeps running.", err=True)
         raise SystemExit(1)
-
-
-# The heading and order of these commands in `attuned --help`.
-SECTION = "The daemon"
-COMMANDS: tuple[click.Command, ...] = (run, status, reload, notify_test)

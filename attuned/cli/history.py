@@ -153,8 +153,3 @@ def stats(ctx: click.Context, week: bool, month: bool, as_json: bool) -> None:
         # Not failures: held back at their moment (quiet hours, together mode, paused
         # notifications) and never shown, so counted in no column above.
         click.echo("held back and not shown (neither done nor missed): " + ", ".join(held))
-
-
-# The heading and order of these commands in `attuned --help`.
-SECTION = "Looking back"
-COMMANDS: tuple[click.Command, ...] = (history, stats)

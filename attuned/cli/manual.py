@@ -127,7 +127,3 @@ def man_page(command: click.Command, version: str) -> str:
     parts += [".SH SEE ALSO",
               "README.md in attuned's source: the schedule file, the daemon, the service."]
     return "\n".join(parts) + "\n"
-
-
-SECTION = "About attuned"
-COMMANDS: tuple[click.Command, ...] = (help_, completion)

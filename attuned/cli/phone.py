@@ -142,7 +142,3 @@ async def _round_trip(url: str, token_file: str | None, wait: float) -> str | No
             return None
     finally:
         await channel.aclose()
-
-
-SECTION = "The phone"
-COMMANDS: tuple[click.Command, ...] = (phone,)

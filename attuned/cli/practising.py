@@ -392,9 +392,3 @@ def together(ctx: click.Context, switch: str | None, until: str | None) -> None:
     if switched.released:
         click.echo(f"Released {count(len(switched.released), 'nudge')} that waited for you: "
                    + ", ".join(switched.released))
-
-
-# The heading and order of these commands in `attuned --help`.
-SECTION = "Practising"
-COMMANDS: tuple[click.Command, ...] = (practices, try_, feelings, needs, together, reflect,
-                                       review_)

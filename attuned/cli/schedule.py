@@ -548,9 +548,3 @@ def _editor_command() -> tuple[str, list[str]]:
 
 def _interactive() -> bool:
     return sys.stdin.isatty()
-
-
-# The heading and order of these commands in `attuned --help`.
-SECTION = "Your schedule"
-COMMANDS: tuple[click.Command, ...] = (init, edit, check, list_, next_, add, remove, enable,
-                                       disable)

@@ -344,8 +344,3 @@ def doctor(ctx: click.Context) -> None:
     for line in format_report(results, _marks()):
         click.echo(line)
     ctx.exit(0 if doc.needed_ok(results) else 1)
-
-
-# The heading and order of these commands in `attuned --help`.
-SECTION = "Running as a service"
-COMMANDS: tuple[click.Command, ...] = (service, doctor)
